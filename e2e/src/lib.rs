@@ -1,0 +1,1 @@
+//! e2e: scenarios written once, run on the simulator and on kind.

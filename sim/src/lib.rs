@@ -1,0 +1,1 @@
+//! odo-sim: an in-memory Kubernetes API server and cluster simulator.

@@ -1,0 +1,5 @@
+//! The `odo-sim` binary.
+
+fn main() {
+    println!("odo-sim {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,4 @@
+//! odo: the developer CLI for Kubernetes and OpenShift.
+//!
+//! Start at `DESIGN.md` for the data flow of `odo push`. The simulator that makes this crate
+//! testable lives in the `odo-sim` crate.
