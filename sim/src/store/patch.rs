@@ -396,6 +396,15 @@ fn leaf_segments(
     }
 }
 
+fn render_path(seg: &[(String, Option<Value>)]) -> String {
+    seg.iter()
+        .map(|(f, k)| match k {
+            None => format!(".{f}"),
+            Some(k) => format!("[{k}]"),
+        })
+        .collect()
+}
+
 fn check_apply_conflicts(
     current: &Value,
     applied: &Value,
@@ -406,8 +415,6 @@ fn check_apply_conflicts(
         return Ok(());
     }
     let manager = opts.field_manager.clone().unwrap_or_default();
-    let mut mine = BTreeSet::new();
-    leaf_paths(&fields_v1(applied), "", &mut mine);
     let mut segs = Vec::new();
     leaf_segments(&fields_v1(applied), Vec::new(), &mut segs);
     let mut causes = Vec::new();
@@ -425,8 +432,9 @@ fn check_apply_conflicts(
         }
         let mut theirs = BTreeSet::new();
         leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null), "", &mut theirs);
-        for (path, seg) in mine.iter().zip(segs.iter()) {
-            if path.starts_with(".metadata") || !theirs.contains(path) {
+        for seg in &segs {
+            let path = render_path(seg);
+            if path.starts_with(".metadata") || !theirs.contains(&path) {
                 continue;
             }
             if value_at(current, seg) != value_at(&merged, seg) {
@@ -437,7 +445,7 @@ fn check_apply_conflicts(
                 causes.push(Cause {
                     reason: "FieldManagerConflict".into(),
                     message: format!("conflict with \"{other}\" using {version}"),
-                    field: path.clone(),
+                    field: path,
                 });
             }
         }
