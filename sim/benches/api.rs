@@ -49,6 +49,24 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("api");
     g.throughput(Throughput::Elements(1));
+    // The store alone: the floor under both ways in.
+    {
+        let store = sim.store().clone();
+        let tid = store.type_id_of::<ConfigMap>().expect("configmaps served");
+        g.bench_function(BenchmarkId::new("create", "store"), |b| {
+            b.iter(|| {
+                let obj = serde_json::to_value(cm()).expect("json");
+                store
+                    .create(
+                        tid,
+                        "default",
+                        obj,
+                        &odo_sim::store::WriteOptions::default(),
+                    )
+                    .expect("create")
+            });
+        });
+    }
     for (mode, client) in &clients {
         let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
         g.bench_function(BenchmarkId::new("create", mode), |b| {

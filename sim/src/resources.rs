@@ -529,7 +529,7 @@ const OPENSHIFT: &[Row] = &[
 /// The set of resource types one simulated cluster serves.
 #[derive(Debug, Clone)]
 pub struct Registry {
-    types: Vec<ResourceType>,
+    types: Vec<std::sync::Arc<ResourceType>>,
 }
 
 /// A stable handle to a resource type inside a [`Registry`].
@@ -567,6 +567,7 @@ impl Registry {
                     verbs,
                 }
             })
+            .map(std::sync::Arc::new)
             .collect();
         Self { types }
     }
@@ -575,10 +576,10 @@ impl Registry {
     /// group/version/plural is replaced.
     pub fn add(&mut self, rt: ResourceType) -> TypeId {
         if let Some(id) = self.find(&rt.group, &rt.version, &rt.plural) {
-            self.types[id] = rt;
+            self.types[id] = std::sync::Arc::new(rt);
             return id;
         }
-        self.types.push(rt);
+        self.types.push(std::sync::Arc::new(rt));
         self.types.len() - 1
     }
 
@@ -598,13 +599,13 @@ impl Registry {
     }
 
     /// The type behind a handle.
-    pub fn get(&self, id: TypeId) -> &ResourceType {
+    pub fn get(&self, id: TypeId) -> &std::sync::Arc<ResourceType> {
         &self.types[id]
     }
 
     /// All types, in registration order (stable, so discovery output is deterministic).
     pub fn iter(&self) -> impl Iterator<Item = (TypeId, &ResourceType)> {
-        self.types.iter().enumerate()
+        self.types.iter().map(AsRef::as_ref).enumerate()
     }
 
     /// The distinct `(group, version)` pairs, core first, in registration order.

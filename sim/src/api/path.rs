@@ -11,7 +11,7 @@ pub struct Target {
     /// The resource type.
     pub tid: TypeId,
     /// Its description.
-    pub rt: ResourceType,
+    pub rt: std::sync::Arc<ResourceType>,
     /// Namespace from the URL (None for cluster-scoped or all-namespaces requests).
     pub namespace: Option<String>,
     /// Object name, if the URL names one.

@@ -320,7 +320,7 @@ impl Store {
         group: &str,
         version: &str,
         plural: &str,
-    ) -> Option<(TypeId, ResourceType)> {
+    ) -> Option<(TypeId, Arc<ResourceType>)> {
         let inner = self.lock();
         let id = inner.registry.find(group, version, plural)?;
         Some((id, inner.registry.get(id).clone()))
