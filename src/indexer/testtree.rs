@@ -89,3 +89,72 @@ pub fn spread(n: usize, count: usize) -> Vec<usize> {
         .map(|k| (k * step + step / 2) % n)
         .collect()
 }
+
+/// One path of a [`snapshot`]: what a byte-for-byte tree comparison looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// Regular file: content, permission bits and mtime in nanoseconds.
+    File {
+        /// Bytes.
+        content: Vec<u8>,
+        /// Permission bits.
+        mode: u32,
+        /// Modification time (ns since the epoch).
+        mtime: i64,
+    },
+    /// Directory with its permission bits.
+    Dir {
+        /// Permission bits.
+        mode: u32,
+    },
+    /// Symlink and its target.
+    Symlink {
+        /// Link target as stored.
+        target: std::path::PathBuf,
+    },
+}
+
+/// Reads a whole tree with `std::fs` only (independent of the indexer), skipping `.odo`/`.git`
+/// and every path for which `skip(rel, is_dir)` is true (a skipped directory hides its subtree).
+pub fn snapshot(
+    root: &Path,
+    skip: &dyn Fn(&str, bool) -> bool,
+) -> io::Result<std::collections::BTreeMap<String, Node>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        for entry in fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let md = fs::symlink_metadata(entry.path())?;
+            if crate::indexer::rules::ALWAYS_SKIPPED.contains(&name.as_str())
+                || skip(&rel, md.is_dir())
+            {
+                continue;
+            }
+            let node = if md.is_symlink() {
+                Node::Symlink {
+                    target: fs::read_link(entry.path())?,
+                }
+            } else if md.is_dir() {
+                stack.push((entry.path(), rel.clone()));
+                Node::Dir {
+                    mode: crate::indexer::scan::mode_bits(&md),
+                }
+            } else {
+                Node::File {
+                    content: fs::read(entry.path())?,
+                    mode: crate::indexer::scan::mode_bits(&md),
+                    mtime: crate::indexer::scan::mtime_nanos(&md),
+                }
+            };
+            out.insert(rel, node);
+        }
+    }
+    Ok(out)
+}

@@ -389,7 +389,7 @@ async fn send_archive(
     Ok((scan, summary))
 }
 
-/// Convenience for tests and tools: an async no-op assemble step.
-pub async fn no_assemble(_: &Changes) -> Result<(), BoxError> {
-    Ok(())
+/// An assemble step that does nothing (tests, tools, components without a build step).
+pub fn no_assemble(_: &Changes) -> std::future::Ready<Result<(), BoxError>> {
+    std::future::ready(Ok(()))
 }
