@@ -269,7 +269,8 @@ impl Pending {
                     }),
                 }
             }
-            if rules.is_ignored_path(rel, path.is_dir()) {
+            let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+            if rules.is_ignored_path(rel, is_dir) {
                 continue;
             }
             self.paths.insert(rel.to_string());

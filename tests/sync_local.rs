@@ -218,21 +218,30 @@ async fn interrupted_push_resends_everything_still_pending() {
 }
 
 #[tokio::test]
-async fn a_new_pod_uid_resends_the_whole_tree() {
+async fn a_new_pod_uid_resends_the_whole_tree_and_still_deletes_on_persistent_dirs() {
     let src = tempfile::tempdir().expect("tmp");
     let dst = tempfile::tempdir().expect("tmp");
+    let pvc = tempfile::tempdir().expect("tmp");
     let s = src.path();
     write(s, "a.txt", "a");
     write(s, "d/b.txt", "b");
-    let target = target_of(dst.path());
+    let target =
+        target_of(dst.path()).with_mirrors([pvc.path().to_str().expect("utf-8").to_string()]);
     push(s, &target, "uid-1").await.expect("push");
-    // The pod was replaced: its emptyDir content is gone.
+    write(pvc.path(), "a.txt", "copied by the workflow onto the PVC");
+    // The pod was replaced: its emptyDir content is gone; the PVC stays.
     fs::remove_dir_all(dst.path()).expect("wipe");
     fs::create_dir(dst.path()).expect("mkdir");
+    fs::remove_file(s.join("a.txt")).expect("rm");
     let report = push(s, &target, "uid-2").await.expect("push to new pod");
     assert_eq!(report.full_resend, Some(FullResend::PodChanged));
-    assert_eq!(report.changes.added, ["a.txt", "d", "d/b.txt"]);
+    assert_eq!(report.changes.modified, ["d", "d/b.txt"]);
+    assert_eq!(report.changes.deleted, ["a.txt"]);
     assert_synced(s, dst.path());
+    assert!(
+        !pvc.path().join("a.txt").exists(),
+        "deletion reached the persistent directory"
+    );
     let index = FileIndex::read(s).expect("index");
     assert_eq!(index.pod_uid.as_deref(), Some("uid-2"));
 }

@@ -23,9 +23,10 @@
 //! ```
 //!
 //! Order of [`push_changes`]:
-//! 1. scan the tree against the index ([`crate::indexer`]). The previous index is ignored (full
-//!    resend) when it was written for another pod UID or target directory, or is corrupt;
-//!    `force` resends every path but still deletes what disappeared.
+//! 1. scan the tree against the index ([`crate::indexer`]). Every path is resent when the index
+//!    was written for another pod UID or target directory, has no pod UID (first push, or written
+//!    by odo or `odo utils index --write`), is corrupt, or `force` is set; deletions are still
+//!    computed from the previous index whenever it is readable.
 //! 2. refuse any path that would escape the target (`..`, absolute) before anything is sent.
 //! 3. one `rm -rf -- <dir>/<path>...` per argument budget, for deleted paths and paths that
 //!    changed kind, in the target and every [`SyncTarget::mirror_dirs`] (before extraction, so a
@@ -249,20 +250,21 @@ where
     let target_dir = req.target.dir.clone();
     let (scan, full_resend) = tokio::task::spawn_blocking(move || -> Result<_, IndexerError> {
         let rules = IgnoreRules::load(&context, &ignore)?;
-        let (mut previous, warning) = FileIndex::read_or_empty(&context);
-        let mut full = None;
-        if warning.is_some() || previous.pod_uid.is_none() {
-            full = Some(FullResend::NoIndex);
+        let (previous, warning) = FileIndex::read_or_empty(&context);
+        // Whatever the reason for a full resend, the previous index (when readable) still says
+        // what was sent before, so deletions reach directories that outlive the pod (PVCs).
+        let full = if warning.is_some() || previous.pod_uid.is_none() {
+            Some(FullResend::NoIndex)
         } else if previous.pod_uid.as_deref() != Some(pod_uid.as_str()) {
-            full = Some(FullResend::PodChanged);
+            Some(FullResend::PodChanged)
         } else if previous.target_dir.as_deref() != Some(target_dir.as_str()) {
-            full = Some(FullResend::TargetChanged);
-        }
-        if full.is_some() {
-            previous = FileIndex::default();
+            Some(FullResend::TargetChanged)
         } else if opts.resend_all {
-            full = Some(FullResend::Forced);
-        }
+            Some(FullResend::Forced)
+        } else {
+            None
+        };
+        opts.resend_all = full.is_some();
         let mut scan = scan::scan(&context, &rules, previous, &opts)?;
         if let Some(w) = warning {
             tracing::warn!("{w}");
