@@ -2,3 +2,9 @@
 //!
 //! Start at `DESIGN.md` for the data flow of `odo push`. The simulator that makes this crate
 //! testable lives in the `odo-sim` crate.
+//!
+//! - [`config`]: `.odo/config.yaml` and `~/.odo/preference.yaml`, validation, atomic writes.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod config;
