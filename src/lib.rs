@@ -5,8 +5,10 @@
 //!
 //! - [`catalog`]: the builder images and how component types resolve.
 //! - [`config`]: `.odo/config.yaml` and `~/.odo/preference.yaml`, validation, atomic writes.
+//! - [`manifests`]: pure rendering of the Kubernetes/OpenShift objects of a component.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod catalog;
 pub mod config;
+pub mod manifests;
