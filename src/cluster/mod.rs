@@ -1,0 +1,272 @@
+//! Talking to a cluster: choosing and connecting to it (kubeconfig or the embedded simulator,
+//! with the Timeout preference as the connection deadline), detecting its flavor, server-side
+//! apply of rendered objects, pruning, deleting by labels, waiting for the component pod with a
+//! watch, exec and logs. Everything goes through kube-rs.
+
+pub mod apply;
+pub mod exec;
+pub mod flavor;
+pub mod prune;
+pub mod query;
+pub mod select;
+pub mod wait;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::Api;
+
+use crate::manifests::Flavor;
+pub use select::ClusterChoice;
+
+/// Field manager used for server-side apply.
+pub const FIELD_MANAGER: &str = "odo";
+
+/// Errors talking to the cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The kubeconfig could not be loaded.
+    #[error("cannot load the cluster configuration (KUBECONFIG / ~/.kube/config)")]
+    Kubeconfig(#[source] kube::config::InferConfigError),
+    /// A client could not be built.
+    #[error("cannot create a client for {server}")]
+    Client {
+        /// Server URL.
+        server: String,
+        /// Cause.
+        source: kube::Error,
+    },
+    /// The server did not answer in time.
+    #[error("the cluster at {server} did not answer within {}s", timeout.as_secs_f64())]
+    Unreachable {
+        /// Server URL.
+        server: String,
+        /// How long we waited.
+        timeout: Duration,
+        /// Cause, when the request failed before the deadline.
+        source: Option<kube::Error>,
+    },
+    /// An API call failed.
+    #[error("{action}")]
+    Api {
+        /// What was attempted.
+        action: String,
+        /// Cause.
+        source: kube::Error,
+    },
+    /// The project does not exist.
+    #[error("project {0:?} does not exist")]
+    NamespaceNotFound(String),
+    /// The embedded simulator is not part of this build yet.
+    #[error(
+        "no kubeconfig is configured and the embedded cluster simulator is not available in this build"
+    )]
+    SimUnavailable {
+        /// Where its state would live.
+        state_dir: Option<PathBuf>,
+    },
+    /// The component pod did not become ready in time.
+    #[error("waited {}s but the component pod ({selector}) is not running: {status}", waited.as_secs())]
+    PodTimeout {
+        /// How long we waited.
+        waited: Duration,
+        /// The pod selector.
+        selector: String,
+        /// Last known state.
+        status: String,
+    },
+    /// The component does not exist on the cluster.
+    #[error("component {0} has not been pushed")]
+    NotPushed(String),
+    /// A command run in the container failed.
+    #[error("`{command}` in pod {pod} failed: {message}")]
+    Exec {
+        /// The command.
+        command: String,
+        /// The pod.
+        pod: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl ClusterError {
+    /// How to fix it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            ClusterError::Kubeconfig(_) => {
+                "check KUBECONFIG, or use the embedded simulator with --cluster sim".into()
+            }
+            ClusterError::Unreachable { .. } => "check that the cluster is running (`kubectl cluster-info`), \
+                 raise the wait with `odo preference set Timeout <seconds>`, or use --cluster sim"
+                .into(),
+            ClusterError::NamespaceNotFound(ns) => {
+                format!("create it with `odo project create {ns}`, or pick another with --project")
+            }
+            ClusterError::SimUnavailable { .. } => {
+                "point KUBECONFIG at a cluster (e.g. one started with `odo-sim serve`) or use --cluster kube".into()
+            }
+            ClusterError::PodTimeout { .. } => "the events above say why; raise the wait with \
+                 `odo preference set PushTimeout <seconds>`"
+                .into(),
+            ClusterError::NotPushed(_) => "run `odo push` first".into(),
+            ClusterError::Api { source: kube::Error::Api(s), .. } if s.code == 403 => {
+                "your user lacks permission for this; ask the cluster admin or use another project".into()
+            }
+            _ => return None,
+        })
+    }
+
+    /// Wraps a kube error with what was attempted.
+    pub fn api(action: impl Into<String>, source: kube::Error) -> Self {
+        ClusterError::Api {
+            action: action.into(),
+            source,
+        }
+    }
+}
+
+/// How to connect.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// `--cluster`.
+    pub choice: Option<ClusterChoice>,
+    /// Timeout preference.
+    pub timeout: Duration,
+    /// `--project` or the config's Project.
+    pub namespace: Option<String>,
+    /// `--flavor`.
+    pub flavor: Option<Flavor>,
+}
+
+/// A live connection.
+#[derive(Clone)]
+pub struct Connection {
+    /// The client.
+    pub client: kube::Client,
+    /// Namespace commands work in.
+    pub namespace: String,
+    /// The flavor of objects to use.
+    pub flavor: Flavor,
+    /// Server URL (for messages).
+    pub server: String,
+    /// Which backend.
+    pub backend: ClusterChoice,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("namespace", &self.namespace)
+            .field("flavor", &self.flavor)
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+/// Runs a future on a fresh runtime (the CLI is synchronous at the top).
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            // Building a runtime only fails when the OS refuses threads; nothing useful can run.
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Connects to the chosen cluster and checks it answers within the timeout.
+pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ClusterError> {
+    match select::choose_from_env(opts.choice) {
+        ClusterChoice::Kube => connect_kube(opts).await,
+        ClusterChoice::Sim => {
+            // INTEGRATION POINT (simulator): once `odo-sim` exposes its embedded server, build a
+            // `kube::Client` over it here with its state in `state_dir`, announce
+            // "Using the embedded cluster simulator (state in <dir>)" once on stderr, and hand
+            // the client to `finish_connect`.
+            let state_dir = select::sim_state_dir(&|k| std::env::var_os(k));
+            Err(ClusterError::SimUnavailable { state_dir })
+        }
+    }
+}
+
+async fn connect_kube(opts: &ConnectOptions) -> Result<Connection, ClusterError> {
+    let timeout = opts.timeout.max(Duration::from_millis(100));
+    let mut config = tokio::time::timeout(timeout, kube::Config::infer())
+        .await
+        .map_err(|_| ClusterError::Unreachable {
+            server: "(kubeconfig)".into(),
+            timeout,
+            source: None,
+        })?
+        .map_err(ClusterError::Kubeconfig)?;
+    config.connect_timeout = Some(timeout);
+    let server = config.cluster_url.to_string();
+    let default_ns = config.default_namespace.clone();
+    let client = kube::Client::try_from(config).map_err(|source| ClusterError::Client {
+        server: server.clone(),
+        source,
+    })?;
+    finish_connect(client, server, default_ns, ClusterChoice::Kube, opts).await
+}
+
+/// Checks reachability, resolves the namespace and the flavor.
+pub async fn finish_connect(
+    client: kube::Client,
+    server: String,
+    default_namespace: String,
+    backend: ClusterChoice,
+    opts: &ConnectOptions,
+) -> Result<Connection, ClusterError> {
+    let timeout = opts.timeout.max(Duration::from_millis(100));
+    let unreachable = |source| ClusterError::Unreachable {
+        server: server.clone(),
+        timeout,
+        source,
+    };
+    let flavor = match opts.flavor {
+        Some(f) => {
+            tokio::time::timeout(timeout, client.apiserver_version())
+                .await
+                .map_err(|_| unreachable(None))?
+                .map_err(|e| unreachable(Some(e)))?;
+            f
+        }
+        None => tokio::time::timeout(timeout, flavor::detect(&client))
+            .await
+            .map_err(|_| unreachable(None))?
+            .map_err(|e| unreachable(Some(e)))?,
+    };
+    let namespace = opts.namespace.clone().unwrap_or(default_namespace);
+    Ok(Connection {
+        client,
+        namespace,
+        flavor,
+        server,
+        backend,
+    })
+}
+
+impl Connection {
+    /// Fails with `NamespaceNotFound` when the namespace does not exist (a 403 counts as existing:
+    /// users without cluster-wide rights cannot read namespaces).
+    pub async fn ensure_namespace(&self) -> Result<(), ClusterError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        match api.get_opt(&self.namespace).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(ClusterError::NamespaceNotFound(self.namespace.clone())),
+            Err(kube::Error::Api(s)) if s.code == 403 => Ok(()),
+            Err(e) => Err(ClusterError::api(
+                format!("cannot read project {}", self.namespace),
+                e,
+            )),
+        }
+    }
+}
