@@ -205,12 +205,15 @@ fn create(
         .application
         .clone()
         .unwrap_or_else(|| DEFAULT_APP.into());
-    let ports = push::component_ports(&file)?;
+    let ports: Vec<_> = push::component_ports(&file)?
+        .into_iter()
+        .filter(|p| p.protocol == validate::Protocol::Tcp)
+        .collect();
     let port = match port {
         Some(p) => {
             if !ports.iter().any(|s| s.port == p) {
                 return Err(Error::user(
-                    format!("component {component} does not expose port {p}"),
+                    format!("component {component} does not expose TCP port {p}"),
                     format!(
                         "use one of its ports ({}) or add it with `odo config set Ports ...`",
                         ports

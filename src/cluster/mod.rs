@@ -45,8 +45,14 @@ pub enum ClusterError {
         server: String,
         /// How long we waited.
         timeout: Duration,
-        /// Cause, when the request failed before the deadline.
-        source: Option<kube::Error>,
+    },
+    /// The first request to the server failed.
+    #[error("cannot reach the cluster at {server}")]
+    Connect {
+        /// Server URL.
+        server: String,
+        /// Cause.
+        source: kube::Error,
     },
     /// An API call failed.
     #[error("{action}")]
@@ -99,7 +105,7 @@ impl ClusterError {
             ClusterError::Kubeconfig(_) => {
                 "check KUBECONFIG, or use the embedded simulator with --cluster sim".into()
             }
-            ClusterError::Unreachable { .. } => "check that the cluster is running (`kubectl cluster-info`), \
+            ClusterError::Unreachable { .. } | ClusterError::Connect { .. } => "check that the cluster is running (`kubectl cluster-info`), \
                  raise the wait with `odo preference set Timeout <seconds>`, or use --cluster sim"
                 .into(),
             ClusterError::NamespaceNotFound(ns) => {
@@ -204,7 +210,6 @@ async fn connect_kube(opts: &ConnectOptions) -> Result<Connection, ClusterError>
         .map_err(|_| ClusterError::Unreachable {
             server: "(kubeconfig)".into(),
             timeout,
-            source: None,
         })?
         .map_err(ClusterError::Kubeconfig)?;
     config.connect_timeout = Some(timeout);
@@ -226,10 +231,15 @@ pub async fn finish_connect(
     opts: &ConnectOptions,
 ) -> Result<Connection, ClusterError> {
     let timeout = opts.timeout.max(Duration::from_millis(100));
-    let unreachable = |source| ClusterError::Unreachable {
-        server: server.clone(),
-        timeout,
-        source,
+    let unreachable = |source: Option<kube::Error>| match source {
+        Some(source) => ClusterError::Connect {
+            server: server.clone(),
+            source,
+        },
+        None => ClusterError::Unreachable {
+            server: server.clone(),
+            timeout,
+        },
     };
     let flavor = match opts.flavor {
         Some(f) => {

@@ -170,7 +170,12 @@ pub fn set(
 /// Clears `name`.
 pub fn unset(s: &mut ComponentSettings, name: &str) -> Result<(), ParamError> {
     let param = canonical(name)?;
-    if get(s, param).is_none() {
+    let set = match param {
+        "Memory" => s.min_memory.is_some() || s.max_memory.is_some(),
+        "CPU" => s.min_cpu.is_some() || s.max_cpu.is_some(),
+        _ => get(s, param).is_some(),
+    };
+    if !set {
         return Err(ParamError::NotSet(param.to_string()));
     }
     match param {
