@@ -114,7 +114,8 @@ impl Error {
         // element already is the inner message.
         while let Some(s) = source {
             let text = s.to_string();
-            if out.last() != Some(&text) {
+            // Some errors repeat their cause in their own message; show it once.
+            if !out.last().is_some_and(|last| last.contains(&text)) {
                 out.push(text);
             }
             source = s.source();

@@ -299,3 +299,34 @@ fn flavors_differ_only_in_workload_and_exposure() {
     };
     assert_eq!(pod(Flavor::Kubernetes), pod(Flavor::OpenShift));
 }
+
+#[test]
+fn fixtures_ship_valid_configs_that_render() {
+    for (dir, ty) in [("nodejs", "nodejs"), ("java", "java"), ("python", "python")] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(dir);
+        let file = odo::config::LocalConfigFile::load_existing(&path).unwrap();
+        let p = odo::push::prepare(&file).unwrap();
+        assert_eq!(p.builder.builder.name, ty);
+        let input = RenderInput {
+            component: &p.component,
+            namespace: "default",
+            builder: &p.builder,
+            s2i: &p.s2i,
+            init_image: catalog::INIT_IMAGE,
+            odo_version: "v0",
+        };
+        for flavor in [Flavor::Kubernetes, Flavor::OpenShift] {
+            let names: Vec<String> = render(&input, flavor)
+                .unwrap()
+                .manifests()
+                .unwrap()
+                .into_iter()
+                .map(|m| m.name)
+                .collect();
+            assert!(names.contains(&format!("{dir}-app")), "{names:?}");
+            assert!(names.contains(&format!("{dir}-app-s2idata")), "{names:?}");
+        }
+    }
+}
