@@ -8,7 +8,7 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
 use super::{ClusterError, Connection, FIELD_MANAGER};
-use crate::manifests::{Kind, Manifest};
+use crate::manifests::{Kind, Manifest, meta};
 
 /// The kube-rs resource description of a kind.
 pub fn api_resource(kind: Kind) -> ApiResource {
@@ -87,6 +87,48 @@ async fn apply_one(
         })
 }
 
+/// Fails when a url or storage object this component wants already belongs to another
+/// component (their names are `<name>-<app>`, shared by the whole application).
+pub async fn check_conflicts(
+    conn: &Connection,
+    component: &str,
+    manifests: &[Manifest],
+) -> Result<(), ClusterError> {
+    for m in manifests {
+        let (what, label) = match m.kind {
+            Kind::Ingress | Kind::Route => ("url", meta::URL_NAME),
+            Kind::PersistentVolumeClaim => ("storage", meta::STORAGE_NAME),
+            _ => continue,
+        };
+        let Some(user_name) = m.object["metadata"]["labels"][label].as_str() else {
+            continue;
+        };
+        let existing = dynamic_api(conn, m.kind)
+            .get_opt(&m.name)
+            .await
+            .map_err(|e| {
+                ClusterError::api(format!("cannot read {} {}", m.kind.gvk().2, m.name), e)
+            })?;
+        let owner = existing
+            .as_ref()
+            .and_then(|o| o.metadata.labels.as_ref())
+            .and_then(|l| l.get(meta::INSTANCE))
+            .filter(|owner| owner.as_str() != component);
+        if let Some(owner) = owner {
+            return Err(ClusterError::NameConflict {
+                what,
+                name: user_name.to_string(),
+                owner: owner.clone(),
+                app: m.object["metadata"]["labels"][meta::PART_OF]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Applies the manifests (in the order `Rendered::manifests` gives them).
 pub async fn apply_all(
     conn: &Connection,
@@ -100,6 +142,10 @@ pub async fn apply_all(
             pod: String::new(),
             message: "no workload among the rendered objects".into(),
         })?;
+    let component = workload.object["metadata"]["labels"][meta::INSTANCE]
+        .as_str()
+        .unwrap_or_default();
+    check_conflicts(conn, component, manifests).await?;
     let api = dynamic_api(conn, workload.kind);
     let before = api.get_opt(&workload.name).await.map_err(|e| {
         ClusterError::api(

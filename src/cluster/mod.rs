@@ -5,10 +5,14 @@
 
 pub mod apply;
 pub mod exec;
+#[cfg(test)]
+pub mod fake;
 pub mod flavor;
 pub mod prune;
 pub mod query;
 pub mod select;
+#[cfg(test)]
+mod tests;
 pub mod wait;
 
 use std::future::Future;
@@ -61,6 +65,18 @@ pub enum ClusterError {
         action: String,
         /// Cause.
         source: kube::Error,
+    },
+    /// A url or storage name is taken by another component of the application.
+    #[error("{what} {name} is already used by component {owner} of application {app}")]
+    NameConflict {
+        /// `url` or `storage`.
+        what: &'static str,
+        /// The url or storage name.
+        name: String,
+        /// The component that has it.
+        owner: String,
+        /// The application.
+        app: String,
     },
     /// The project does not exist.
     #[error("project {0:?} does not exist")]
@@ -118,6 +134,9 @@ impl ClusterError {
                  `odo preference set PushTimeout <seconds>`"
                 .into(),
             ClusterError::NotPushed(_) => "run `odo push` first".into(),
+            ClusterError::NameConflict { what, .. } => {
+                format!("{what} names are shared by all components of an application; pick another name")
+            }
             ClusterError::Api { source: kube::Error::Api(s), .. } if s.code == 403 => {
                 "your user lacks permission for this; ask the cluster admin or use another project".into()
             }
