@@ -99,8 +99,8 @@ pub struct SyncTarget {
     pub container: String,
     /// Directory the sources are extracted into (`$ODO_S2I_SRC_BIN_PATH/src`, i.e. `/tmp/src`).
     pub target_dir: String,
-    /// The s2i paths (deletions are applied to every directory the workflow copies into).
-    pub s2i: S2iPaths,
+    /// Other directories the workflow copies sources into: deletions are applied there too.
+    pub mirrors: Vec<String>,
 }
 
 /// What to send.
@@ -119,17 +119,16 @@ pub struct SyncRequest {
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncReport {
-    /// Files and directories sent.
-    pub sent: usize,
+    /// Files, directories and symlinks sent.
+    pub sent: u64,
     /// Paths deleted in the container.
-    pub deleted: usize,
-}
-
-impl SyncReport {
-    /// Whether anything changed in the container.
-    pub fn changed(&self) -> bool {
-        self.sent > 0 || self.deleted > 0
-    }
+    pub deleted: u64,
+    /// Whether the build step ran.
+    pub built: bool,
+    /// Why everything was sent, when it was (first push, new pod, `-f`).
+    pub full_resend: Option<String>,
+    /// Things worth telling the user (unreadable files, a corrupt index ...).
+    pub warnings: Vec<String>,
 }
 
 /// What the next push would send (`odo utils index`).
@@ -143,17 +142,24 @@ pub struct PendingChanges {
     pub deleted: Vec<String>,
 }
 
-/// The file transfer of a push: index the sources, send what changed into the container, record
-/// the new index only after success.
+/// The build step a sync runs after the files arrived and before it records the new index.
+pub type BuildStep<'a> =
+    Box<dyn FnOnce() -> BoxFuture<'a, std::result::Result<(), BoxError>> + Send + 'a>;
+
+/// The file transfer of a push: index the sources, send what changed into the container, run
+/// `build` when something changed (or when forced), and record the new index only after both
+/// succeeded. An error returned by `build` must come back unchanged (not wrapped), so the CLI
+/// can show the build's own message.
 pub trait SourceSync: Send + Sync {
     /// What the next push would send.
     fn pending(&self, request: &SyncRequest) -> std::result::Result<PendingChanges, BoxError>;
-    /// Sends the changes into the container.
+    /// Sends the changes into the container and builds.
     fn sync<'a>(
         &'a self,
         conn: &'a Connection,
         target: &'a SyncTarget,
         request: &'a SyncRequest,
+        build: BuildStep<'a>,
     ) -> BoxFuture<'a, std::result::Result<SyncReport, BoxError>>;
 }
 
@@ -170,15 +176,43 @@ impl SourceSync for SyncUnavailable {
         _: &'a Connection,
         _: &'a SyncTarget,
         _: &'a SyncRequest,
+        _: BuildStep<'a>,
     ) -> BoxFuture<'a, std::result::Result<SyncReport, BoxError>> {
         Box::pin(async { Err(Box::new(PushError::SyncUnavailable) as BoxError) })
     }
 }
 
 /// INTEGRATION POINT (sync): returns the file sync the CLI uses. Replace `SyncUnavailable` with
-/// the `crate::sync` implementation of [`SourceSync`] when the indexer/sync modules are merged.
+/// the `crate::sync` implementation of [`SourceSync`] when the indexer/sync modules are merged
+/// (see `src/push_sync.rs`).
 pub fn default_sync() -> Box<dyn SourceSync> {
     Box::new(SyncUnavailable)
+}
+
+/// Directories deletions are applied to besides the sync target, as odo does: the deployment,
+/// working and backup directories, each with `/src` appended unless it already ends in `src`.
+pub fn deletion_mirrors(s2i: &S2iPaths) -> Vec<String> {
+    let with_src = |d: &str| {
+        let d = d.trim_end_matches('/');
+        if d.rsplit('/').next() == Some("src") {
+            d.to_string()
+        } else {
+            format!("{d}/src")
+        }
+    };
+    let target = s2i.sync_target();
+    let mut out: Vec<String> = Vec::new();
+    let dirs = s2i.deployment_dir.iter().map(String::as_str).chain([
+        s2i.working_dir.as_str(),
+        crate::manifests::pod::SRC_BACKUP_DIR,
+    ]);
+    for d in dirs {
+        let d = with_src(d);
+        if d != target && !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// A component ready to be pushed: validated config, builder, s2i paths.
@@ -349,11 +383,11 @@ pub async fn push_component(
     };
 
     let target = SyncTarget {
+        mirrors: deletion_mirrors(&p.s2i),
         pod: pod.name.clone(),
         pod_uid: pod.uid.clone(),
         container: object_name.clone(),
         target_dir: p.s2i.sync_target(),
-        s2i: p.s2i.clone(),
     };
     let source_dir = match c.source_type {
         SourceType::Binary => file.context.clone(),
@@ -365,14 +399,86 @@ pub async fn push_component(
         ignore: args.ignore.clone(),
         force: args.force_build || first_push,
     };
-    let step = Step::start("Syncing files");
-    let report = match sync.sync(conn, &target, &request).await {
+    let sync_step = std::sync::Arc::new(std::sync::Mutex::new(Some(Step::start("Syncing files"))));
+    let finish_sync = {
+        let sync_step = sync_step.clone();
+        move |ok: bool| {
+            if let Some(step) = sync_step.lock().ok().and_then(|mut s| s.take()) {
+                if ok { step.success() } else { step.fail() }
+            }
+        }
+    };
+    let show = args.show_log;
+    let pod_name = pod.name.clone();
+    let container = object_name.clone();
+    let component_name = c.name.clone();
+    let finish_in_build = finish_sync.clone();
+    let build: BuildStep<'_> = Box::new(move || {
+        Box::pin(async move {
+            finish_in_build(true);
+            let step = Step::start("Building component");
+            let mut notes = step.notifier();
+            let result = exec::exec(
+                conn,
+                &pod_name,
+                &container,
+                &[ASSEMBLE_AND_RESTART],
+                &mut |_, line| {
+                    if show {
+                        notes(line);
+                    }
+                },
+            )
+            .await;
+            match result {
+                Ok(r) if r.success => {
+                    step.success();
+                    Ok(())
+                }
+                Ok(r) => {
+                    step.fail();
+                    let tail = r
+                        .lines
+                        .iter()
+                        .rev()
+                        .take(10)
+                        .rev()
+                        .map(|(s, l)| {
+                            if *s == Stream::Stderr {
+                                format!("! {l}")
+                            } else {
+                                l.clone()
+                            }
+                        })
+                        .collect();
+                    Err(Box::new(PushError::Build {
+                        component: component_name,
+                        message: r.message,
+                        tail,
+                    }) as BoxError)
+                }
+                Err(e) => {
+                    step.fail();
+                    Err(Box::new(e) as BoxError)
+                }
+            }
+        })
+    });
+    let report = match sync.sync(conn, &target, &request, build).await {
         Ok(r) => {
-            step.success();
+            finish_sync(true);
             r
         }
         Err(source) => {
-            step.fail();
+            finish_sync(false);
+            let source = match source.downcast::<PushError>() {
+                Ok(push) => return Err((*push).into()),
+                Err(other) => other,
+            };
+            let source = match source.downcast::<ClusterError>() {
+                Ok(cluster) => return Err((*cluster).into()),
+                Err(other) => other,
+            };
             return Err(PushError::Sync {
                 component: c.name.clone(),
                 source,
@@ -380,55 +486,12 @@ pub async fn push_component(
             .into());
         }
     };
-    if !report.changed() && !request.force {
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !report.built {
         println!("No file changes detected, skipping build. Use the '-f' flag to force the build.");
         return Ok(());
-    }
-
-    let step = Step::start("Building component");
-    let mut notes = step.notifier();
-    let show = args.show_log;
-    let result = exec::exec(
-        conn,
-        &pod.name,
-        &object_name,
-        &[ASSEMBLE_AND_RESTART],
-        &mut |_, line| {
-            if show {
-                notes(line);
-            }
-        },
-    )
-    .await;
-    match result {
-        Ok(r) if r.success => step.success(),
-        Ok(r) => {
-            step.fail();
-            let tail = r
-                .lines
-                .iter()
-                .rev()
-                .take(10)
-                .rev()
-                .map(|(s, l)| {
-                    if *s == Stream::Stderr {
-                        format!("! {l}")
-                    } else {
-                        l.clone()
-                    }
-                })
-                .collect();
-            return Err(PushError::Build {
-                component: c.name.clone(),
-                message: r.message,
-                tail,
-            }
-            .into());
-        }
-        Err(e) => {
-            step.fail();
-            return Err(e.into());
-        }
     }
     println!("Changes successfully pushed to component: {}", c.name);
     Ok(())
@@ -642,4 +705,27 @@ pub fn run_index(g: &GlobalArgs, file: &LocalConfigFile) -> Result<PendingChange
         }
         .into()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deletion_mirrors_follow_odo() {
+        let java = catalog::s2i_paths(catalog::resolve("java").unwrap().builder).unwrap();
+        assert_eq!(
+            deletion_mirrors(&java),
+            vec![
+                "/deployments/src",
+                "/opt/app-root/src",
+                "/opt/app-root/src-backup/src"
+            ]
+        );
+        let node = catalog::s2i_paths(catalog::resolve("nodejs").unwrap().builder).unwrap();
+        assert_eq!(
+            deletion_mirrors(&node),
+            vec!["/opt/app-root/src", "/opt/app-root/src-backup/src"]
+        );
+    }
 }
