@@ -1,1 +1,22 @@
-//! odo-sim: an in-memory Kubernetes API server and cluster simulator.
+//! odo-sim: an in-memory Kubernetes API server and cluster simulator that real clients accept.
+//!
+//! Where to start:
+//! - [`Sim`] builds a simulated cluster in-process; [`Sim::client`] gives a `kube::Client`
+//!   that talks to it without a socket.
+//! - [`server`] serves the same API over HTTP for `kubectl` and any other client
+//!   (`odo-sim serve`).
+//! - [`store`] holds every object: resourceVersions, watches, admission, cascading deletion
+//!   and durability. [`api`] turns HTTP requests into store calls and store errors into
+//!   `Status` objects. [`resources`] lists the served kinds.
+
+pub mod api;
+pub mod clock;
+pub mod error;
+pub mod resources;
+pub mod server;
+mod sim;
+pub mod store;
+
+pub use error::{ApiError, ApiResult};
+pub use resources::Flavor;
+pub use sim::{Sim, SimBuilder};

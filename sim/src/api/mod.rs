@@ -1,0 +1,392 @@
+//! The HTTP face of the simulator: one axum router that serves discovery, the REST verbs,
+//! subresources and watches over a [`Store`], and renders every failure as a `Status`.
+//!
+//! The same router serves kubectl over TCP ([`crate::server`]) and kube-rs in-process
+//! ([`crate::Sim::client`]), so both see exactly the same behaviour.
+
+pub mod discovery;
+pub mod path;
+mod request;
+mod watch;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::{ListQuery, Part, PatchKind, Store, WatchQuery, meta};
+use path::{Route, Target};
+use request::Params;
+
+/// Settings of the HTTP API.
+#[derive(Debug, Clone, Default)]
+pub struct ApiOptions {
+    /// When set, every request must carry `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+struct ApiState {
+    store: Arc<Store>,
+    options: ApiOptions,
+}
+
+/// The largest request body accepted (the real server's limit is 3 MiB).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Builds the router serving `store`.
+pub fn router(store: Arc<Store>, options: ApiOptions) -> Router {
+    let state = Arc::new(ApiState { store, options });
+    Router::new()
+        .fallback(handle)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// A JSON response.
+pub(crate) fn json_response(code: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    (code, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// The `Status` response for an error.
+pub(crate) fn error_response(err: &ApiError) -> Response {
+    let code = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = json_response(code, &err.to_status());
+    if let Some(secs) = err.retry_after
+        && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+async fn handle(
+    State(state): State<Arc<ApiState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(token) = &state.options.token {
+        let expected = format!("Bearer {token}");
+        let ok = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            == Some(expected.as_str());
+        if !ok {
+            return error_response(&ApiError::unauthorized());
+        }
+    }
+    match dispatch(&state, &method, &uri, &headers, &body) {
+        Ok(resp) => resp,
+        Err(err) => error_response(&err),
+    }
+}
+
+fn dispatch(
+    state: &ApiState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<Response> {
+    let store = &state.store;
+    let route = path::parse(store, uri.path())?;
+    let params = Params::parse(uri.query().unwrap_or_default())?;
+    let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
+    match route {
+        Route::Version => ok(discovery::version()),
+        Route::CoreVersions => ok(discovery::core_versions()),
+        Route::Groups => ok(discovery::groups(&store.registry())),
+        Route::Group(g) => discovery::group(&store.registry(), &g)
+            .map_or_else(|| Err(ApiError::no_route(uri.path())), ok),
+        Route::Resources(g, v) => discovery::resources(&store.registry(), &g, &v)
+            .map_or_else(|| Err(ApiError::no_route(uri.path())), ok),
+        Route::Health => Ok((StatusCode::OK, "ok").into_response()),
+        Route::OpenApi(_) => Err(ApiError::no_route(uri.path())),
+        Route::Resource(target) => {
+            request::check_accept(headers)?;
+            resource(store, method, &target, &params, headers, body)
+        }
+    }
+}
+
+fn list_body(target: &Target, result: &crate::store::ListResult) -> Value {
+    let mut metadata = json!({"resourceVersion": result.rv.to_string()});
+    if let Some(c) = &result.continue_token {
+        metadata["continue"] = json!(c);
+    }
+    if let Some(r) = result.remaining {
+        metadata["remainingItemCount"] = json!(r);
+    }
+    let items: Vec<&Value> = result.items.iter().map(AsRef::as_ref).collect();
+    json!({
+        "kind": format!("{}List", target.rt.kind),
+        "apiVersion": target.rt.api_version(),
+        "metadata": metadata,
+        "items": items,
+    })
+}
+
+fn resource(
+    store: &Arc<Store>,
+    method: &Method,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<Response> {
+    let tid = target.tid;
+    let ns = target.namespace.as_deref().unwrap_or_default();
+    let rt = &target.rt;
+    let write = params.write_options();
+    let ok = |v: &Value| Ok(json_response(StatusCode::OK, v));
+    let created = |v: &Value| Ok(json_response(StatusCode::CREATED, v));
+    let sub = target.subresource.as_deref();
+    match (method.as_str(), &target.name, sub) {
+        ("GET", None, None) => {
+            if params.watch || target.legacy_watch {
+                let q = WatchQuery {
+                    labels: params.label_selector()?,
+                    fields: params.field_selector(&rt.kind)?,
+                    resource_version: params.get("resourceVersion").map(str::to_string),
+                    send_initial_events: params.flag("sendInitialEvents"),
+                    allow_bookmarks: params.flag("allowWatchBookmarks"),
+                };
+                let w = store.watch(tid, target.namespace.as_deref(), &q)?;
+                return Ok(watch::respond(w, rt, params.timeout_seconds()));
+            }
+            let q = ListQuery {
+                labels: params.label_selector()?,
+                fields: params.field_selector(&rt.kind)?,
+                limit: params.limit()?,
+                continue_token: params
+                    .get("continue")
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string),
+            };
+            let result = store.list(tid, target.namespace.as_deref(), &q)?;
+            ok(&list_body(target, &result))
+        }
+        ("GET", Some(name), None | Some("status")) if params.watch || target.legacy_watch => {
+            let q = WatchQuery {
+                fields: crate::store::FieldSelector::parse(
+                    &format!("metadata.name={name}"),
+                    &rt.kind,
+                )?,
+                resource_version: params.get("resourceVersion").map(str::to_string),
+                allow_bookmarks: params.flag("allowWatchBookmarks"),
+                ..WatchQuery::default()
+            };
+            let w = store.watch(tid, target.namespace.as_deref(), &q)?;
+            Ok(watch::respond(w, rt, params.timeout_seconds()))
+        }
+        ("GET", Some(name), None | Some("status")) => ok(store.get(tid, ns, name)?.as_ref()),
+        ("GET", Some(name), Some("scale")) => ok(&scale_of(rt, store.get(tid, ns, name)?.as_ref())),
+        ("POST", None, None) => {
+            let obj = request::decode_body(body, headers, rt)?;
+            let v = store.create(tid, ns, obj, &write)?;
+            created(&v)
+        }
+        ("PUT", Some(name), None | Some("status") | Some("finalize")) => {
+            let obj = request::decode_body(body, headers, rt)?;
+            let part = if sub == Some("status") {
+                Part::Status
+            } else {
+                Part::Main
+            };
+            ok(store.update(tid, ns, name, obj, part, &write)?.as_ref())
+        }
+        ("PUT", Some(name), Some("scale")) => {
+            let scale = request::decode_any(body, headers)?;
+            ok(&set_scale(store, target, name, &scale, &write)?)
+        }
+        ("PATCH", Some(name), None | Some("status")) => {
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let kind = PatchKind::from_content_type(ct)?;
+            if kind == PatchKind::Apply && write.field_manager.as_deref().is_none_or(str::is_empty)
+            {
+                return Err(ApiError::bad_request(
+                    "PATCH /apply requires a non-empty fieldManager query parameter",
+                ));
+            }
+            let part = if sub == Some("status") {
+                Part::Status
+            } else {
+                Part::Main
+            };
+            ok(store
+                .patch(tid, ns, name, kind, body, part, &write)?
+                .as_ref())
+        }
+        ("PATCH", Some(name), Some("scale")) => {
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let kind = PatchKind::from_content_type(ct)?;
+            let current = scale_of(rt, store.get(tid, ns, name)?.as_ref());
+            let patched = crate::store::patch::apply_patch(kind, &current, body, rt, &write)?;
+            ok(&set_scale(store, target, name, &patched, &write)?)
+        }
+        ("DELETE", Some(name), None) => {
+            let opts = request::delete_options(params, body)?;
+            let d = store.delete(tid, ns, name, &opts)?;
+            ok(&d.object)
+        }
+        ("DELETE", None, None) => {
+            let opts = request::delete_options(params, body)?;
+            let q = ListQuery {
+                labels: params.label_selector()?,
+                fields: params.field_selector(&rt.kind)?,
+                ..ListQuery::default()
+            };
+            let items = store.delete_collection(tid, target.namespace.as_deref(), &q, &opts)?;
+            let result = crate::store::ListResult {
+                items,
+                rv: store.current_rv(),
+                continue_token: None,
+                remaining: None,
+            };
+            ok(&list_body(target, &result))
+        }
+        ("POST", Some(name), Some("binding")) => {
+            let binding = request::decode_any(body, headers)?;
+            let node = binding
+                .pointer("/target/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if node.is_empty() {
+                return Err(ApiError::invalid(
+                    "",
+                    "Binding",
+                    name,
+                    vec![crate::error::Cause::required("target.name")],
+                ));
+            }
+            let pod = store.get(tid, ns, name)?;
+            if pod
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty())
+            {
+                return Err(ApiError::conflict(
+                    "",
+                    "pods",
+                    name,
+                    &format!("pod {name} is already assigned to node {node:?}"),
+                ));
+            }
+            store.bind_pod(ns, name, node)?;
+            created(
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            )
+        }
+        ("POST", Some(name), Some("eviction")) => {
+            let d = store.delete(tid, ns, name, &crate::store::DeleteOptions::default())?;
+            let _ = d;
+            created(
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            )
+        }
+        ("GET" | "POST", Some(name), Some("log" | "exec" | "attach" | "portforward")) => {
+            let pod = store.get(tid, ns, name)?;
+            let node = pod
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let msg = if node.is_empty() {
+                format!("pod {name} does not have a host assigned")
+            } else {
+                format!(
+                    "the pod {name} runs on node {node}, which has no container runtime in this simulator"
+                )
+            };
+            Err(ApiError::bad_request(msg))
+        }
+        (m, _, _) => Err(ApiError::method_not_allowed(m, &rt.plural)),
+    }
+}
+
+fn scale_of(rt: &crate::resources::ResourceType, obj: &Value) -> Value {
+    let selector = obj.pointer("/spec/selector").map(|s| {
+        let map = s
+            .get("matchLabels")
+            .or(Some(s))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        map.iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    let _ = rt;
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta::name(obj),
+            "namespace": meta::namespace(obj),
+            "uid": meta::uid(obj),
+            "resourceVersion": meta::resource_version(obj),
+            "creationTimestamp": obj.pointer("/metadata/creationTimestamp"),
+        },
+        "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+        "status": {"replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0), "selector": selector.unwrap_or_default()},
+    })
+}
+
+fn set_scale(
+    store: &Store,
+    target: &Target,
+    name: &str,
+    scale: &Value,
+    write: &crate::store::WriteOptions,
+) -> ApiResult<Value> {
+    let ns = target.namespace.as_deref().unwrap_or_default();
+    let replicas = scale
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "autoscaling",
+                "Scale",
+                name,
+                vec![crate::error::Cause::required("spec.replicas")],
+            )
+        })?;
+    let mut patch = json!({"spec": {"replicas": replicas}});
+    let rv = meta::resource_version(scale);
+    if !rv.is_empty() {
+        patch["metadata"] = json!({"resourceVersion": rv});
+    }
+    let updated = store.patch(
+        target.tid,
+        ns,
+        name,
+        PatchKind::Merge,
+        patch.to_string().as_bytes(),
+        Part::Main,
+        write,
+    )?;
+    Ok(scale_of(&target.rt, &updated))
+}
+
+/// Streams a body chunk by chunk (watches, followed logs).
+pub(crate) fn streaming_body<S>(stream: S) -> Body
+where
+    S: futures::Stream<Item = Bytes> + Send + 'static,
+{
+    use futures::StreamExt;
+    Body::from_stream(stream.map(Ok::<_, Infallible>))
+}

@@ -1,0 +1,197 @@
+//! Request decoding: query parameters, bodies (JSON or YAML), delete options, `Accept`.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, header};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::resources::ResourceType;
+use crate::store::{DeleteOptions, FieldSelector, LabelSelector, Propagation, WriteOptions};
+
+/// Parsed query parameters.
+#[derive(Debug, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+    /// `watch=true|1`.
+    pub watch: bool,
+}
+
+impl Params {
+    /// Parses a query string.
+    pub fn parse(query: &str) -> ApiResult<Self> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
+        let mut p = Self {
+            pairs,
+            watch: false,
+        };
+        p.watch = p.flag("watch");
+        Ok(p)
+    }
+
+    /// The last value of a parameter.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A boolean parameter (`true`/`1`).
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true" | "1" | "True"))
+    }
+
+    /// `labelSelector`.
+    pub fn label_selector(&self) -> ApiResult<LabelSelector> {
+        LabelSelector::parse(self.get("labelSelector").unwrap_or_default())
+    }
+
+    /// `fieldSelector` for objects of `kind`.
+    pub fn field_selector(&self, kind: &str) -> ApiResult<FieldSelector> {
+        FieldSelector::parse(self.get("fieldSelector").unwrap_or_default(), kind)
+    }
+
+    /// `limit`.
+    pub fn limit(&self) -> ApiResult<usize> {
+        match self.get("limit") {
+            None | Some("") => Ok(0),
+            Some(v) => v
+                .parse::<i64>()
+                .map(|n| usize::try_from(n.max(0)).unwrap_or(0))
+                .map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "invalid limit {v:?}: must be a non-negative integer"
+                    ))
+                }),
+        }
+    }
+
+    /// `timeoutSeconds` of a watch.
+    pub fn timeout_seconds(&self) -> Option<u64> {
+        self.get("timeoutSeconds").and_then(|v| v.parse().ok())
+    }
+
+    /// `dryRun`, `fieldManager`, `force`.
+    pub fn write_options(&self) -> WriteOptions {
+        WriteOptions {
+            dry_run: self.pairs.iter().any(|(k, v)| k == "dryRun" && v == "All"),
+            field_manager: self.get("fieldManager").map(str::to_string),
+            force: self.flag("force"),
+        }
+    }
+}
+
+fn is_yaml(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("yaml"))
+}
+
+/// Decodes a body of any shape (JSON or YAML by `Content-Type`).
+pub fn decode_any(body: &Bytes, headers: &HeaderMap) -> ApiResult<Value> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    let parsed: Result<Value, String> = if is_yaml(headers) {
+        serde_yaml::from_slice(body).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| {
+        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+    })
+}
+
+/// Decodes an object body for `rt`.
+pub fn decode_body(body: &Bytes, headers: &HeaderMap, rt: &ResourceType) -> ApiResult<Value> {
+    let v = decode_any(body, headers)?;
+    if !v.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: the body must be a JSON object",
+            rt.kind, rt.version, rt.kind
+        )));
+    }
+    Ok(v)
+}
+
+/// Delete options from the query and/or a `DeleteOptions` body (kube-rs sends a body).
+pub fn delete_options(params: &Params, body: &Bytes) -> ApiResult<DeleteOptions> {
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions body: {e}")))?
+    };
+    let policy = params
+        .get("propagationPolicy")
+        .map(str::to_string)
+        .or_else(|| {
+            body.get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    let orphan = params
+        .get("orphanDependents")
+        .map(|v| v == "true")
+        .or_else(|| body.get("orphanDependents").and_then(Value::as_bool));
+    let propagation = match (policy.as_deref(), orphan) {
+        (Some("Background"), _) => Some(Propagation::Background),
+        (Some("Foreground"), _) => Some(Propagation::Foreground),
+        (Some("Orphan"), _) | (None, Some(true)) => Some(Propagation::Orphan),
+        (None, _) => None,
+        (Some(other), _) => {
+            return Err(ApiError::invalid(
+                "",
+                "DeleteOptions",
+                "",
+                vec![crate::error::Cause::not_supported(
+                    "propagationPolicy",
+                    other,
+                    &["Foreground", "Background", "Orphan"],
+                )],
+            ));
+        }
+    };
+    let grace_period = params
+        .get("gracePeriodSeconds")
+        .and_then(|v| v.parse().ok())
+        .or_else(|| body.get("gracePeriodSeconds").and_then(Value::as_i64));
+    let dry_run = params.get("dryRun") == Some("All")
+        || body
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
+    Ok(DeleteOptions {
+        propagation,
+        grace_period,
+        precondition_rv: body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        precondition_uid: body
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        dry_run,
+    })
+}
+
+/// Rejects an `Accept` header that admits nothing this server produces.
+pub fn check_accept(headers: &HeaderMap) -> ApiResult<()> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let acceptable = accept.split(',').any(|alt| {
+        let alt = alt.trim();
+        let base = alt.split(';').next().unwrap_or_default().trim();
+        !alt.contains("as=") && matches!(base, "application/json" | "*/*" | "application/*" | "")
+    });
+    if acceptable {
+        Ok(())
+    } else {
+        Err(ApiError::not_acceptable(accept))
+    }
+}

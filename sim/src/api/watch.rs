@@ -1,0 +1,56 @@
+//! Watch responses: a chunked stream of JSON watch events, one per line, ending at the
+//! client's `timeoutSeconds` or when the store drops the watch.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::resources::ResourceType;
+use crate::store::{Watch, WatchItem};
+
+fn encode(item: &WatchItem, rt: &ResourceType) -> Bytes {
+    let v = match item {
+        WatchItem::Event(t, obj) => json!({"type": t, "object": **obj}),
+        WatchItem::Bookmark(rv, end) => {
+            let mut metadata = json!({"resourceVersion": rv.to_string()});
+            if *end {
+                metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+            }
+            json!({"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": metadata}})
+        }
+        WatchItem::Error(e) => json!({"type": "ERROR", "object": e.to_status()}),
+    };
+    let mut bytes = serde_json::to_vec(&v).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+/// The streaming response for an open watch.
+pub fn respond(w: Watch, rt: &ResourceType, timeout_seconds: Option<u64>) -> Response {
+    let rt = rt.clone();
+    let rt2 = rt.clone();
+    let initial = futures::stream::iter(w.initial).map(move |i| encode(&i, &rt));
+    let live = tokio_stream::wrappers::ReceiverStream::new(w.rx).map(move |i| encode(&i, &rt2));
+    let all = initial.chain(live);
+    let body = match timeout_seconds.filter(|s| *s > 0) {
+        Some(secs) => {
+            let deadline = tokio::time::sleep(Duration::from_secs(secs));
+            super::streaming_body(all.take_until(deadline))
+        }
+        None => super::streaming_body(all),
+    };
+    let _: Option<Value> = None;
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache, private"),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,535 @@
+//! Patch types: JSON patch (RFC 6902), JSON merge patch (RFC 7386), strategic merge patch
+//! (lists merged by the built-in types' merge keys, `$patch`, `$retainKeys`,
+//! `$deleteFromPrimitiveList`), and server-side apply (managed fields, conflicts between
+//! managers, `force`).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use super::WriteOptions;
+use crate::error::{ApiError, ApiResult, Cause};
+use crate::resources::ResourceType;
+
+/// The patch formats, by `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    /// `application/json-patch+json`.
+    Json,
+    /// `application/merge-patch+json`.
+    Merge,
+    /// `application/strategic-merge-patch+json`.
+    Strategic,
+    /// `application/apply-patch+yaml` (server-side apply).
+    Apply,
+}
+
+impl PatchKind {
+    /// The patch kind for a `Content-Type`, or a 415.
+    pub fn from_content_type(ct: &str) -> ApiResult<Self> {
+        let base = ct.split(';').next().unwrap_or_default().trim();
+        match base {
+            "application/json-patch+json" => Ok(Self::Json),
+            "application/merge-patch+json" => Ok(Self::Merge),
+            "application/strategic-merge-patch+json" => Ok(Self::Strategic),
+            "application/apply-patch+yaml"
+            | "application/apply-patch+json"
+            | "application/apply-patch+cbor" => Ok(Self::Apply),
+            other => Err(ApiError::unsupported_media_type(other)),
+        }
+    }
+}
+
+fn parse_body(body: &[u8], yaml: bool) -> ApiResult<Value> {
+    let parsed: Result<Value, String> = if yaml {
+        serde_yaml::from_slice::<Value>(body).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice::<Value>(body).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+}
+
+/// Applies a patch of `kind` to `current`, returning the patched object (not yet validated).
+pub fn apply_patch(
+    kind: PatchKind,
+    current: &Value,
+    body: &[u8],
+    rt: &ResourceType,
+    opts: &WriteOptions,
+) -> ApiResult<Value> {
+    match kind {
+        PatchKind::Json => {
+            let ops: json_patch::Patch = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            let mut doc = current.clone();
+            json_patch::patch(&mut doc, &ops).map_err(|e| match e.kind {
+                json_patch::PatchErrorKind::TestFailed => ApiError::invalid(
+                    &rt.group,
+                    &rt.kind,
+                    super::meta::name(current),
+                    vec![Cause {
+                        reason: "FieldValueInvalid".into(),
+                        message: format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ),
+                        field: e.path.to_string(),
+                    }],
+                ),
+                _ => ApiError::internal(format!("{e}")),
+            })?;
+            Ok(doc)
+        }
+        PatchKind::Merge => {
+            let patch = parse_body(body, false)?;
+            if !patch.is_object() {
+                return Err(ApiError::bad_request(
+                    "error decoding patch: a merge patch must be a JSON object",
+                ));
+            }
+            let mut doc = current.clone();
+            json_patch::merge(&mut doc, &patch);
+            Ok(doc)
+        }
+        PatchKind::Strategic => {
+            let patch = parse_body(body, false)?;
+            if !patch.is_object() {
+                return Err(ApiError::bad_request(
+                    "error decoding patch: a strategic merge patch must be a JSON object",
+                ));
+            }
+            if !is_builtin(rt) {
+                return Err(ApiError::unsupported_media_type(
+                    "application/strategic-merge-patch+json is not supported for custom resources",
+                ));
+            }
+            let mut doc = current.clone();
+            strategic_merge(&mut doc, &patch);
+            Ok(doc)
+        }
+        PatchKind::Apply => {
+            let applied = parse_body(body, true)?;
+            let Some(_) = applied.as_object() else {
+                return Err(ApiError::bad_request(
+                    "error decoding patch: the applied configuration must be an object",
+                ));
+            };
+            check_apply_conflicts(current, &applied, opts, rt)?;
+            let mut doc = current.clone();
+            strategic_merge(&mut doc, &applied);
+            Ok(doc)
+        }
+    }
+}
+
+/// The object a server-side apply creates when nothing exists yet.
+pub fn apply_to_new(body: &[u8], rt: &ResourceType, name: &str) -> ApiResult<Value> {
+    let mut applied = parse_body(body, true)?;
+    if !applied.is_object() {
+        return Err(ApiError::bad_request(
+            "error decoding patch: the applied configuration must be an object",
+        ));
+    }
+    let n = super::meta::name(&applied);
+    if !n.is_empty() && n != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        )));
+    }
+    super::meta::meta_mut(&mut applied).insert("name".into(), json!(name));
+    let _ = rt;
+    Ok(applied)
+}
+
+fn is_builtin(rt: &ResourceType) -> bool {
+    !rt.group.contains('.') || rt.group.ends_with(".k8s.io") || rt.group.ends_with(".openshift.io")
+}
+
+/// The merge key of a list field in the built-in types, judged by the field name and the
+/// shape of its elements (as the types' `patchMergeKey` tags declare).
+fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+    let has = |k: &str| items.iter().all(|i| i.get(k).is_some());
+    match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "hostAliases"
+        | "readinessGates" => {
+            if field == "hostAliases" {
+                Some("ip")
+            } else if field == "readinessGates" {
+                Some("conditionType")
+            } else {
+                Some("name")
+            }
+        }
+        "ports" if has("containerPort") => Some("containerPort"),
+        "ports" if has("port") => Some("port"),
+        "volumeMounts" => Some("mountPath"),
+        "volumeDevices" => Some("devicePath"),
+        "conditions" => Some("type"),
+        "ownerReferences" => Some("uid"),
+        "envFrom" | "tolerations" | "args" | "command" => None,
+        _ => None,
+    }
+}
+
+/// Lists of scalars that merge as sets rather than being replaced.
+fn is_set_list(field: &str) -> bool {
+    matches!(field, "finalizers")
+}
+
+/// Strategic merge of `patch` into `doc`, in place.
+pub fn strategic_merge(doc: &mut Value, patch: &Value) {
+    let Some(p) = patch.as_object() else {
+        *doc = patch.clone();
+        return;
+    };
+    if p.get("$patch").and_then(Value::as_str) == Some("replace") {
+        let mut replacement = patch.clone();
+        if let Some(m) = replacement.as_object_mut() {
+            m.remove("$patch");
+        }
+        *doc = replacement;
+        return;
+    }
+    if !doc.is_object() {
+        *doc = Value::Object(Map::new());
+    }
+    let Some(d) = doc.as_object_mut() else { return };
+    if let Some(keep) = p.get("$retainKeys").and_then(Value::as_array) {
+        let keep: BTreeSet<&str> = keep.iter().filter_map(Value::as_str).collect();
+        d.retain(|k, _| keep.contains(k.as_str()));
+    }
+    for (key, value) in p {
+        if key == "$patch" || key == "$retainKeys" || key.starts_with("$setElementOrder/") {
+            continue;
+        }
+        if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
+            if let (Some(Value::Array(list)), Some(remove)) = (d.get_mut(field), value.as_array()) {
+                list.retain(|v| !remove.contains(v));
+            }
+            continue;
+        }
+        match value {
+            Value::Null => {
+                d.remove(key);
+            }
+            Value::Object(_) => {
+                if value.get("$patch").and_then(Value::as_str) == Some("delete") {
+                    d.remove(key);
+                    continue;
+                }
+                let slot = d.entry(key.clone()).or_insert(Value::Null);
+                strategic_merge(slot, value);
+            }
+            Value::Array(items) => {
+                let slot = d
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                merge_list(key, slot, items);
+            }
+            other => {
+                d.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
+fn merge_list(field: &str, slot: &mut Value, items: &[Value]) {
+    if items
+        .iter()
+        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
+        *slot = Value::Array(
+            items
+                .iter()
+                .filter(|i| i.get("$patch").is_none())
+                .cloned()
+                .collect(),
+        );
+        return;
+    }
+    if is_set_list(field) {
+        let mut list = slot.as_array().cloned().unwrap_or_default();
+        for i in items {
+            if !list.contains(i) {
+                list.push(i.clone());
+            }
+        }
+        *slot = Value::Array(list);
+        return;
+    }
+    let Some(key) = merge_key(field, items) else {
+        *slot = Value::Array(items.to_vec());
+        return;
+    };
+    let mut list = slot.as_array().cloned().unwrap_or_default();
+    for item in items {
+        let id = item.get(key).cloned();
+        let pos = list.iter().position(|e| e.get(key).cloned() == id);
+        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+        match (pos, delete) {
+            (Some(i), true) => {
+                list.remove(i);
+            }
+            (None, true) => {}
+            (Some(i), false) => strategic_merge(&mut list[i], item),
+            (None, false) => {
+                let mut fresh = Value::Null;
+                strategic_merge(&mut fresh, item);
+                list.push(fresh);
+            }
+        }
+    }
+    *slot = Value::Array(list);
+}
+
+const SYSTEM_META: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// The `fieldsV1` set of an object: every leaf field it sets, with list items of merge-keyed
+/// lists named by key (`k:{"name":"app"}`), as managedFields records them.
+pub fn fields_v1(obj: &Value) -> Value {
+    fn walk(v: &Value, field: &str, top_meta: bool) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut out = Map::new();
+                for (k, child) in m {
+                    if top_meta && SYSTEM_META.contains(&k.as_str()) {
+                        continue;
+                    }
+                    out.insert(format!("f:{k}"), walk(child, k, false));
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+                match merge_key(field, items) {
+                    Some(key) => {
+                        let mut out = Map::new();
+                        for i in items {
+                            let id = json!({ key: i.get(key).cloned().unwrap_or(Value::Null) });
+                            out.insert(format!("k:{id}"), walk(i, "", false));
+                        }
+                        Value::Object(out)
+                    }
+                    None => json!({}),
+                }
+            }
+            _ => json!({}),
+        }
+    }
+    let mut out = Map::new();
+    if let Some(m) = obj.as_object() {
+        for (k, v) in m {
+            if k == "apiVersion" || k == "kind" {
+                continue;
+            }
+            out.insert(format!("f:{k}"), walk(v, k, k == "metadata"));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Flattens a fieldsV1 set into leaf paths like `.spec.replicas`.
+fn leaf_paths(fields: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match fields.as_object() {
+        Some(m) if !m.is_empty() => {
+            for (k, child) in m {
+                let seg = k.strip_prefix("f:").map_or_else(
+                    || format!("[{}]", k.trim_start_matches("k:")),
+                    |f| format!(".{f}"),
+                );
+                leaf_paths(child, &format!("{prefix}{seg}"), out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+fn value_at<'a>(obj: &'a Value, fields_path: &[(String, Option<Value>)]) -> Option<&'a Value> {
+    let mut cur = obj;
+    for (seg, key) in fields_path {
+        cur = match key {
+            None => cur.get(seg)?,
+            Some(k) => {
+                let (kname, kval) = k.as_object()?.iter().next()?;
+                cur.as_array()?
+                    .iter()
+                    .find(|i| i.get(kname) == Some(kval))?
+            }
+        };
+    }
+    Some(cur)
+}
+
+fn leaf_segments(
+    fields: &Value,
+    prefix: Vec<(String, Option<Value>)>,
+    out: &mut Vec<Vec<(String, Option<Value>)>>,
+) {
+    match fields.as_object() {
+        Some(m) if !m.is_empty() => {
+            for (k, child) in m {
+                let mut p = prefix.clone();
+                if let Some(f) = k.strip_prefix("f:") {
+                    p.push((f.to_string(), None));
+                } else if let Some(j) = k.strip_prefix("k:") {
+                    p.push((String::new(), serde_json::from_str(j).ok()));
+                }
+                leaf_segments(child, p, out);
+            }
+        }
+        _ => out.push(prefix),
+    }
+}
+
+fn render_path(seg: &[(String, Option<Value>)]) -> String {
+    seg.iter()
+        .map(|(f, k)| match k {
+            None => format!(".{f}"),
+            Some(k) => format!("[{k}]"),
+        })
+        .collect()
+}
+
+fn check_apply_conflicts(
+    current: &Value,
+    applied: &Value,
+    opts: &WriteOptions,
+    rt: &ResourceType,
+) -> ApiResult<()> {
+    if opts.force {
+        return Ok(());
+    }
+    let manager = opts.field_manager.clone().unwrap_or_default();
+    let mut segs = Vec::new();
+    leaf_segments(&fields_v1(applied), Vec::new(), &mut segs);
+    let mut causes = Vec::new();
+    let mut merged = current.clone();
+    strategic_merge(&mut merged, applied);
+    let entries = current
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for e in entries {
+        let other = e.get("manager").and_then(Value::as_str).unwrap_or_default();
+        if other == manager {
+            continue;
+        }
+        let mut theirs = BTreeSet::new();
+        leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null), "", &mut theirs);
+        for seg in &segs {
+            let path = render_path(seg);
+            if path.starts_with(".metadata") || !theirs.contains(&path) {
+                continue;
+            }
+            if value_at(current, seg) != value_at(&merged, seg) {
+                let version = e
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                causes.push(Cause {
+                    reason: "FieldManagerConflict".into(),
+                    message: format!("conflict with \"{other}\" using {version}"),
+                    field: path,
+                });
+            }
+        }
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = causes
+        .iter()
+        .map(|c| format!("{}: {}", c.message, c.field))
+        .collect();
+    let mut err = ApiError::conflict(&rt.group, &rt.plural, super::meta::name(current), "");
+    err.message = format!(
+        "Apply failed with {} conflict{}: {}",
+        causes.len(),
+        if causes.len() == 1 { "" } else { "s" },
+        list.join("\n")
+    );
+    err.causes = causes;
+    Err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strategic_merge_by_key() {
+        let mut doc = json!({"spec": {"containers": [
+            {"name": "a", "image": "x", "env": [{"name": "A", "value": "1"}]},
+            {"name": "b", "image": "y"}
+        ]}});
+        strategic_merge(
+            &mut doc,
+            &json!({"spec": {"containers": [
+                {"name": "a", "image": "x2", "env": [{"name": "B", "value": "2"}]},
+                {"name": "b", "$patch": "delete"},
+                {"name": "c", "image": "z"}
+            ]}}),
+        );
+        assert_eq!(
+            doc,
+            json!({"spec": {"containers": [
+                {"name": "a", "image": "x2", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+                {"name": "c", "image": "z"}
+            ]}})
+        );
+    }
+
+    #[test]
+    fn strategic_directives() {
+        let mut doc =
+            json!({"a": {"x": 1, "y": 2}, "b": [1, 2], "metadata": {"finalizers": ["f1"]}});
+        strategic_merge(
+            &mut doc,
+            &json!({
+                "a": {"$retainKeys": ["x"], "x": 3},
+                "b": [3],
+                "metadata": {"finalizers": ["f2"], "$deleteFromPrimitiveList/finalizers": ["f1"]}
+            }),
+        );
+        assert_eq!(
+            doc,
+            json!({"a": {"x": 3}, "b": [3], "metadata": {"finalizers": ["f2"]}})
+        );
+        let mut doc = json!({"spec": {"template": {"x": 1, "y": 2}}});
+        strategic_merge(
+            &mut doc,
+            &json!({"spec": {"template": {"$patch": "replace", "z": 3}}}),
+        );
+        assert_eq!(doc, json!({"spec": {"template": {"z": 3}}}));
+    }
+
+    #[test]
+    fn fields_v1_names_keyed_items() {
+        let f = fields_v1(
+            &json!({"apiVersion": "v1", "metadata": {"name": "p", "uid": "u", "labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+        );
+        assert_eq!(
+            f,
+            json!({
+                "f:metadata": {"f:name": {}, "f:labels": {"f:a": {}}},
+                "f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {"f:name": {}, "f:image": {}}}}
+            })
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! Test support: the simulator reached in-process and over loopback HTTP, so every API test
+//! runs against both ways in.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::Path;
+
+use odo_sim::Sim;
+
+/// How a test reaches the simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `Sim::client()`: a tower service, no socket.
+    InProcess,
+    /// `odo-sim serve`'s server on 127.0.0.1:0 and a client built from its kubeconfig.
+    Http,
+}
+
+/// Both modes.
+pub const MODES: [Mode; 2] = [Mode::InProcess, Mode::Http];
+
+/// A simulator and a client for it; dropping it stops the server.
+pub struct Harness {
+    pub sim: Sim,
+    pub client: kube::Client,
+    pub dir: tempfile::TempDir,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.abort();
+        }
+    }
+}
+
+/// A kube client from a kubeconfig file.
+pub async fn client_from_kubeconfig(path: &Path) -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(path).expect("kubeconfig readable");
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("kubeconfig valid");
+    kube::Client::try_from(config).expect("client")
+}
+
+/// Serves `sim` on a free loopback port and writes its kubeconfig into `dir`.
+pub async fn serve(
+    sim: &Sim,
+    dir: &Path,
+    token: Option<&str>,
+) -> (
+    std::path::PathBuf,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let bound = odo_sim::server::bind("127.0.0.1:0".parse().expect("addr"), false)
+        .await
+        .expect("bind");
+    let path = dir.join("kubeconfig");
+    odo_sim::server::write_atomic(&path, &odo_sim::server::kubeconfig(bound.addr, token))
+        .expect("kubeconfig");
+    let handle = tokio::spawn(odo_sim::server::serve(sim.clone(), bound));
+    (path, handle)
+}
+
+/// A fresh simulator reached in `mode`.
+pub async fn harness(mode: Mode) -> Harness {
+    harness_with(mode, Sim::builder().seed(42)).await
+}
+
+/// A simulator built by `builder`, reached in `mode`.
+pub async fn harness_with(mode: Mode, builder: odo_sim::SimBuilder) -> Harness {
+    let sim = builder.build().expect("sim builds");
+    let dir = tempfile::tempdir().expect("tempdir");
+    match mode {
+        Mode::InProcess => Harness {
+            client: sim.client(),
+            sim,
+            dir,
+            server: None,
+        },
+        Mode::Http => {
+            let (kc, server) = serve(&sim, dir.path(), None).await;
+            let client = client_from_kubeconfig(&kc).await;
+            Harness {
+                client,
+                sim,
+                dir,
+                server: Some(server),
+            }
+        }
+    }
+}
+
+/// The `kube::Error::Api` response of a failed call, or a panic naming what happened instead.
+pub fn api_err<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> kube::core::Status {
+    match r {
+        Err(kube::Error::Api(e)) => *e,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
