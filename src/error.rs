@@ -113,7 +113,11 @@ impl Error {
         // `transparent` variants forward `source()` to the inner error's source, so the first
         // element already is the inner message.
         while let Some(s) = source {
-            let text = s.to_string();
+            let mut text = s.to_string();
+            // kube's API errors end with a Debug dump of the Status they already summarised.
+            if let Some(idx) = text.find(" (Status {") {
+                text.truncate(idx);
+            }
             // Some errors repeat their cause in their own message; show it once.
             if !out.last().is_some_and(|last| last.contains(&text)) {
                 out.push(text);

@@ -676,9 +676,13 @@ pub fn run_log(g: &GlobalArgs, file: &LocalConfigFile, follow: bool) -> Result<(
     cluster::block_on(async {
         let conn = connect(g, Some(file)).await?;
         let selector = meta::pod_selector(conn.flavor, &c.object_name());
-        let pod = query::component_pod(&conn, &selector)
-            .await?
-            .ok_or_else(|| ClusterError::NotPushed(c.name.clone()))?;
+        let pod = match query::component_pod(&conn, &selector).await? {
+            Some(pod) => pod,
+            None if query::observe(&conn, &c.name, &c.app).await?.exists => {
+                return Err(ClusterError::NoPod(c.name.clone()).into());
+            }
+            None => return Err(ClusterError::NotPushed(c.name.clone()).into()),
+        };
         let name = pod.metadata.name.unwrap_or_default();
         exec::logs(&conn, &name, &c.object_name(), follow, &mut |line| {
             println!("{line}")

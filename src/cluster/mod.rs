@@ -81,14 +81,17 @@ pub enum ClusterError {
     /// The project does not exist.
     #[error("project {0:?} does not exist")]
     NamespaceNotFound(String),
-    /// The embedded simulator is not part of this build yet.
-    #[error(
-        "no kubeconfig is configured and the embedded cluster simulator is not available in this build"
-    )]
-    SimUnavailable {
-        /// Where its state would live.
-        state_dir: Option<PathBuf>,
+    /// The embedded simulator could not start.
+    #[error("cannot start the embedded cluster simulator with its state in {}: {message}", dir.display())]
+    Sim {
+        /// Its state directory.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
     },
+    /// No place for the embedded simulator's state.
+    #[error("no kubeconfig is configured and there is no place for the embedded simulator's state")]
+    NoSimState,
     /// The component pod did not become ready in time.
     #[error("waited {}s but the component pod ({selector}) is not running: {status}", waited.as_secs())]
     PodTimeout {
@@ -102,6 +105,9 @@ pub enum ClusterError {
     /// The component does not exist on the cluster.
     #[error("component {0} has not been pushed")]
     NotPushed(String),
+    /// The component exists but has no pod.
+    #[error("component {0} has no running pod")]
+    NoPod(String),
     /// A command run in the container failed.
     #[error("`{command}` in pod {pod} failed: {message}")]
     Exec {
@@ -121,24 +127,37 @@ impl ClusterError {
             ClusterError::Kubeconfig(_) => {
                 "check KUBECONFIG, or use the embedded simulator with --cluster sim".into()
             }
-            ClusterError::Unreachable { .. } | ClusterError::Connect { .. } => "check that the cluster is running (`kubectl cluster-info`), \
+            ClusterError::Unreachable { .. } | ClusterError::Connect { .. } => {
+                "check that the cluster is running (`kubectl cluster-info`), \
                  raise the wait with `odo preference set Timeout <seconds>`, or use --cluster sim"
-                .into(),
+                    .into()
+            }
             ClusterError::NamespaceNotFound(ns) => {
                 format!("create it with `odo project create {ns}`, or pick another with --project")
             }
-            ClusterError::SimUnavailable { .. } => {
-                "point KUBECONFIG at a cluster (e.g. one started with `odo-sim serve`) or use --cluster kube".into()
+            ClusterError::Sim { dir, .. } => format!(
+                "move {} away to start from an empty simulated cluster, or set ODO_SIM_STATE to another directory",
+                dir.display()
+            ),
+            ClusterError::NoSimState => {
+                "set ODO_SIM_STATE (or HOME / XDG_STATE_HOME), or use --cluster kube".into()
             }
             ClusterError::PodTimeout { .. } => "the events above say why; raise the wait with \
                  `odo preference set PushTimeout <seconds>`"
                 .into(),
             ClusterError::NotPushed(_) => "run `odo push` first".into(),
+            ClusterError::NoPod(_) => "run `odo push` and look at the events it shows".into(),
             ClusterError::NameConflict { what, .. } => {
-                format!("{what} names are shared by all components of an application; pick another name")
+                format!(
+                    "{what} names are shared by all components of an application; pick another name"
+                )
             }
-            ClusterError::Api { source: kube::Error::Api(s), .. } if s.code == 403 => {
-                "your user lacks permission for this; ask the cluster admin or use another project".into()
+            ClusterError::Api {
+                source: kube::Error::Api(s),
+                ..
+            } if s.code == 403 => {
+                "your user lacks permission for this; ask the cluster admin or use another project"
+                    .into()
             }
             _ => return None,
         })
@@ -211,15 +230,79 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
 pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ClusterError> {
     match select::choose_from_env(opts.choice) {
         ClusterChoice::Kube => connect_kube(opts).await,
-        ClusterChoice::Sim => {
-            // INTEGRATION POINT (simulator): once `odo-sim` exposes its embedded server, build a
-            // `kube::Client` over it here with its state in `state_dir`, announce
-            // "Using the embedded cluster simulator (state in <dir>)" once on stderr, and hand
-            // the client to `finish_connect`.
-            let state_dir = select::sim_state_dir(&|k| std::env::var_os(k));
-            Err(ClusterError::SimUnavailable { state_dir })
-        }
+        ClusterChoice::Sim => connect_sim(opts).await,
     }
+}
+
+/// File in the simulator's state directory recording the flavor it was started with.
+const SIM_FLAVOR_FILE: &str = "odo-flavor";
+
+/// The flavor of the embedded simulator: `--flavor` when given (and then recorded), else the
+/// recorded one, else kubernetes. Pure apart from the two file operations on `dir`.
+fn sim_flavor(dir: &std::path::Path, requested: Option<Flavor>) -> Result<Flavor, ClusterError> {
+    let file = dir.join(SIM_FLAVOR_FILE);
+    let recorded = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|s| s.trim().parse::<Flavor>().ok());
+    let flavor = requested.or(recorded).unwrap_or(Flavor::Kubernetes);
+    if recorded != Some(flavor) {
+        if recorded.is_some() {
+            eprintln!(
+                "warning: the embedded simulator switches from {} to {flavor}; objects of the other flavor are dropped",
+                recorded.map(|f| f.as_str()).unwrap_or_default()
+            );
+        }
+        crate::config::fsutil::write_atomic(&file, flavor.as_str().as_bytes()).map_err(|e| {
+            ClusterError::Sim {
+                dir: dir.to_path_buf(),
+                message: e.to_string(),
+            }
+        })?;
+    }
+    Ok(flavor)
+}
+
+async fn connect_sim(opts: &ConnectOptions) -> Result<Connection, ClusterError> {
+    let dir = select::sim_state_dir(&|k| std::env::var_os(k)).ok_or(ClusterError::NoSimState)?;
+    let fresh = !dir.join(SIM_FLAVOR_FILE).exists();
+    std::fs::create_dir_all(&dir).map_err(|e| ClusterError::Sim {
+        dir: dir.clone(),
+        message: e.to_string(),
+    })?;
+    let flavor = sim_flavor(&dir, opts.flavor)?;
+    let sim_flavor = match flavor {
+        Flavor::Kubernetes => odo_sim::Flavor::Kubernetes,
+        Flavor::OpenShift => odo_sim::Flavor::Openshift,
+    };
+    let sim = odo_sim::Sim::builder()
+        .state_dir(&dir)
+        .flavor(sim_flavor)
+        .real_time(true)
+        .build()
+        .map_err(|e| ClusterError::Sim {
+            dir: dir.clone(),
+            message: e.to_string(),
+        })?;
+    if fresh {
+        // Said once, when the simulated cluster is created; `odo version` shows it afterwards.
+        eprintln!(
+            "No kubeconfig found: using the embedded cluster simulator ({flavor}, state in {})",
+            dir.display()
+        );
+    } else {
+        tracing::info!("using the embedded cluster simulator in {}", dir.display());
+    }
+    let server = format!("embedded simulator ({})", dir.display());
+    let mut opts = opts.clone();
+    opts.flavor = Some(flavor);
+    finish_connect(
+        sim.client(),
+        server,
+        "default".into(),
+        ClusterChoice::Sim,
+        &opts,
+    )
+    .await
 }
 
 async fn connect_kube(opts: &ConnectOptions) -> Result<Connection, ClusterError> {

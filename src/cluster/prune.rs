@@ -36,10 +36,7 @@ pub async fn list_by_selector(
     let mut out = Vec::new();
     for &kind in kinds {
         let api = dynamic_api(conn, kind);
-        match api
-            .list_metadata(&ListParams::default().labels(selector))
-            .await
-        {
+        match api.list(&ListParams::default().labels(selector)).await {
             Ok(list) => {
                 let mut names: Vec<String> = list
                     .items

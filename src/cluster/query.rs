@@ -179,7 +179,7 @@ pub async fn list_components(
     let mut labels = Vec::new();
     for kind in [Kind::Deployment, Kind::DeploymentConfig] {
         match dynamic_api(conn, kind)
-            .list_metadata(&ListParams::default().labels(&selector))
+            .list(&ListParams::default().labels(&selector))
             .await
         {
             Ok(list) => labels.extend(list.items.into_iter().filter_map(|o| o.metadata.labels)),
@@ -204,7 +204,7 @@ pub async fn list_apps(conn: &Connection) -> Result<Vec<String>, ClusterError> {
 pub async fn pod_uids(conn: &Connection, selector: &str) -> Result<BTreeSet<String>, ClusterError> {
     let pods: Api<Pod> = Api::namespaced(conn.client.clone(), &conn.namespace);
     Ok(pods
-        .list_metadata(&ListParams::default().labels(selector))
+        .list(&ListParams::default().labels(selector))
         .await
         .map_err(|e| ClusterError::api("cannot list pods", e))?
         .items
@@ -236,7 +236,7 @@ pub async fn component_pod(conn: &Connection, selector: &str) -> Result<Option<P
 pub async fn list_projects(conn: &Connection) -> Result<Vec<String>, ClusterError> {
     let api: Api<Namespace> = Api::all(conn.client.clone());
     let mut names: Vec<String> = api
-        .list_metadata(&ListParams::default())
+        .list(&ListParams::default())
         .await
         .map_err(|e| ClusterError::api("cannot list projects", e))?
         .items

@@ -1,0 +1,242 @@
+//! The `odo` binary against the embedded simulator (state in `ODO_SIM_STATE`, kept between
+//! commands): config pushes create, update and prune the component's objects on both flavors;
+//! list/describe/url/storage read the cluster state; delete cleans up; projects; bad namespaces.
+//! Pod start-up needs the simulator's kubelet, so these tests push with `--config`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+    flavor: &'static str,
+}
+
+impl Env {
+    fn new(flavor: &'static str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path().join("app")).unwrap();
+        Env { dir, flavor }
+    }
+
+    fn ctx(&self) -> PathBuf {
+        self.dir.path().join("app")
+    }
+
+    fn odo(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_odo"))
+            .args(args)
+            .args(["--flavor", self.flavor])
+            .current_dir(self.ctx())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path().join("home"))
+            .env("GLOBALODOCONFIG", self.dir.path().join("preference.yaml"))
+            .env("ODO_SIM_STATE", self.dir.path().join("sim"))
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.odo(args);
+        assert!(
+            out.status.success(),
+            "odo {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn states(&self, what: &str) -> Vec<(String, String)> {
+        let doc = self.json(&[what, "list", "-o", "json"]);
+        doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let state = if what == "url" {
+                    &i["status"]["state"]
+                } else {
+                    &i["status"]
+                };
+                (
+                    i["metadata"]["name"].as_str().unwrap().to_string(),
+                    state.as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn s(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn config_push_lifecycle(flavor: &'static str) {
+    let e = Env::new(flavor);
+    e.ok(&["create", "nodejs", "web", "--app", "shop"]);
+    e.ok(&["url", "create", "site"]);
+    e.ok(&["storage", "create", "data", "--path", "/data"]);
+    let first = e.odo(&["url", "list"]);
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        err.contains("using the embedded cluster simulator"),
+        "announced on first use: {err}"
+    );
+    assert_eq!(e.states("url"), s(&[("site", "Not Pushed")]));
+
+    let push = e.odo(&["push", "--config"]);
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&push.stderr).contains("embedded cluster simulator"),
+        "announced once"
+    );
+    e.ok(&["push", "--config"]);
+
+    assert_eq!(e.states("url"), s(&[("site", "Pushed")]));
+    assert_eq!(e.states("storage"), s(&[("data", "Pushed")]));
+    let url = e.json(&["url", "describe", "site", "-o", "json"]);
+    assert_eq!(
+        url["spec"]["kind"],
+        if flavor == "openshift" {
+            "route"
+        } else {
+            "ingress"
+        }
+    );
+    let list = e.json(&["list", "-o", "json"]);
+    assert_eq!(list["items"][0]["metadata"]["name"], "web");
+    assert_eq!(list["items"][0]["spec"]["app"], "shop");
+    let desc = e.json(&["describe", "-o", "json"]);
+    assert_eq!(desc["status"]["state"], "Pushed");
+    let apps = e.json(&["app", "list", "-o", "json"]);
+    assert_eq!(apps["items"][0]["spec"]["components"][0], "web");
+    let version = e.ok(&["version"]);
+    assert!(version.contains(&format!("Flavor: {flavor}")), "{version}");
+
+    // Removing a url and a storage locally: the cluster still has them until the next push.
+    e.ok(&["url", "delete", "site", "-f"]);
+    e.ok(&["storage", "delete", "data", "-f"]);
+    e.ok(&["url", "create", "api", "--secure"]);
+    assert_eq!(
+        e.states("url"),
+        s(&[("api", "Not Pushed"), ("site", "Locally Deleted")])
+    );
+    assert_eq!(e.states("storage"), s(&[("data", "Locally Deleted")]));
+    let out = e.ok(&["push", "--config"]);
+    assert!(
+        out.contains("deleted PersistentVolumeClaim data-shop-pvc"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "deleted {} site-shop",
+            if flavor == "openshift" {
+                "Route"
+            } else {
+                "Ingress"
+            }
+        )),
+        "{out}"
+    );
+    assert_eq!(e.states("url"), s(&[("api", "Pushed")]));
+    assert!(e.states("storage").is_empty());
+
+    // A config change updates the workload in place.
+    e.ok(&["config", "set", "--env", "GREETING=hi"]);
+    e.ok(&["push", "--config"]);
+
+    let out = e.ok(&["delete", "-f"]);
+    assert!(out.contains("Component web deleted"), "{out}");
+    assert!(out.contains("web-shop-s2idata"), "{out}");
+    assert!(
+        e.json(&["list", "-o", "json"])["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        e.json(&["describe", "-o", "json"])["status"]["state"],
+        "Not Pushed"
+    );
+    let out = e.ok(&["delete", "-f", "-a"]);
+    assert!(out.contains("was not found"), "{out}");
+    assert!(
+        !e.ctx().join(".odo").exists(),
+        "-a removes the local config"
+    );
+}
+
+#[test]
+fn config_push_lifecycle_kubernetes() {
+    config_push_lifecycle("kubernetes");
+}
+
+#[test]
+fn config_push_lifecycle_openshift() {
+    config_push_lifecycle("openshift");
+}
+
+#[test]
+fn projects_and_missing_namespace() {
+    let e = Env::new("kubernetes");
+    e.ok(&["create", "python", "api"]);
+    let out = e.odo(&["push", "--config", "--project", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("project \"nope\" does not exist"), "{err}");
+    assert!(err.contains("odo project create nope"), "{err}");
+
+    e.ok(&["project", "create", "nope"]);
+    let names: Vec<String> = e.json(&["project", "list", "-o", "json"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        names.contains(&"nope".to_string()) && names.contains(&"default".to_string()),
+        "{names:?}"
+    );
+    e.ok(&["project", "set", "nope"]);
+    assert_eq!(e.ok(&["project", "get", "-q"]).trim(), "nope");
+    e.ok(&["push", "--config"]);
+    let list = e.json(&["list", "-o", "json"]);
+    assert_eq!(list["items"][0]["metadata"]["namespace"], "nope");
+    let err = e.odo(&["log"]);
+    assert!(String::from_utf8_lossy(&err.stderr).contains("has no running pod"));
+    e.ok(&["app", "delete", "app", "-f"]);
+    assert!(
+        e.json(&["list", "-o", "json"])["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn push_source_before_create_is_refused() {
+    let e = Env::new("kubernetes");
+    e.ok(&["create", "java", "svc"]);
+    let out = e.odo(&["push", "--source"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist on the cluster yet"), "{err}");
+    assert!(err.contains("without --source"), "{err}");
+}
