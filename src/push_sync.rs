@@ -21,8 +21,8 @@ use crate::config::preference::PreferenceFile;
 use crate::error::Result;
 use crate::indexer::{self, IgnoreConfig};
 use crate::push::{
-    BoxError, BuildStep, PendingChanges, SourceSync, SyncReport, SyncRequest, SyncTarget,
-    connect, push_component,
+    BoxError, BuildStep, PendingChanges, SourceSync, SyncReport, SyncRequest, SyncTarget, connect,
+    push_component,
 };
 use crate::sync::{self, PodExec, PushRequest, SyncError};
 
@@ -59,8 +59,10 @@ impl SourceSync for IndexerSync {
             let api: Api<Pod> = Api::namespaced(conn.client.clone(), &conn.namespace);
             let exec = PodExec::new(api, target.pod.clone(), Some(target.container.clone()));
             let ignore = ignore_config(request);
-            let sync_target = sync::SyncTarget::new(target.target_dir.clone()).with_mirrors(target.mirrors.clone());
-            let push = PushRequest::new(&request.context, &ignore, &sync_target, &target.pod_uid).force(request.force);
+            let sync_target = sync::SyncTarget::new(target.target_dir.clone())
+                .with_mirrors(target.mirrors.clone());
+            let push = PushRequest::new(&request.context, &ignore, &sync_target, &target.pod_uid)
+                .force(request.force);
             let built = AtomicBool::new(false);
             let report = sync::push_changes(&exec, &push, |_changes| {
                 built.store(true, Ordering::Relaxed);
@@ -84,7 +86,13 @@ impl SourceSync for IndexerSync {
 }
 
 /// `odo watch`: push the sources whenever files change, until Ctrl-C.
-pub fn run_watch(g: &GlobalArgs, file: &LocalConfigFile, delay: u64, show_log: bool, ignore: &[String]) -> Result<()> {
+pub fn run_watch(
+    g: &GlobalArgs,
+    file: &LocalConfigFile,
+    delay: u64,
+    show_log: bool,
+    ignore: &[String],
+) -> Result<()> {
     let pref = PreferenceFile::load()?;
     let timeout = pref.push_timeout();
     let args = PushArgs {
