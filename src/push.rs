@@ -693,15 +693,14 @@ pub fn run_log(g: &GlobalArgs, file: &LocalConfigFile, follow: bool) -> Result<(
 }
 
 /// `odo utils index` from the CLI: what the next push would send.
-pub fn run_index(g: &GlobalArgs, file: &LocalConfigFile) -> Result<PendingChanges> {
+pub fn run_index(file: &LocalConfigFile, ignore: Vec<String>) -> Result<PendingChanges> {
     let p = prepare(file)?;
     let request = SyncRequest {
         context: file.context.clone(),
         source_dir: file.context.join(&p.component.source_location),
-        ignore: Vec::new(),
+        ignore,
         force: false,
     };
-    let _ = g;
     default_sync().pending(&request).map_err(|source| {
         PushError::Sync {
             component: p.component.name.clone(),

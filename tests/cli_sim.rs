@@ -240,3 +240,157 @@ fn push_source_before_create_is_refused() {
     assert!(err.contains("does not exist on the cluster yet"), "{err}");
     assert!(err.contains("without --source"), "{err}");
 }
+
+mod wait_on_sim {
+    //! The pod wait against the simulator's API: its watches feed the state machine; Events about
+    //! the pod are reported while waiting. The pod's status is written by the test (the
+    //! simulator's kubelet is not involved).
+
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use k8s_openapi::api::core::v1::{Event, Pod};
+    use kube::api::{Api, Patch, PatchParams, PostParams};
+    use odo::cluster::{ClusterChoice, ConnectOptions, finish_connect, wait};
+    use odo::manifests::Flavor;
+    use serde_json::json;
+
+    fn terminated(name: &str) -> serde_json::Value {
+        json!({"name": name, "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+               "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}})
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wait_follows_the_pod_and_reports_its_events() {
+        let sim = odo_sim::Sim::builder().build().unwrap();
+        let client = sim.client();
+        let opts = ConnectOptions {
+            timeout: Duration::from_secs(5),
+            flavor: Some(Flavor::Kubernetes),
+            ..Default::default()
+        };
+        let conn = finish_connect(
+            client.clone(),
+            "sim".into(),
+            "default".into(),
+            ClusterChoice::Sim,
+            &opts,
+        )
+        .await
+        .unwrap();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        let events: Api<Event> = Api::namespaced(client.clone(), "default");
+
+        // An old pod of the previous rollout: never counted.
+        let old: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web-app-old", "labels": {"component": "web-app"}},
+            "spec": {"containers": [{"name": "web-app", "image": "i"}]}
+        }))
+        .unwrap();
+        let old = pods.create(&PostParams::default(), &old).await.unwrap();
+        let exclude = BTreeSet::from([old.metadata.uid.clone().unwrap()]);
+
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let waiter = tokio::spawn(async move {
+            let mut report = move |l: &str| sink.lock().unwrap().push(l.to_string());
+            wait::wait_for_pod(
+                &conn,
+                "component=web-app",
+                "web-app",
+                Duration::from_secs(20),
+                exclude,
+                &mut report,
+            )
+            .await
+        });
+
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web-app-1", "labels": {"component": "web-app"}},
+            "spec": {
+                "initContainers": [{"name": "copy-files-to-volume", "image": "i"}, {"name": "copy-supervisord", "image": "i"}],
+                "containers": [{"name": "web-app", "image": "i"}]
+            }
+        }))
+        .unwrap();
+        let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
+        let uid = pod.metadata.uid.clone().unwrap();
+        let event: Event = serde_json::from_value(json!({
+            "metadata": {"name": "web-app-1.1"},
+            "involvedObject": {"kind": "Pod", "name": "web-app-1", "namespace": "default", "uid": uid},
+            "type": "Warning", "reason": "FailedScheduling", "message": "0/1 nodes are available: insufficient memory",
+            "count": 1
+        }))
+        .unwrap();
+        events.create(&PostParams::default(), &event).await.unwrap();
+        // Wait until the event was reported before the pod becomes ready.
+        for _ in 0..200 {
+            if !lines.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let status = json!({"status": {"phase": "Running",
+            "initContainerStatuses": [terminated("copy-files-to-volume"), terminated("copy-supervisord")],
+            "containerStatuses": [{"name": "web-app", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                                   "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}});
+        // The old pod is Running too, but excluded.
+        pods.patch_status("web-app-old", &PatchParams::default(), &Patch::Merge(&json!({"status": {"phase": "Running",
+            "containerStatuses": [{"name": "web-app", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                                   "state": {"running": {}}}]}})))
+            .await
+            .unwrap();
+        pods.patch_status("web-app-1", &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .unwrap();
+
+        let ready = waiter.await.unwrap().unwrap();
+        assert_eq!(ready.name, "web-app-1");
+        assert_eq!(ready.uid, uid);
+        assert_eq!(
+            lines.lock().unwrap().clone(),
+            vec!["⚠ FailedScheduling: 0/1 nodes are available: insufficient memory".to_string()]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wait_times_out_with_the_last_state() {
+        let sim = odo_sim::Sim::builder().build().unwrap();
+        let opts = ConnectOptions {
+            timeout: Duration::from_secs(5),
+            flavor: Some(Flavor::Kubernetes),
+            ..Default::default()
+        };
+        let conn = finish_connect(
+            sim.client(),
+            "sim".into(),
+            "default".into(),
+            ClusterChoice::Sim,
+            &opts,
+        )
+        .await
+        .unwrap();
+        let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web-app-1", "labels": {"component": "web-app"}},
+            "spec": {"initContainers": [{"name": "copy-files-to-volume", "image": "i"}],
+                     "containers": [{"name": "web-app", "image": "i"}]}
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        let err = wait::wait_for_pod(
+            &conn,
+            "component=web-app",
+            "web-app",
+            Duration::from_millis(300),
+            BTreeSet::new(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("component=web-app"), "{text}");
+        assert!(text.contains("web-app-1: "), "{text}");
+    }
+}

@@ -42,8 +42,13 @@ pub enum UtilsCommand {
     /// Show what the next push would send: added, modified and deleted files
     #[command(after_help = "Examples:
   odo utils index
-  odo utils index --context ./frontend -o json")]
-    Index,
+  odo utils index --context ./frontend -o json
+  odo utils index --ignore 'dist/**'")]
+    Index {
+        /// Ignore rules replacing .odoignore/.gitignore (repeatable)
+        #[arg(long = "ignore", value_name = "GLOB")]
+        ignore: Vec<String>,
+    },
 }
 
 impl UtilsCommand {
@@ -104,9 +109,9 @@ pub fn completion(a: CompletionArgs) -> Result<()> {
 /// Runs an `odo utils` subcommand.
 pub fn utils(g: &GlobalArgs, cmd: UtilsCommand) -> Result<()> {
     match cmd {
-        UtilsCommand::Index => {
+        UtilsCommand::Index { ignore } => {
             let file = g.load_config()?;
-            let pending = crate::push::run_index(g, &file)?;
+            let pending = crate::push::run_index(&file, ignore)?;
             if g.json() {
                 output::print_json(&json!({
                     "kind": "FileIndexChanges", "apiVersion": output::API_VERSION,

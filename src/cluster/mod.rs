@@ -25,6 +25,16 @@ use kube::api::Api;
 use crate::manifests::Flavor;
 pub use select::ClusterChoice;
 
+/// A duration as odo prints it: `4m0s`, `30s`, `300ms`.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0 => format!("{}ms", d.as_millis()),
+        1..=59 => format!("{secs}s"),
+        _ => format!("{}m{}s", secs / 60, secs % 60),
+    }
+}
+
 /// Field manager used for server-side apply.
 pub const FIELD_MANAGER: &str = "odo";
 
@@ -93,7 +103,7 @@ pub enum ClusterError {
     #[error("no kubeconfig is configured and there is no place for the embedded simulator's state")]
     NoSimState,
     /// The component pod did not become ready in time.
-    #[error("waited {}s but the component pod ({selector}) is not running: {status}", waited.as_secs())]
+    #[error("waited {} but the component pod ({selector}) is not running: {status}", human(*waited))]
     PodTimeout {
         /// How long we waited.
         waited: Duration,
