@@ -381,7 +381,7 @@ pub fn delete(g: &GlobalArgs, a: DeleteArgs) -> Result<()> {
             "add -f to delete without a prompt",
         ));
     }
-    crate::push::run_delete(g, &file, a.wait)?;
+    super::remote::run_delete(g, &file, a.wait)?;
     if a.all {
         let dir = file
             .path
@@ -403,7 +403,7 @@ pub fn list(g: &GlobalArgs, a: ListArgs) -> Result<()> {
     if let Some(root) = &a.path {
         return list_local(g, root);
     }
-    crate::push::run_list(g, a.all_apps)
+    super::remote::run_list(g, a.all_apps)
 }
 
 fn find_configs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
@@ -475,14 +475,14 @@ fn list_local(g: &GlobalArgs, root: &Path) -> Result<()> {
 pub fn describe(g: &GlobalArgs, a: DescribeArgs) -> Result<()> {
     let file = g.load_config()?;
     check_name(&file, a.component_name.as_deref())?;
-    crate::push::run_describe(g, &file)
+    super::remote::run_describe(g, &file)
 }
 
 /// Runs `odo log`.
 pub fn log(g: &GlobalArgs, a: LogArgs) -> Result<()> {
     let file = g.load_config()?;
     check_name(&file, a.component_name.as_deref())?;
-    crate::push::run_log(g, &file, a.follow)
+    super::remote::run_log(g, &file, a.follow)
 }
 
 fn check_name(file: &LocalConfigFile, given: Option<&str>) -> Result<()> {

@@ -10,6 +10,7 @@ pub mod output;
 pub mod preference_cmd;
 pub mod progress;
 pub mod project;
+pub mod remote;
 pub mod storage;
 pub mod url;
 

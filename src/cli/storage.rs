@@ -8,7 +8,7 @@ use super::output;
 use crate::config::local::{DEFAULT_APP, StorageEntry};
 use crate::config::validate;
 use crate::error::{Error, Result};
-use crate::push::{self, Observed};
+use crate::push::Observed;
 
 /// `odo storage` subcommands.
 #[derive(Debug, Subcommand)]
@@ -151,7 +151,7 @@ fn create(g: &GlobalArgs, name: Option<String>, path: String, size: String) -> R
 
 fn list(g: &GlobalArgs) -> Result<()> {
     let file = g.load_config()?;
-    let observed = push::observe_best_effort(g, &file);
+    let observed = super::remote::observe_best_effort(g, &file);
     let config = file.settings().storage.clone().unwrap_or_default();
     let rows = storage_rows(&config, observed.as_ref());
     if g.json() {

@@ -305,7 +305,7 @@ fn validate_host(h: &str) -> Result<()> {
 }
 
 fn rows(g: &GlobalArgs, file: &LocalConfigFile) -> (Vec<UrlRow>, Option<Flavor>) {
-    let observed = push::observe_best_effort(g, file);
+    let observed = super::remote::observe_best_effort(g, file);
     let config = file.settings().urls.clone().unwrap_or_default();
     let flavor = observed.as_ref().map(|o| o.flavor).or(g.flavor);
     (url_rows(&config, observed.as_ref()), flavor)
