@@ -545,3 +545,33 @@ fn help_shows_examples() {
         );
     }
 }
+
+#[test]
+fn list_path_finds_local_components() {
+    let e = Env::new();
+    let root = e.dir.path().join("home");
+    for (dir, ty) in [("a", "nodejs"), ("b/c", "java")] {
+        let d = root.join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        e.ok(&[
+            "create",
+            ty,
+            &format!("comp-{}", dir.replace('/', "")),
+            "--context",
+            d.to_str().unwrap(),
+        ]);
+    }
+    let doc = e.json(&["list", "--path", root.to_str().unwrap(), "-o", "json"]);
+    let names: Vec<&str> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["comp-a", "comp-bc"]);
+    let table = e.ok(&["list", "--path", root.to_str().unwrap()]);
+    assert!(
+        table.contains("comp-bc") && table.contains("java"),
+        "{table}"
+    );
+}

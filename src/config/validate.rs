@@ -361,3 +361,47 @@ mod tests {
         assert!(mount_path("/a/../b").is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The model of a DNS-1035 label: what the Kubernetes regex says.
+    fn model_label(s: &str) -> bool {
+        let b = s.as_bytes();
+        !b.is_empty()
+            && b.len() <= 63
+            && b[0].is_ascii_lowercase()
+            && b[b.len() - 1] != b'-'
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+    }
+
+    proptest! {
+        #[test]
+        fn labels_match_the_model(s in "[a-zA-Z0-9_.-]{0,70}") {
+            prop_assert_eq!(dns_label("x", &s).is_ok(), model_label(&s));
+        }
+
+        #[test]
+        fn port_lists_round_trip(specs in proptest::collection::btree_set((1u16.., 0usize..3), 1..6)) {
+            let protos = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
+            let mut seen = std::collections::BTreeSet::new();
+            let specs: Vec<PortSpec> = specs
+                .into_iter()
+                .map(|(port, p)| PortSpec { port, protocol: protos[p] })
+                .filter(|s| seen.insert(*s))
+                .collect();
+            let text = specs.iter().map(|s| s.to_string().to_lowercase()).collect::<Vec<_>>().join(",");
+            prop_assert_eq!(ports(&[text]).unwrap(), specs);
+        }
+
+        #[test]
+        fn component_names_fit_the_derived_claim(name in "[a-z][a-z0-9-]{0,62}", app in "[a-z][a-z0-9]{0,20}") {
+            let ok = component_name(&name, &app).is_ok();
+            let model = model_label(&name) && format!("{name}-{app}-s2idata").len() <= 63;
+            prop_assert_eq!(ok, model);
+        }
+    }
+}
