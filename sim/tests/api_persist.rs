@@ -25,32 +25,69 @@ async fn restart_restores_objects_and_resource_versions() {
         let cms: Api<ConfigMap> = Api::namespaced(sim.client(), "default");
         let mut rvs = Vec::new();
         for i in 0..20 {
-            let c = cms.create(&PostParams::default(), &cm(&format!("c{i}"))).await.expect("create");
+            let c = cms
+                .create(&PostParams::default(), &cm(&format!("c{i}")))
+                .await
+                .expect("create");
             rvs.push(c.metadata.resource_version.expect("rv"));
         }
         cms.delete("c3", &Default::default()).await.expect("delete");
-        ((0..20).filter(|i| *i != 3).map(|i| format!("c{i}")).collect::<Vec<_>>(), rvs)
+        (
+            (0..20)
+                .filter(|i| *i != 3)
+                .map(|i| format!("c{i}"))
+                .collect::<Vec<_>>(),
+            rvs,
+        )
     };
-    let sim = Sim::builder().state_dir(dir.path()).build().expect("reopen");
+    let sim = Sim::builder()
+        .state_dir(dir.path())
+        .build()
+        .expect("reopen");
     let cms: Api<ConfigMap> = Api::namespaced(sim.client(), "default");
     let list = cms.list(&ListParams::default()).await.expect("list");
-    let got: Vec<String> = list.items.iter().filter_map(|c| c.metadata.name.clone()).collect();
+    let got: Vec<String> = list
+        .items
+        .iter()
+        .filter_map(|c| c.metadata.name.clone())
+        .collect();
     let mut want = names.clone();
     want.sort();
     assert_eq!(got, want);
     let c5 = cms.get("c5").await.expect("c5");
-    assert_eq!(c5.metadata.resource_version.as_deref(), Some(rvs[5].as_str()));
+    assert_eq!(
+        c5.metadata.resource_version.as_deref(),
+        Some(rvs[5].as_str())
+    );
     // New writes continue after the restored resourceVersion.
-    let fresh = cms.create(&PostParams::default(), &cm("after")).await.expect("create");
+    let fresh = cms
+        .create(&PostParams::default(), &cm("after"))
+        .await
+        .expect("create");
     let last: u64 = rvs.last().expect("rv").parse().expect("num");
-    assert!(fresh.metadata.resource_version.expect("rv").parse::<u64>().expect("num") > last + 1);
+    assert!(
+        fresh
+            .metadata
+            .resource_version
+            .expect("rv")
+            .parse::<u64>()
+            .expect("num")
+            > last + 1
+    );
 }
 
 #[test]
 fn corrupt_state_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("snapshot.json"), b"{\"resourceVersion\": 5, \"objects\": [").expect("write");
-    let err = Sim::builder().state_dir(dir.path()).build().expect_err("corrupt snapshot");
+    std::fs::write(
+        dir.path().join("snapshot.json"),
+        b"{\"resourceVersion\": 5, \"objects\": [",
+    )
+    .expect("write");
+    let err = Sim::builder()
+        .state_dir(dir.path())
+        .build()
+        .expect_err("corrupt snapshot");
     assert!(err.to_string().contains("snapshot.json"), "{err}");
 
     let dir = tempfile::tempdir().expect("dir");
@@ -62,8 +99,14 @@ fn corrupt_state_is_an_error_naming_the_file() {
     assert!(bytes.len() > 100, "bootstrap writes are logged");
     bytes[20] ^= 0xff; // inside the first record, which is followed by others
     std::fs::write(&wal, &bytes).expect("write");
-    let err = Sim::builder().state_dir(dir.path()).build().expect_err("corrupt log");
-    assert!(err.to_string().contains("wal.log") && err.to_string().contains("checksum"), "{err}");
+    let err = Sim::builder()
+        .state_dir(dir.path())
+        .build()
+        .expect_err("corrupt log");
+    assert!(
+        err.to_string().contains("wal.log") && err.to_string().contains("checksum"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -74,9 +117,15 @@ fn a_torn_last_record_is_dropped() {
     }
     let wal = dir.path().join("wal.log");
     let len = std::fs::metadata(&wal).expect("wal").len();
-    let f = std::fs::OpenOptions::new().write(true).open(&wal).expect("open");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .expect("open");
     f.set_len(len - 7).expect("truncate");
-    let sim = Sim::builder().state_dir(dir.path()).build().expect("a torn tail is not corruption");
+    let sim = Sim::builder()
+        .state_dir(dir.path())
+        .build()
+        .expect("a torn tail is not corruption");
     drop(sim);
 }
 
@@ -110,10 +159,19 @@ async fn sigkill_loses_no_acknowledged_write() {
         let client = common::client_from_kubeconfig(&kc).await;
         let cms: Api<ConfigMap> = Api::namespaced(client, "default");
         // Everything acknowledged before must have survived the previous kill.
-        let present: std::collections::BTreeSet<String> =
-            cms.list(&ListParams::default()).await.expect("list").items.into_iter().filter_map(|c| c.metadata.name).collect();
+        let present: std::collections::BTreeSet<String> = cms
+            .list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect();
         for name in &acknowledged {
-            assert!(present.contains(name), "round {round}: acknowledged write {name} was lost");
+            assert!(
+                present.contains(name),
+                "round {round}: acknowledged write {name} was lost"
+            );
         }
         // Write concurrently with a kill at a varying moment.
         let writer = {
@@ -135,15 +193,24 @@ async fn sigkill_loses_no_acknowledged_write() {
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
         let acked = writer.await.expect("writer");
-        assert!(!acked.is_empty(), "round {round}: the server acknowledged nothing before the kill");
+        assert!(
+            !acked.is_empty(),
+            "round {round}: the server acknowledged nothing before the kill"
+        );
         n += acked.len() + 1;
         acknowledged.extend(acked);
     }
     let mut child = start(bin, &state, &kc);
     let client = common::client_from_kubeconfig(&kc).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
-    let present: std::collections::BTreeSet<String> =
-        cms.list(&ListParams::default()).await.expect("list").items.into_iter().filter_map(|c| c.metadata.name).collect();
+    let present: std::collections::BTreeSet<String> = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
     for name in &acknowledged {
         assert!(present.contains(name), "acknowledged write {name} was lost");
     }

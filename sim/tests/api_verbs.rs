@@ -676,3 +676,141 @@ async fn patch_types() {
         assert!(managers.contains(&"bob".to_string()), "{managers:?}");
     }
 }
+
+#[tokio::test]
+async fn delete_collection_and_consistent_lists() {
+    for mode in MODES {
+        let h = harness(mode).await;
+        let cms: Api<ConfigMap> = Api::namespaced(h.client.clone(), "default");
+        for i in 0..6 {
+            let c: ConfigMap = serde_json::from_value(json!({"metadata": {"name": format!("c{i}"), "labels": {"even": (i % 2 == 0).to_string()}}})).expect("cm");
+            cms.create(&PostParams::default(), &c)
+                .await
+                .expect("create");
+        }
+        // A paged list stays consistent with its first page while writes happen in between.
+        let first = cms
+            .list(&ListParams::default().limit(3))
+            .await
+            .expect("page 1");
+        let token = first.metadata.continue_.clone().expect("continue");
+        cms.delete("c4", &DeleteParams::default())
+            .await
+            .expect("delete");
+        let c: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "c5a"}})).expect("cm");
+        cms.create(&PostParams::default(), &c)
+            .await
+            .expect("create");
+        let second = cms
+            .list(&ListParams::default().limit(3).continue_token(&token))
+            .await
+            .expect("page 2");
+        let names: Vec<String> = second
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["c3", "c4", "c5"],
+            "{mode:?}: continuation served at the first page's version"
+        );
+        assert_eq!(
+            second.metadata.resource_version,
+            first.metadata.resource_version
+        );
+
+        // resourceVersionMatch=Exact lists history; a compacted version is 410.
+        let rv = first.metadata.resource_version.clone().expect("rv");
+        let exact = ListParams {
+            resource_version: Some(rv.clone()),
+            version_match: Some(kube::api::VersionMatch::Exact),
+            ..ListParams::default()
+        };
+        assert_eq!(cms.list(&exact).await.expect("exact").items.len(), 6);
+        h.sim.store().compact();
+        assert_eq!(api_err(cms.list(&exact).await).code, 410);
+
+        let gone = cms
+            .delete_collection(
+                &DeleteParams::default(),
+                &ListParams::default().labels("even=true"),
+            )
+            .await
+            .expect("deletecollection");
+        let deleted: Vec<String> = gone
+            .left()
+            .expect("list")
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect();
+        assert_eq!(deleted, ["c0", "c2"]);
+        let left: Vec<String> = cms
+            .list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect();
+        assert_eq!(left, ["c1", "c3", "c5", "c5a"]);
+    }
+}
+
+#[tokio::test]
+async fn custom_resources_and_the_openshift_flavor() {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    for mode in MODES {
+        let h = common::harness_with(
+            mode,
+            odo_sim::Sim::builder().flavor(odo_sim::Flavor::Openshift),
+        )
+        .await;
+        let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(h.client.clone());
+        let crd = serde_json::from_value(json!({
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
+                "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+        }))
+        .expect("crd");
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("crd");
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+            "widgets",
+        );
+        let widgets: Api<DynamicObject> = Api::namespaced_with(h.client.clone(), "default", &ar);
+        let w: DynamicObject = serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}})).expect("w");
+        widgets
+            .create(&PostParams::default(), &w)
+            .await
+            .expect("custom resource");
+        assert_eq!(
+            widgets.get("w1").await.expect("get").data["spec"]["size"],
+            3,
+            "{mode:?}"
+        );
+
+        let dc_ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("apps.openshift.io", "v1", "DeploymentConfig"),
+            "deploymentconfigs",
+        );
+        let dcs: Api<DynamicObject> = Api::namespaced_with(h.client.clone(), "default", &dc_ar);
+        let dc: DynamicObject = serde_json::from_value(json!({"apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig", "metadata": {"name": "app"},
+            "spec": {"replicas": 1, "selector": {"app": "app"}, "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}))
+        .expect("dc");
+        dcs.create(&PostParams::default(), &dc)
+            .await
+            .expect("deploymentconfig");
+        let discovery = kube::discovery::Discovery::new(h.client.clone())
+            .run()
+            .await
+            .expect("discovery");
+        assert!(discovery.groups().any(|g| g.name() == "route.openshift.io"));
+        assert!(discovery.groups().any(|g| g.name() == "example.com"));
+    }
+}

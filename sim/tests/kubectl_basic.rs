@@ -6,7 +6,11 @@ mod common;
 use std::process::Command;
 
 fn kubectl_available() -> bool {
-    Command::new("kubectl").arg("version").arg("--client").output().is_ok_and(|o| o.status.success())
+    Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn kubectl(kc: &std::path::Path, cache: &std::path::Path, args: &[&str]) -> (bool, String, String) {
@@ -17,7 +21,11 @@ fn kubectl(kc: &std::path::Path, cache: &std::path::Path, args: &[&str]) -> (boo
         .args(args)
         .output()
         .expect("run kubectl");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,15 +59,37 @@ async fn kubectl_raw_create_get_delete() {
     let ns: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(ns["status"]["phase"], "Active");
 
-    let (ok, out, err) = run(vec!["create".into(), "--validate=false".into(), "-f".into(), manifest.display().to_string()]).await;
+    let (ok, out, err) = run(vec![
+        "create".into(),
+        "--validate=false".into(),
+        "-f".into(),
+        manifest.display().to_string(),
+    ])
+    .await;
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "configmap/settings created");
 
-    let (ok, out, err) = run(a(&["create", "--validate=false", "-f", &manifest.display().to_string()])).await;
+    let (ok, out, err) = run(a(&[
+        "create",
+        "--validate=false",
+        "-f",
+        &manifest.display().to_string(),
+    ]))
+    .await;
     assert!(!ok);
-    assert!(err.contains("AlreadyExists") && err.contains("configmaps \"settings\" already exists"), "{out}{err}");
+    assert!(
+        err.contains("AlreadyExists") && err.contains("configmaps \"settings\" already exists"),
+        "{out}{err}"
+    );
 
-    let (ok, out, err) = run(a(&["get", "configmap", "settings", "-o", "jsonpath={.data.greeting}"])).await;
+    let (ok, out, err) = run(a(&[
+        "get",
+        "configmap",
+        "settings",
+        "-o",
+        "jsonpath={.data.greeting}",
+    ]))
+    .await;
     assert!(ok, "{err}");
     assert_eq!(out, "hello");
 

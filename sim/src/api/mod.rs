@@ -170,6 +170,7 @@ fn resource(
                     .get("continue")
                     .filter(|c| !c.is_empty())
                     .map(str::to_string),
+                exact_rv: params.exact_resource_version()?,
             };
             let result = store.list(tid, target.namespace.as_deref(), &q)?;
             ok(&list_body(target, &result))

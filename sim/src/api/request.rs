@@ -68,6 +68,33 @@ impl Params {
         }
     }
 
+    /// `resourceVersion` when `resourceVersionMatch=Exact`.
+    pub fn exact_resource_version(&self) -> ApiResult<Option<u64>> {
+        match self.get("resourceVersionMatch") {
+            None | Some("" | "NotOlderThan") => Ok(None),
+            Some("Exact") => {
+                let rv = self.get("resourceVersion").unwrap_or_default();
+                rv.parse::<u64>().ok().filter(|n| *n > 0).map(Some).ok_or_else(|| {
+                    ApiError::invalid("meta.k8s.io", "ListOptions", "", vec![crate::error::Cause::invalid(
+                        "resourceVersionMatch",
+                        "Exact",
+                        "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"\"",
+                    )])
+                })
+            }
+            Some(other) => Err(ApiError::invalid(
+                "meta.k8s.io",
+                "ListOptions",
+                "",
+                vec![crate::error::Cause::not_supported(
+                    "resourceVersionMatch",
+                    other,
+                    &["Exact", "NotOlderThan", ""],
+                )],
+            )),
+        }
+    }
+
     /// `timeoutSeconds` of a watch.
     pub fn timeout_seconds(&self) -> Option<u64> {
         self.get("timeoutSeconds").and_then(|v| v.parse().ok())

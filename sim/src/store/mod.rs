@@ -135,6 +135,8 @@ pub struct ListQuery {
     pub limit: usize,
     /// `continue`.
     pub continue_token: Option<String>,
+    /// `resourceVersion` with `resourceVersionMatch=Exact`: list the state as of that version.
+    pub exact_rv: Option<u64>,
 }
 
 /// A page of a list.
@@ -819,19 +821,29 @@ impl Inner {
         let (start, list_rv) = match &query.continue_token {
             Some(token) => {
                 let (rv, start) = decode_continue(token)?;
-                if rv < self.compacted_rv && rv != 0 {
-                    return Err(ApiError::expired(
-                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
-                    ));
-                }
                 (Some(start), rv)
             }
-            None => (None, self.rv),
+            None => (None, query.exact_rv.unwrap_or(self.rv)),
+        };
+        let historic;
+        let objects = if list_rv < self.rv {
+            historic = self.snapshot_at(tid, list_rv).ok_or_else(|| {
+                if query.continue_token.is_some() {
+                    ApiError::expired(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                    )
+                } else {
+                    ApiError::expired(format!("too old resource version: {list_rv} ({})", self.rv))
+                }
+            })?;
+            &historic
+        } else {
+            &self.objects[tid]
         };
         let ns = if rt.namespaced { ns } else { None };
         let range: Box<dyn Iterator<Item = (&ObjKey, &Arc<Value>)>> = match (ns, &start) {
             (_, Some(after)) => Box::new(
-                self.objects[tid]
+                objects
                     .range::<ObjKey, _>((
                         std::ops::Bound::Excluded(after.clone()),
                         std::ops::Bound::Unbounded,
@@ -839,11 +851,11 @@ impl Inner {
                     .filter(move |(k, _)| ns.is_none_or(|n| k.0 == n)),
             ),
             (Some(n), None) => Box::new(
-                self.objects[tid]
+                objects
                     .range::<ObjKey, _>((n.to_string(), String::new())..)
                     .take_while(move |(k, _)| k.0 == n),
             ),
-            (None, None) => Box::new(self.objects[tid].iter()),
+            (None, None) => Box::new(objects.iter()),
         };
         let mut items = Vec::new();
         let mut next = None;
@@ -1113,6 +1125,34 @@ impl Inner {
             }
         }
         rows
+    }
+
+    /// The objects of a type as they were at `rv`, rebuilt by undoing later events; None when
+    /// `rv` is older than the retained history.
+    fn snapshot_at(&self, tid: TypeId, rv: u64) -> Option<BTreeMap<ObjKey, Arc<Value>>> {
+        if rv < self.compacted_rv {
+            return None;
+        }
+        let mut objects = self.objects[tid].clone();
+        for e in self.history.iter().rev().take_while(|e| e.rv > rv) {
+            if e.type_id != tid {
+                continue;
+            }
+            let key = (
+                meta::namespace(&e.object).to_string(),
+                meta::name(&e.object).to_string(),
+            );
+            match (&e.event_type, &e.old) {
+                (EventType::Added, _) => {
+                    objects.remove(&key);
+                }
+                (EventType::Modified | EventType::Deleted, Some(old)) => {
+                    objects.insert(key, old.clone());
+                }
+                (_, None) => {}
+            }
+        }
+        Some(objects)
     }
 
     pub(crate) fn config(&self) -> &StoreConfig {

@@ -1,0 +1,159 @@
+//! API throughput: creates, gets, lists and watch fan-out, in-process and over loopback HTTP,
+//! plus the time to build a simulator. Throughput is reported as elements (requests or
+//! delivered events) per second.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams, PostParams, WatchParams};
+use odo_sim::Sim;
+use serde_json::json;
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn cm() -> ConfigMap {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    serde_json::from_value(json!({"metadata": {"name": format!("c{n}"), "labels": {"app": "bench"}}, "data": {"k": "v"}})).expect("cm")
+}
+
+async fn http_client(sim: &Sim, dir: &std::path::Path) -> kube::Client {
+    let bound = odo_sim::server::bind("127.0.0.1:0".parse().expect("addr"), false)
+        .await
+        .expect("bind");
+    let kc = dir.join("kubeconfig");
+    odo_sim::server::write_atomic(&kc, &odo_sim::server::kubeconfig(bound.addr, None))
+        .expect("kubeconfig");
+    tokio::spawn(odo_sim::server::serve(sim.clone(), bound));
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kc).expect("read"),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    c.bench_function("sim_build", |b| {
+        b.iter(|| Sim::builder().build().expect("sim"))
+    });
+
+    let dir = tempfile::tempdir().expect("dir");
+    let sim = Sim::builder().build().expect("sim");
+    let http = rt.block_on(http_client(&sim, dir.path()));
+    let clients = [("in_process", sim.client()), ("http", http)];
+
+    let mut g = c.benchmark_group("api");
+    g.throughput(Throughput::Elements(1));
+    for (mode, client) in &clients {
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        g.bench_function(BenchmarkId::new("create", mode), |b| {
+            b.to_async(&rt).iter(|| async {
+                cms.create(&PostParams::default(), &cm())
+                    .await
+                    .expect("create")
+            });
+        });
+        let fixed = rt
+            .block_on(cms.create(&PostParams::default(), &cm()))
+            .expect("create");
+        let name = fixed.metadata.name.expect("name");
+        g.bench_function(BenchmarkId::new("get", mode), |b| {
+            b.to_async(&rt)
+                .iter(|| async { cms.get(&name).await.expect("get") });
+        });
+    }
+    g.finish();
+
+    // Lists of 100 objects in a namespace of their own.
+    let mut g = c.benchmark_group("list100");
+    g.throughput(Throughput::Elements(100));
+    rt.block_on(async {
+        let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(sim.client());
+        nss.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "list"}})).expect("ns"),
+        )
+        .await
+        .expect("ns");
+        let cms: Api<ConfigMap> = Api::namespaced(sim.client(), "list");
+        for _ in 0..100 {
+            cms.create(&PostParams::default(), &cm())
+                .await
+                .expect("create");
+        }
+    });
+    for (mode, client) in &clients {
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "list");
+        g.bench_function(BenchmarkId::new("list", mode), |b| {
+            b.to_async(&rt)
+                .iter(|| async { cms.list(&ListParams::default()).await.expect("list") });
+        });
+    }
+    g.finish();
+
+    // Watch fan-out: one create delivered to 100 open watches.
+    let mut g = c.benchmark_group("watch_fanout");
+    const WATCHERS: usize = 100;
+    g.throughput(Throughput::Elements(WATCHERS as u64));
+    for (mode, client) in &clients {
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        let rv = rt
+            .block_on(cms.list(&ListParams::default().limit(1)))
+            .expect("list")
+            .metadata
+            .resource_version
+            .expect("rv");
+        let mut streams = rt.block_on(async {
+            let mut v = Vec::new();
+            for _ in 0..WATCHERS {
+                v.push(
+                    cms.watch(&WatchParams::default().labels("app=bench"), &rv)
+                        .await
+                        .expect("watch")
+                        .boxed(),
+                );
+            }
+            v
+        });
+        g.bench_function(BenchmarkId::new("create_to_100_watches", mode), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = std::time::Instant::now();
+                    for _ in 0..iters {
+                        let created = cms
+                            .create(&PostParams::default(), &cm())
+                            .await
+                            .expect("create");
+                        let want = created.metadata.name.expect("name");
+                        for s in &mut streams {
+                            loop {
+                                match s.next().await {
+                                    Some(Ok(kube::api::WatchEvent::Added(o)))
+                                        if o.metadata.name.as_deref() == Some(want.as_str()) =>
+                                    {
+                                        break;
+                                    }
+                                    Some(Ok(_)) => {}
+                                    other => panic!("watch ended: {other:?}"),
+                                }
+                            }
+                        }
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);
