@@ -394,3 +394,203 @@ mod wait_on_sim {
         assert!(text.contains("web-app-1: "), "{text}");
     }
 }
+
+mod push_on_sim {
+    //! `push_component` on the in-process simulator, with a stand-in kubelet (a task that starts
+    //! one ready pod per Deployment generation, replacing the previous one) and a recording
+    //! sync: the apply -> wait -> sync sequence, which pod each push syncs into, and when
+    //! everything is resent.
+
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use futures::future::BoxFuture;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+    use kube::runtime::{WatchStreamExt, watcher};
+    use odo::cli::component::PushArgs;
+    use odo::cluster::{ClusterChoice, ConnectOptions, Connection, finish_connect};
+    use odo::config::LocalConfigFile;
+    use odo::manifests::Flavor;
+    use odo::push::{
+        BoxError, BuildStep, PendingChanges, SourceSync, SyncReport, SyncRequest, SyncTarget,
+        push_component,
+    };
+    use serde_json::json;
+
+    #[derive(Default)]
+    struct Recording {
+        calls: Mutex<Vec<(SyncTarget, bool)>>,
+    }
+
+    impl SourceSync for Recording {
+        fn pending(&self, _: &SyncRequest) -> Result<PendingChanges, BoxError> {
+            Ok(PendingChanges::default())
+        }
+        fn sync<'a>(
+            &'a self,
+            _: &'a Connection,
+            target: &'a SyncTarget,
+            request: &'a SyncRequest,
+            _build: BuildStep<'a>,
+        ) -> BoxFuture<'a, Result<SyncReport, BoxError>> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((target.clone(), request.force));
+            Box::pin(async { Ok(SyncReport::default()) })
+        }
+    }
+
+    /// Starts a ready pod for each new Deployment generation, deleting the older ones.
+    async fn kubelet(client: kube::Client) {
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+        let pods: Api<Pod> = Api::namespaced(client, "default");
+        let mut stream = watcher(deployments, watcher::Config::default())
+            .applied_objects()
+            .boxed();
+        let mut started = std::collections::BTreeSet::new();
+        while let Some(Ok(d)) = stream.next().await {
+            let name = d.metadata.name.clone().unwrap();
+            let generation = d.metadata.generation.unwrap_or(1);
+            if !started.insert((name.clone(), generation)) {
+                continue;
+            }
+            let selector = format!("component={name}");
+            for old in pods
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .unwrap()
+                .items
+            {
+                pods.delete(&old.metadata.name.unwrap(), &DeleteParams::default())
+                    .await
+                    .unwrap();
+            }
+            let template = d.spec.unwrap().template;
+            let pod_name = format!("{name}-{generation}");
+            let pod = Pod {
+                metadata: kube::api::ObjectMeta {
+                    name: Some(pod_name.clone()),
+                    labels: template.metadata.and_then(|m| m.labels),
+                    ..Default::default()
+                },
+                spec: template.spec,
+                status: None,
+            };
+            pods.create(&PostParams::default(), &pod).await.unwrap();
+            let done = |n: &str| {
+                json!({"name": n, "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                                         "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}})
+            };
+            let status = json!({"status": {"phase": "Running",
+                "initContainerStatuses": [done("copy-files-to-volume"), done("copy-supervisord")],
+                "containerStatuses": [{"name": name, "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                                       "state": {"running": {}}}]}});
+            pods.patch_status(&pod_name, &PatchParams::default(), &Patch::Merge(&status))
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pushes_sync_into_the_current_pod_and_resend_after_a_new_one() {
+        let sim = odo_sim::Sim::builder().build().unwrap();
+        tokio::spawn(kubelet(sim.client()));
+        let opts = ConnectOptions {
+            timeout: Duration::from_secs(5),
+            flavor: Some(Flavor::Kubernetes),
+            ..Default::default()
+        };
+        let conn = finish_connect(
+            sim.client(),
+            "sim".into(),
+            "default".into(),
+            ClusterChoice::Sim,
+            &opts,
+        )
+        .await
+        .unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = LocalConfigFile::load(dir.path()).unwrap();
+        file.settings_mut().name = Some("web".into());
+        file.settings_mut().component_type = Some("java".into());
+        file.save().unwrap();
+        let sync = Arc::new(Recording::default());
+        let timeout = Duration::from_secs(20);
+        let args = PushArgs::default();
+
+        push_component(&conn, &file, &args, sync.as_ref(), timeout)
+            .await
+            .unwrap();
+        push_component(&conn, &file, &args, sync.as_ref(), timeout)
+            .await
+            .unwrap();
+        let forced = PushArgs {
+            force_build: true,
+            ..Default::default()
+        };
+        push_component(&conn, &file, &forced, sync.as_ref(), timeout)
+            .await
+            .unwrap();
+        // A config change rolls the pod: the next sync goes to the new one.
+        file.settings_mut().envs = Some(vec![odo::config::local::EnvVar {
+            name: "A".into(),
+            value: "1".into(),
+        }]);
+        file.save().unwrap();
+        push_component(&conn, &file, &args, sync.as_ref(), timeout)
+            .await
+            .unwrap();
+
+        let calls = sync.calls.lock().unwrap().clone();
+        let seen: Vec<(&str, bool)> = calls
+            .iter()
+            .map(|(t, force)| (t.pod.as_str(), *force))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("web-app-1", true),
+                ("web-app-1", false),
+                ("web-app-1", true),
+                ("web-app-2", false)
+            ]
+        );
+        let (target, _) = &calls[0];
+        assert_eq!(target.container, "web-app");
+        assert_eq!(target.target_dir, "/tmp/src");
+        assert_eq!(
+            target.mirrors,
+            vec![
+                "/deployments/src",
+                "/opt/app-root/src",
+                "/opt/app-root/src-backup/src"
+            ]
+        );
+        assert_ne!(
+            calls[3].0.pod_uid, calls[0].0.pod_uid,
+            "a new pod has a new uid: the sync resends everything"
+        );
+
+        // --config only applies; --source syncs without applying.
+        let config_only = PushArgs {
+            config: true,
+            ..Default::default()
+        };
+        push_component(&conn, &file, &config_only, sync.as_ref(), timeout)
+            .await
+            .unwrap();
+        let source_only = PushArgs {
+            source: true,
+            ..Default::default()
+        };
+        push_component(&conn, &file, &source_only, sync.as_ref(), timeout)
+            .await
+            .unwrap();
+        assert_eq!(sync.calls.lock().unwrap().len(), 5);
+    }
+}
