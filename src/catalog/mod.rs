@@ -58,7 +58,8 @@ impl BuilderImage {
     }
 }
 
-/// The builder images, sorted by name.
+/// The builder images, sorted by name. Labels, ports and working directories are those of the
+/// real images (and of the simulator's image catalogue in `fixtures/images/`).
 pub const BUILDERS: &[BuilderImage] = &[
     BuilderImage {
         name: "java",
@@ -71,8 +72,9 @@ pub const BUILDERS: &[BuilderImage] = &[
             (S2I_SCRIPTS_URL, "image:///usr/libexec/s2i"),
             (S2I_DESTINATION, "/tmp"),
             ("io.openshift.expose-services", "8080:http,8443:https"),
+            ("org.jboss.deployments-dir", "/deployments"),
             ("com.redhat.deployments-dir", "/deployments"),
-            ("io.openshift.tags", "builder,java,openjdk"),
+            ("io.openshift.tags", "builder,java"),
         ],
         description: "Build and run Java applications (OpenJDK 11, Maven)",
     },
@@ -88,6 +90,7 @@ pub const BUILDERS: &[BuilderImage] = &[
             (S2I_DESTINATION, "/tmp"),
             ("io.openshift.expose-services", "8080:http"),
             ("io.openshift.tags", "builder,nodejs,nodejs14"),
+            ("com.redhat.deployments-dir", "/opt/app-root/src"),
         ],
         description: "Build and run Node.js 14 applications",
     },
@@ -103,6 +106,7 @@ pub const BUILDERS: &[BuilderImage] = &[
             (S2I_DESTINATION, "/tmp"),
             ("io.openshift.expose-services", "8080:http"),
             ("io.openshift.tags", "builder,python,python38"),
+            ("com.redhat.deployments-dir", "/opt/app-root/src"),
         ],
         description: "Build and run Python 3.8 applications",
     },
@@ -288,7 +292,7 @@ mod tests {
         assert_eq!(java.deployment_dir.as_deref(), Some("/deployments"));
         assert_eq!(java.sync_target(), "/tmp/src");
         let node = s2i_paths(resolve("nodejs").unwrap().builder).unwrap();
-        assert_eq!(node.deployment_dir, None);
+        assert_eq!(node.deployment_dir.as_deref(), Some("/opt/app-root/src"));
         assert_eq!(node.builder_img.as_deref(), Some("ubi8/nodejs-14"));
     }
 
