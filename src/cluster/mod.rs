@@ -88,6 +88,14 @@ pub enum ClusterError {
         /// The application.
         app: String,
     },
+    /// `--flavor openshift` on a server without the OpenShift API groups.
+    #[error(
+        "the cluster at {server} does not serve DeploymentConfigs and Routes (apps.openshift.io, route.openshift.io)"
+    )]
+    FlavorUnavailable {
+        /// Server URL.
+        server: String,
+    },
     /// The project does not exist.
     #[error("project {0:?} does not exist")]
     NamespaceNotFound(String),
@@ -156,6 +164,9 @@ impl ClusterError {
                  `odo preference set PushTimeout <seconds>`"
                 .into(),
             ClusterError::NotPushed(_) => "run `odo push` first".into(),
+            ClusterError::FlavorUnavailable { .. } => {
+                "use --flavor kubernetes (Deployment + Ingress) on this cluster".into()
+            }
             ClusterError::NoPod(_) => "run `odo push` and look at the events it shows".into(),
             ClusterError::NameConflict { what, .. } => {
                 format!(
@@ -353,18 +364,16 @@ pub async fn finish_connect(
             timeout,
         },
     };
+    let detected = tokio::time::timeout(timeout, flavor::detect(&client))
+        .await
+        .map_err(|_| unreachable(None))?
+        .map_err(|e| unreachable(Some(e)))?;
     let flavor = match opts.flavor {
-        Some(f) => {
-            tokio::time::timeout(timeout, client.apiserver_version())
-                .await
-                .map_err(|_| unreachable(None))?
-                .map_err(|e| unreachable(Some(e)))?;
-            f
+        Some(Flavor::OpenShift) if detected == Flavor::Kubernetes => {
+            return Err(ClusterError::FlavorUnavailable { server });
         }
-        None => tokio::time::timeout(timeout, flavor::detect(&client))
-            .await
-            .map_err(|_| unreachable(None))?
-            .map_err(|e| unreachable(Some(e)))?,
+        Some(f) => f,
+        None => detected,
     };
     let namespace = opts.namespace.clone().unwrap_or(default_namespace);
     Ok(Connection {

@@ -84,10 +84,28 @@ async fn flavor_is_detected_from_discovery() {
         Flavor::Kubernetes
     );
     assert_eq!(
-        connect(&Fake::new(&["apps"]), Some(Flavor::OpenShift))
+        connect(&Fake::new(OPENSHIFT), Some(Flavor::Kubernetes))
             .await
             .flavor,
-        Flavor::OpenShift
+        Flavor::Kubernetes
+    );
+    let opts = ConnectOptions {
+        timeout: Duration::from_secs(5),
+        flavor: Some(Flavor::OpenShift),
+        ..Default::default()
+    };
+    let err = finish_connect(
+        Fake::new(&["apps"]).client(),
+        "fake".into(),
+        "dev".into(),
+        ClusterChoice::Kube,
+        &opts,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("does not serve DeploymentConfigs"),
+        "{err}"
     );
 }
 
