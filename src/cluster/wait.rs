@@ -287,9 +287,12 @@ pub async fn wait_for_pod(
     let mut pod_stream = watcher(pods, watcher::Config::default().labels(selector))
         .default_backoff()
         .boxed();
-    let mut event_stream = watcher(events, watcher::Config::default())
-        .applied_objects()
-        .boxed();
+    let mut event_stream = watcher(
+        events,
+        watcher::Config::default().fields("involvedObject.kind=Pod"),
+    )
+    .applied_objects()
+    .boxed();
     let mut events_alive = true;
     let mut waiter = PodWaiter::new(container, exclude);
     let mut shown: BTreeSet<(String, i32)> = BTreeSet::new();
