@@ -41,6 +41,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| Sim::builder().build().expect("sim"))
     });
 
+    let _runtime_context = rt.enter();
     let dir = tempfile::tempdir().expect("dir");
     let sim = Sim::builder().build().expect("sim");
     let http = rt.block_on(http_client(&sim, dir.path()));

@@ -78,10 +78,28 @@ impl Cause {
     }
 }
 
-/// A failed API request, as the real server would describe it.
+/// A failed API request, as the real server would describe it. Boxed so that results stay
+/// small on the request path; the fields are reached through `Deref`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message} ({reason}, {code})")]
-pub struct ApiError {
+#[error("{} ({}, {})", .0.message, .0.reason, .0.code)]
+pub struct ApiError(Box<Failure>);
+
+impl std::ops::Deref for ApiError {
+    type Target = Failure;
+    fn deref(&self) -> &Failure {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut Failure {
+        &mut self.0
+    }
+}
+
+/// The parts of an [`ApiError`], one per field of the `Status` it renders to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
     /// HTTP status code.
     pub code: u16,
     /// `Status.reason`, e.g. `NotFound`.
@@ -113,7 +131,7 @@ fn qualified(resource: &str, group: &str) -> String {
 
 impl ApiError {
     fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Failure {
             code,
             reason: reason.into(),
             message: message.into(),
@@ -122,7 +140,7 @@ impl ApiError {
             name: String::new(),
             causes: Vec::new(),
             retry_after: None,
-        }
+        }))
     }
 
     fn with_details(mut self, group: &str, kind: &str, name: &str) -> Self {

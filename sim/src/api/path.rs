@@ -40,7 +40,7 @@ pub enum Route {
     /// `/openapi/v2`, `/openapi/v3`, `/openapi/v3/<path>`.
     OpenApi(String),
     /// A resource URL.
-    Resource(Target),
+    Resource(Box<Target>),
 }
 
 fn segments(path: &str) -> Vec<&str> {
@@ -89,14 +89,14 @@ pub fn parse(store: &Store, path: &str) -> ApiResult<Route> {
         {
             return Err(not_found());
         }
-        Ok(Route::Resource(Target {
+        Ok(Route::Resource(Box::new(Target {
             tid,
             rt,
             namespace: ns.map(str::to_string),
             name: name.map(str::to_string),
             subresource: sub.map(str::to_string),
             legacy_watch,
-        }))
+        })))
     };
     match rest {
         [plural] => target(plural, None, None, None),
