@@ -1,5 +1,5 @@
 //! The `odo` binary.
 
-fn main() {
-    println!("odo {}", env!("CARGO_PKG_VERSION"));
+fn main() -> std::process::ExitCode {
+    odo::cli::main()
 }

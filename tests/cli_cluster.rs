@@ -1,0 +1,135 @@
+//! The `odo` binary against clusters that cannot serve it: one that accepts connections and
+//! never answers (the Timeout preference bounds the wait) and one that refuses them.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kubeconfig(dir: &Path, server: &str) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster:
+    server: {server}
+contexts:
+- name: c
+  context:
+    cluster: c
+    user: u
+    namespace: dev
+current-context: c
+users:
+- name: u
+  user:
+    token: abc
+"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn odo(dir: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_odo"))
+        .args(args)
+        .current_dir(dir.join("app"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.join("home"))
+        .env("GLOBALODOCONFIG", dir.join("preference.yaml"))
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .unwrap()
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    std::fs::create_dir_all(dir.path().join("app")).unwrap();
+    let kc = dir.path().join("unused");
+    for args in [
+        &["create", "nodejs", "web"][..],
+        &["preference", "set", "Timeout", "1"],
+    ] {
+        let out = odo(dir.path(), &kc, args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
+}
+
+#[test]
+fn silent_cluster_fails_within_timeout_with_a_clear_message() {
+    let dir = setup();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accept connections and keep them open without ever answering.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let kc = kubeconfig(dir.path(), &format!("http://{addr}"));
+    let out = odo(dir.path(), &kc, &["push"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the cluster at http://{addr}/ did not answer within 1s"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("odo preference set Timeout"), "{err}");
+}
+
+#[test]
+fn refused_connection_names_server_and_cause() {
+    let dir = setup();
+    // A port that was just free: nothing listens there.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let kc = kubeconfig(dir.path(), &format!("http://{addr}"));
+    let out = odo(dir.path(), &kc, &["push"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: cannot reach the cluster at http://{addr}/"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("caused by:"), "{err}");
+
+    // Listing urls still works on local state, with a warning.
+    let out = odo(dir.path(), &kc, &["url", "list"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("states are shown as Unknown"));
+}
+
+#[test]
+fn broken_kubeconfig_is_reported() {
+    let dir = setup();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, "this: [is not a kubeconfig").unwrap();
+    let out = odo(dir.path(), &kc, &["push"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot load the cluster configuration"),
+        "{err}"
+    );
+    assert!(err.contains("caused by:"), "{err}");
+}
