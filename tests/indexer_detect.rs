@@ -6,7 +6,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use odo::indexer::index::IndexEntry;
 use odo::indexer::{FileIndex, IgnoreConfig, ScanOptions, pending_changes, scan_tree, write_index};
 
 const T: i64 = 1_700_000_000_000_000_000;
@@ -51,7 +50,7 @@ fn same_size_same_mtime_edit_within_the_racy_window_is_detected() {
     index_at(dir.path(), T + 500_000_000);
     let idx = FileIndex::read(dir.path()).expect("index");
     assert!(
-        idx.entries["a.txt"].meta.hash.is_some(),
+        idx.get("a.txt").expect("entry").meta.hash.is_some(),
         "racy file hashed at index time"
     );
 
@@ -77,7 +76,7 @@ fn old_timestamps_are_trusted_without_hashing() {
     index_at(dir.path(), T + 60_000_000_000);
     let idx = FileIndex::read(dir.path()).expect("index");
     assert!(
-        idx.entries["a.txt"].meta.hash.is_none(),
+        idx.get("a.txt").expect("entry").meta.hash.is_none(),
         "no hash outside the racy window"
     );
     // Any real edit moves the mtime and is caught by stat alone.
@@ -218,6 +217,19 @@ fn json_output_shape() {
 #[test]
 fn index_entry_stays_small() {
     // Per-file memory beyond the path bytes: key (boxed str) + entry; hash-table slack adds ~15%.
-    let per_file = size_of::<Box<str>>() + size_of::<IndexEntry>();
-    assert!(per_file <= 64, "{per_file} bytes per file");
+    const { assert!(odo::indexer::index::SLOT_BYTES <= 48) };
+    let dir = tempfile::tempdir().expect("tmp");
+    odo::indexer::testtree::generate(dir.path(), 3000).expect("tree");
+    write_index(dir.path(), &IgnoreConfig::default()).expect("index");
+    let idx = FileIndex::read(dir.path()).expect("read");
+    assert_eq!(
+        idx.len(),
+        3000 + 150 + 5 + 1,
+        "files, leaf dirs, top dirs, .gitignore"
+    );
+    assert!(
+        idx.heap_bytes_per_entry() < 100,
+        "{} bytes per file",
+        idx.heap_bytes_per_entry()
+    );
 }

@@ -8,16 +8,22 @@
 //! of symlinks); at the top `PodUID` and `TargetDir` of the last successful sync, `ScannedAt` (when
 //! the walk that produced the index began) and `WrittenAt`.
 //!
-//! Memory: one [`IndexEntry`] is 40 bytes and the key a boxed `str`, so a loaded index costs about
-//! 60–70 bytes per file beyond the path bytes (hash table slack included).
+//! Memory: all paths live in one string arena and the table holds 48-byte slots (offset, length,
+//! [`IndexEntry`]), so a loaded index costs about 55–60 bytes per file beyond the path bytes
+//! (hash-table slack included), and dropping it frees two allocations, not one per file.
+//!
+//! Reading: the exact form this module writes is parsed by a small hand-written fast path (the
+//! no-change re-index of a large tree is dominated by it otherwise); anything else (odo's own
+//! output, pretty-printed JSON, escapes in names) goes through `serde_json`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use hashbrown::HashTable;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
@@ -100,8 +106,10 @@ impl Clone for IndexEntry {
 /// The in-memory file index of one context directory.
 #[derive(Debug, Clone, Default)]
 pub struct FileIndex {
-    /// Relative path (forward slashes) to entry.
-    pub entries: HashMap<Box<str>, IndexEntry>,
+    /// Every key, concatenated (slots point into it).
+    names: String,
+    /// Path -> entry, keyed by ranges of `names`.
+    table: HashTable<Slot>,
     /// UID of the pod the tree was last synced into.
     pub pod_uid: Option<String>,
     /// Directory inside the container the tree was last extracted into.
@@ -110,6 +118,111 @@ pub struct FileIndex {
     pub scanned_at: Option<UnixNanos>,
     /// When the index was written.
     pub written_at: Option<UnixNanos>,
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    off: u32,
+    len: u32,
+    entry: IndexEntry,
+}
+
+/// Bytes of one table slot (the per-file cost beyond the path bytes, before hash-table slack).
+pub const SLOT_BYTES: usize = std::mem::size_of::<Slot>();
+
+fn hash_key(key: &str) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x6f64_6f2d_7273).hash_one(key)
+}
+
+fn key_of<'a>(names: &'a str, slot: &Slot) -> &'a str {
+    &names[slot.off as usize..(slot.off + slot.len) as usize]
+}
+
+impl FileIndex {
+    /// An empty index with room for `n` entries of about `name_bytes` path bytes in total.
+    pub fn with_capacity(n: usize, name_bytes: usize) -> Self {
+        Self {
+            names: String::with_capacity(name_bytes),
+            table: HashTable::with_capacity(n),
+            ..Self::default()
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when the index has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The entry of `path`.
+    pub fn get(&self, path: &str) -> Option<&IndexEntry> {
+        let names = &self.names;
+        self.table
+            .find(hash_key(path), |s| key_of(names, s) == path)
+            .map(|s| &s.entry)
+    }
+
+    /// Inserts or replaces the entry of `path`.
+    pub fn insert(&mut self, path: &str, meta: Meta) {
+        let h = hash_key(path);
+        let names = &self.names;
+        if let Some(slot) = self.table.find_mut(h, |s| key_of(names, s) == path) {
+            slot.entry = IndexEntry::new(meta);
+            return;
+        }
+        let (Ok(off), Ok(len)) = (u32::try_from(self.names.len()), u32::try_from(path.len()))
+        else {
+            // Over 4 GiB of path names: not a source tree this index is meant for; the entry is
+            // left out, which only means the path is resent.
+            return;
+        };
+        self.names.push_str(path);
+        let names = &self.names;
+        self.table.insert_unique(
+            h,
+            Slot {
+                off,
+                len,
+                entry: IndexEntry::new(meta),
+            },
+            |s| hash_key(key_of(names, s)),
+        );
+    }
+
+    /// Removes the entry of `path`, returning its metadata.
+    pub fn remove(&mut self, path: &str) -> Option<Meta> {
+        let names = &self.names;
+        match self
+            .table
+            .find_entry(hash_key(path), |s| key_of(names, s) == path)
+        {
+            Ok(e) => Some(e.remove().0.entry.meta),
+            Err(_) => None,
+        }
+    }
+
+    /// Every (path, entry), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &IndexEntry)> {
+        self.table
+            .iter()
+            .map(|s| (key_of(&self.names, s), &s.entry))
+    }
+
+    /// Approximate heap bytes per entry beyond the path bytes (table slots with slack, control
+    /// bytes, stored hashes).
+    pub fn heap_bytes_per_entry(&self) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
+        let buckets = (self.table.capacity() * 8 / 7).next_power_of_two();
+        let hashes = self.iter().filter(|(_, e)| e.meta.hash.is_some()).count()
+            * std::mem::size_of::<Digest>();
+        (buckets * (SLOT_BYTES + 1) + hashes) / self.len()
+    }
 }
 
 /// Errors reading or writing the index file.
@@ -171,34 +284,35 @@ impl FileIndex {
 
     /// Parses the JSON form.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        if let Some(index) = fast::parse(bytes) {
+            return Ok(index);
+        }
+        Self::from_json_general(bytes)
+    }
+
+    /// The general (serde) parser, used when the fast path declines.
+    fn from_json_general(bytes: &[u8]) -> Result<Self, String> {
         let raw: RawIndex<'_> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         if let Some(kind) = &raw.kind
             && kind != "FileIndex"
         {
             return Err(format!("kind is {kind:?}, expected \"FileIndex\""));
         }
-        let date = |s: Option<Cow<'_, str>>| s.and_then(|s| parse_rfc3339_nanos(&s));
-        Ok(Self {
-            entries: raw.files.0,
-            pod_uid: raw.pod_uid,
-            target_dir: raw.target_dir,
-            scanned_at: date(raw.scanned_at),
-            written_at: date(raw.written_at),
-        })
+        let mut index = raw.files.0;
+        raw.tail.apply(&mut index);
+        Ok(index)
     }
 
     /// Serialises to the JSON form, entries sorted by path.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut keys: Vec<&Box<str>> = self.entries.keys().collect();
-        keys.sort_unstable();
-        let mut out = Vec::with_capacity(64 + self.entries.len() * 128);
+        let mut slots: Vec<&Slot> = self.table.iter().collect();
+        slots.sort_unstable_by(|a, b| key_of(&self.names, a).cmp(key_of(&self.names, b)));
+        let mut out = Vec::with_capacity(64 + self.names.len() + self.len() * 100);
         out.extend_from_slice(br#"{"kind":"FileIndex","apiVersion":"v1","Files":{"#);
         let mut date = String::with_capacity(40);
-        for (i, key) in keys.into_iter().enumerate() {
-            let Some(entry) = self.entries.get(key) else {
-                continue;
-            };
-            let meta = &entry.meta;
+        for (i, slot) in slots.into_iter().enumerate() {
+            let key = key_of(&self.names, slot);
+            let meta = &slot.entry.meta;
             if i > 0 {
                 out.push(b',');
             }
@@ -308,6 +422,13 @@ struct RawIndex<'a> {
     kind: Option<Cow<'a, str>>,
     #[serde(rename = "Files", default)]
     files: RawFiles,
+    #[serde(flatten, borrow)]
+    tail: RawTail<'a>,
+}
+
+/// The top-level fields after `Files`.
+#[derive(Deserialize, Default)]
+struct RawTail<'a> {
     #[serde(rename = "PodUID", default)]
     pod_uid: Option<String>,
     #[serde(rename = "TargetDir", default)]
@@ -318,8 +439,18 @@ struct RawIndex<'a> {
     written_at: Option<Cow<'a, str>>,
 }
 
+impl RawTail<'_> {
+    fn apply(self, index: &mut FileIndex) {
+        let date = |s: Option<Cow<'_, str>>| s.and_then(|s| parse_rfc3339_nanos(&s));
+        index.pod_uid = self.pod_uid;
+        index.target_dir = self.target_dir;
+        index.scanned_at = date(self.scanned_at);
+        index.written_at = date(self.written_at);
+    }
+}
+
 #[derive(Default)]
-struct RawFiles(HashMap<Box<str>, IndexEntry>);
+struct RawFiles(FileIndex);
 
 #[derive(Deserialize)]
 struct RawFile<'a> {
@@ -347,12 +478,12 @@ impl<'de> Deserialize<'de> for RawFiles {
                 Ok(RawFiles::default())
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFiles, A::Error> {
-                let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(1024));
+                let mut out = FileIndex::with_capacity(map.size_hint().unwrap_or(1024), 0);
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     let raw: RawFile<'de> = map.next_value()?;
                     let meta =
                         raw_to_meta(raw).map_err(|m| de::Error::custom(format!("{key}: {m}")))?;
-                    out.insert(Box::from(key.as_ref()), IndexEntry::new(meta));
+                    out.insert(&key, meta);
                 }
                 Ok(RawFiles(out))
             }
@@ -388,6 +519,124 @@ fn raw_to_meta(raw: RawFile<'_>) -> Result<Meta, String> {
     })
 }
 
+/// The fast path of [`FileIndex::from_json`]: exactly the byte layout [`FileIndex::to_json`]
+/// writes. Returns `None` at the first surprise, and the caller falls back to `serde_json`.
+mod fast {
+    use super::{Digest, EntryKind, FileIndex, Meta, RawTail, UNKNOWN_MODE, parse_rfc3339_nanos};
+
+    const HEAD: &[u8] = br#"{"kind":"FileIndex","apiVersion":"v1","Files":{"#;
+
+    struct P<'a> {
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl<'a> P<'a> {
+        fn eat(&mut self, lit: &[u8]) -> bool {
+            if self.b[self.i..].starts_with(lit) {
+                self.i += lit.len();
+                true
+            } else {
+                false
+            }
+        }
+
+        fn lit(&mut self, lit: &[u8]) -> Option<()> {
+            self.eat(lit).then_some(())
+        }
+
+        /// Bytes up to the next `"` (which is consumed); `None` on an escape or control byte.
+        fn until_quote(&mut self) -> Option<&'a [u8]> {
+            let rest = &self.b[self.i..];
+            let end = rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            if rest[end] != b'"' {
+                return None;
+            }
+            self.i += end + 1;
+            Some(&rest[..end])
+        }
+
+        fn uint(&mut self) -> Option<u64> {
+            let rest = &self.b[self.i..];
+            let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+            if n == 0 || n > 19 {
+                return None;
+            }
+            self.i += n;
+            std::str::from_utf8(&rest[..n]).ok()?.parse().ok()
+        }
+    }
+
+    pub(super) fn parse(b: &[u8]) -> Option<FileIndex> {
+        if !b.starts_with(HEAD) {
+            return None;
+        }
+        let mut p = P { b, i: HEAD.len() };
+        let mut index = FileIndex::with_capacity(b.len() / 96, b.len() / 3);
+        if !p.eat(b"}") {
+            loop {
+                p.lit(b"\"")?;
+                let key = std::str::from_utf8(p.until_quote()?).ok()?;
+                p.lit(br#":{"Size":"#)?;
+                let size = p.uint()?;
+                p.lit(br#","LastModifiedDate":""#)?;
+                let mtime = parse_rfc3339_nanos(std::str::from_utf8(p.until_quote()?).ok()?)?;
+                let mut mode = UNKNOWN_MODE;
+                if p.eat(br#","Mode":"#) {
+                    mode = u32::try_from(p.uint()?).ok()?;
+                }
+                let mut kind = if mode == UNKNOWN_MODE {
+                    EntryKind::Unknown
+                } else {
+                    EntryKind::File
+                };
+                if p.eat(br#","Type":""#) {
+                    kind = match p.until_quote()? {
+                        b"dir" => EntryKind::Dir,
+                        b"symlink" => EntryKind::Symlink,
+                        b"file" => EntryKind::File,
+                        _ => return None,
+                    };
+                }
+                let mut hash = None;
+                if p.eat(br#","Sha256":""#) {
+                    let mut d: Digest = [0; 32];
+                    hex::decode_to_slice(p.until_quote()?, &mut d).ok()?;
+                    hash = Some(Box::new(d));
+                }
+                p.lit(b"}")?;
+                index.insert(
+                    key,
+                    Meta {
+                        size,
+                        mtime,
+                        hash,
+                        mode,
+                        kind,
+                    },
+                );
+                if p.eat(b"}") {
+                    break;
+                }
+                p.lit(b",")?;
+            }
+        }
+        let rest = b[p.i..].trim_ascii_end();
+        if rest == b"}" {
+            return Some(index);
+        }
+        let body = rest.strip_prefix(b",")?;
+        let mut tail_json = Vec::with_capacity(body.len() + 1);
+        tail_json.push(b'{');
+        tail_json.extend_from_slice(body);
+        let tail: RawTail<'_> = serde_json::from_slice(&tail_json).ok()?;
+        tail.apply(&mut index);
+        Some(index)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,7 +645,7 @@ mod tests {
     fn reads_an_index_written_by_odo() {
         let json = br#"{"kind":"FileIndex","apiVersion":"v1","Files":{"a/b.txt":{"Size":12,"LastModifiedDate":"2020-05-05T12:00:00.5+02:00"},"a":{"Size":4096,"LastModifiedDate":"2020-05-05T10:00:00Z"}}}"#;
         let idx = FileIndex::from_json(json).expect("valid odo index");
-        let e = &idx.entries["a/b.txt"].meta;
+        let e = &idx.get("a/b.txt").expect("entry").meta;
         assert_eq!(e.size, 12);
         assert_eq!(e.mtime, 1_588_672_800_500_000_000);
         assert_eq!(e.kind, EntryKind::Unknown);
@@ -419,26 +668,125 @@ mod tests {
             mode: 0o644,
             kind: EntryKind::File,
         };
-        idx.entries
-            .insert("x \"y\".txt".into(), IndexEntry::new(meta.clone()));
-        idx.entries.insert(
-            "d".into(),
-            IndexEntry::new(Meta {
+        idx.insert("x \"y\".txt", meta.clone());
+        idx.insert(
+            "d",
+            Meta {
                 kind: EntryKind::Dir,
                 mode: 0o755,
                 hash: None,
                 ..meta.clone()
-            }),
+            },
         );
         let json = idx.to_json();
         let back = FileIndex::from_json(&json).expect("own output parses");
-        assert_eq!(back.entries["x \"y\".txt"].meta, meta);
-        assert_eq!(back.entries["d"].meta.kind, EntryKind::Dir);
+        assert_eq!(back.get("x \"y\".txt").expect("entry").meta, meta);
+        assert_eq!(back.get("d").expect("entry").meta.kind, EntryKind::Dir);
         assert_eq!(back.pod_uid.as_deref(), Some("uid-1"));
         assert_eq!(back.scanned_at, Some(5));
         let v: serde_json::Value = serde_json::from_slice(&json).expect("json");
         assert_eq!(v["kind"], "FileIndex");
         assert_eq!(v["Files"]["d"]["Type"], "dir");
+    }
+
+    #[test]
+    fn fast_path_and_general_parser_agree() {
+        let mut idx = FileIndex {
+            pod_uid: Some("u".into()),
+            written_at: Some(-7),
+            ..Default::default()
+        };
+        for (i, (path, kind, mode)) in [
+            ("a", EntryKind::File, 0o644),
+            ("d", EntryKind::Dir, 0o755),
+            ("l", EntryKind::Symlink, 0o777),
+            ("ünï cödé/-x", EntryKind::File, 0o600),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let hash = (i % 2 == 0).then(|| Box::new([i as u8; 32]));
+            idx.insert(
+                path,
+                Meta {
+                    size: i as u64 * 1000,
+                    mtime: 1_600_000_000_000_000_000 + i as i64,
+                    hash,
+                    mode,
+                    kind,
+                },
+            );
+        }
+        let json = idx.to_json();
+        let fast = fast::parse(&json).expect("fast path takes our own output");
+        let general = FileIndex::from_json_general(&json).expect("general parser");
+        for (k, e) in idx.iter() {
+            assert_eq!(fast.get(k).map(|x| &x.meta), Some(&e.meta), "{k}");
+            assert_eq!(general.get(k).map(|x| &x.meta), Some(&e.meta), "{k}");
+        }
+        assert_eq!((fast.len(), general.len()), (4, 4));
+        assert_eq!(
+            (fast.pod_uid.clone(), fast.written_at),
+            (Some("u".into()), Some(-7))
+        );
+        assert_eq!(
+            (general.pod_uid, general.written_at),
+            (Some("u".into()), Some(-7))
+        );
+        // Escaped names and pretty-printed JSON go through the general parser.
+        let pretty = serde_json::to_vec_pretty(
+            &serde_json::from_slice::<serde_json::Value>(&json).expect("json"),
+        )
+        .expect("pretty");
+        assert!(fast::parse(&pretty).is_none());
+        assert_eq!(
+            FileIndex::from_json(&pretty).expect("pretty parses").len(),
+            4
+        );
+        let mut esc = FileIndex::default();
+        esc.insert(
+            "quote\"d",
+            Meta {
+                size: 1,
+                mtime: 0,
+                hash: None,
+                mode: 0o644,
+                kind: EntryKind::File,
+            },
+        );
+        let json = esc.to_json();
+        assert!(fast::parse(&json).is_none());
+        assert!(
+            FileIndex::from_json(&json)
+                .expect("parses")
+                .get("quote\"d")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn remove_and_reinsert() {
+        let mut idx = FileIndex::default();
+        let m = Meta {
+            size: 1,
+            mtime: 0,
+            hash: None,
+            mode: 0o644,
+            kind: EntryKind::File,
+        };
+        idx.insert("a", m.clone());
+        idx.insert("b", m.clone());
+        assert_eq!(idx.remove("a"), Some(m.clone()));
+        assert_eq!(idx.remove("a"), None);
+        idx.insert(
+            "b",
+            Meta {
+                size: 2,
+                ..m.clone()
+            },
+        );
+        assert_eq!(idx.len(), 1);
+        assert_eq!(idx.get("b").expect("b").meta.size, 2);
     }
 
     #[test]

@@ -100,16 +100,13 @@ impl Scan {
     pub fn into_new_index(self, unsent: &[String]) -> FileIndex {
         let mut index = self.previous;
         for path in &self.changes.deleted {
-            index.entries.remove(path.as_str());
+            index.remove(path);
         }
         for u in self.updates {
             if unsent.binary_search(&u.path).is_ok() {
                 continue;
             }
-            index.entries.insert(
-                u.path.into_boxed_str(),
-                super::index::IndexEntry::new(u.meta),
-            );
+            index.insert(&u.path, u.meta);
         }
         index.scanned_at = Some(self.scanned_at);
         index
@@ -148,8 +145,10 @@ pub fn scan(
         });
     }
     let now = opts.now.unwrap_or_else(now_nanos);
+    let root_bytes = root.as_os_str().as_encoded_bytes();
     let ctx = Ctx {
         root,
+        root_bytes: root_bytes.strip_suffix(b"/").unwrap_or(root_bytes),
         rules,
         previous: &previous,
         old_racy_from: previous
@@ -206,7 +205,7 @@ pub fn scan(
             ChangeKind::Refresh => {}
         }
     }
-    for (path, entry) in &previous.entries {
+    for (path, entry) in previous.iter() {
         if entry.was_seen() || is_under_any(path, &errored) {
             continue;
         }
@@ -245,6 +244,7 @@ fn is_under_any(path: &str, dirs: &[String]) -> bool {
 
 struct Ctx<'a> {
     root: &'a Path,
+    root_bytes: &'a [u8],
     rules: &'a IgnoreRules,
     previous: &'a FileIndex,
     old_racy_from: Option<UnixNanos>,
@@ -303,7 +303,15 @@ impl ParallelVisitor for Visitor<'_> {
 }
 
 impl Visitor<'_> {
+    /// `path` relative to the root, as UTF-8 (`None` if not UTF-8). The walker builds every path
+    /// as `root.join(..)`, so a byte-prefix strip is exact; `Path::strip_prefix` is the fallback.
     fn rel<'p>(&self, path: &'p Path) -> Option<&'p str> {
+        let bytes = path.as_os_str().as_encoded_bytes();
+        if let Some(rest) = bytes.strip_prefix(self.ctx.root_bytes)
+            && let Some(rest) = rest.strip_prefix(b"/")
+        {
+            return std::str::from_utf8(rest).ok();
+        }
         path.strip_prefix(self.ctx.root).ok()?.to_str()
     }
 
@@ -384,7 +392,7 @@ impl Visitor<'_> {
                 }
             }
         }
-        let old = self.ctx.previous.entries.get(rel);
+        let old = self.ctx.previous.get(rel);
         if let Some(e) = old {
             e.mark_seen();
         }
