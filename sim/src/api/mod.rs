@@ -7,6 +7,7 @@
 pub mod discovery;
 pub mod path;
 mod request;
+pub mod table;
 mod watch;
 
 use std::convert::Infallible;
@@ -23,6 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::{ListQuery, Part, PatchKind, Store, WatchQuery, meta};
 use path::{Route, Target};
 use request::Params;
+use table::{IncludeObject, Representation};
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone, Default)]
@@ -111,13 +113,13 @@ fn dispatch(
         Route::Health => Ok((StatusCode::OK, "ok").into_response()),
         Route::OpenApi(_) => Err(ApiError::no_route(uri.path())),
         Route::Resource(target) => {
-            request::check_accept(headers)?;
-            resource(store, method, &target, &params, headers, body)
+            let repr = request::negotiate(headers)?;
+            resource(store, method, &target, &params, headers, body, repr)
         }
     }
 }
 
-fn list_body(target: &Target, result: &crate::store::ListResult) -> Value {
+fn list_meta(result: &crate::store::ListResult) -> Value {
     let mut metadata = json!({"resourceVersion": result.rv.to_string()});
     if let Some(c) = &result.continue_token {
         metadata["continue"] = json!(c);
@@ -125,13 +127,80 @@ fn list_body(target: &Target, result: &crate::store::ListResult) -> Value {
     if let Some(r) = result.remaining {
         metadata["remainingItemCount"] = json!(r);
     }
+    metadata
+}
+
+fn list_body(target: &Target, result: &crate::store::ListResult) -> Value {
     let items: Vec<&Value> = result.items.iter().map(AsRef::as_ref).collect();
     json!({
         "kind": format!("{}List", target.rt.kind),
         "apiVersion": target.rt.api_version(),
-        "metadata": metadata,
+        "metadata": list_meta(result),
         "items": items,
     })
+}
+
+/// A list in the negotiated representation.
+fn render_list(
+    store: &Store,
+    target: &Target,
+    result: &crate::store::ListResult,
+    repr: Representation,
+    params: &Params,
+) -> Value {
+    let items: Vec<&Value> = result.items.iter().map(AsRef::as_ref).collect();
+    match repr {
+        Representation::Object => list_body(target, result),
+        Representation::Table(v) => table::table(
+            &target.rt,
+            &items,
+            list_meta(result),
+            store.now(),
+            IncludeObject::parse(params.get("includeObject")),
+            v,
+        ),
+        Representation::Metadata(v) => table::partial_metadata_list(&items, list_meta(result), v),
+    }
+}
+
+/// One object in the negotiated representation.
+fn render_one(
+    store: &Store,
+    rt: &crate::resources::ResourceType,
+    obj: &Value,
+    repr: Representation,
+    include: IncludeObject,
+) -> Value {
+    match repr {
+        Representation::Object => obj.clone(),
+        Representation::Table(v) => table::table(
+            rt,
+            &[obj],
+            json!({"resourceVersion": meta::resource_version(obj)}),
+            store.now(),
+            include,
+            v,
+        ),
+        Representation::Metadata(v) => table::partial_metadata(obj, v),
+    }
+}
+
+/// The per-event transformation of a watch in the negotiated representation.
+fn watch_transform(
+    store: &Arc<Store>,
+    rt: &crate::resources::ResourceType,
+    repr: Representation,
+    params: &Params,
+) -> Option<watch::Transform> {
+    if repr == Representation::Object {
+        return None;
+    }
+    let store = store.clone();
+    let rt = rt.clone();
+    let include = IncludeObject::parse(params.get("includeObject"));
+    Some(Arc::new(move |obj: &Value| {
+        render_one(&store, &rt, obj, repr, include)
+    }))
 }
 
 fn resource(
@@ -141,6 +210,7 @@ fn resource(
     params: &Params,
     headers: &HeaderMap,
     body: &Bytes,
+    repr: Representation,
 ) -> ApiResult<Response> {
     let tid = target.tid;
     let ns = target.namespace.as_deref().unwrap_or_default();
@@ -160,7 +230,8 @@ fn resource(
                     allow_bookmarks: params.flag("allowWatchBookmarks"),
                 };
                 let w = store.watch(tid, target.namespace.as_deref(), &q)?;
-                return Ok(watch::respond(w, rt, params.timeout_seconds()));
+                let tf = watch_transform(store, rt, repr, params);
+                return Ok(watch::respond(w, rt, params.timeout_seconds(), tf));
             }
             let q = ListQuery {
                 labels: params.label_selector()?,
@@ -172,7 +243,7 @@ fn resource(
                     .map(str::to_string),
             };
             let result = store.list(tid, target.namespace.as_deref(), &q)?;
-            ok(&list_body(target, &result))
+            ok(&render_list(store, target, &result, repr, params))
         }
         ("GET", Some(name), None | Some("status")) if params.watch || target.legacy_watch => {
             let q = WatchQuery {
@@ -185,9 +256,14 @@ fn resource(
                 ..WatchQuery::default()
             };
             let w = store.watch(tid, target.namespace.as_deref(), &q)?;
-            Ok(watch::respond(w, rt, params.timeout_seconds()))
+            let tf = watch_transform(store, rt, repr, params);
+            Ok(watch::respond(w, rt, params.timeout_seconds(), tf))
         }
-        ("GET", Some(name), None | Some("status")) => ok(store.get(tid, ns, name)?.as_ref()),
+        ("GET", Some(name), None | Some("status")) => {
+            let obj = store.get(tid, ns, name)?;
+            let include = IncludeObject::parse(params.get("includeObject"));
+            ok(&render_one(store, rt, &obj, repr, include))
+        }
         ("GET", Some(name), Some("scale")) => ok(&scale_of(rt, store.get(tid, ns, name)?.as_ref())),
         ("POST", None, None) => {
             let obj = request::decode_body(body, headers, rt)?;

@@ -1,9 +1,11 @@
-//! Request decoding: query parameters, bodies (JSON or YAML), delete options, `Accept`.
+//! Request decoding: query parameters, bodies (JSON or YAML), delete options, `Accept`
+//! negotiation.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
+use super::table::Representation;
 use crate::error::{ApiError, ApiResult};
 use crate::resources::ResourceType;
 use crate::store::{DeleteOptions, FieldSelector, LabelSelector, Propagation, WriteOptions};
@@ -179,19 +181,77 @@ pub fn delete_options(params: &Params, body: &Bytes) -> ApiResult<DeleteOptions>
     })
 }
 
-/// Rejects an `Accept` header that admits nothing this server produces.
-pub fn check_accept(headers: &HeaderMap) -> ApiResult<()> {
+/// Chooses the representation of a response from the `Accept` header: the first alternative
+/// this server can produce (JSON objects, a `meta.k8s.io` Table, or PartialObjectMetadata),
+/// or a 406 when none is.
+pub fn negotiate(headers: &HeaderMap) -> ApiResult<Representation> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
+        return Ok(Representation::Object);
     };
-    let acceptable = accept.split(',').any(|alt| {
-        let alt = alt.trim();
-        let base = alt.split(';').next().unwrap_or_default().trim();
-        !alt.contains("as=") && matches!(base, "application/json" | "*/*" | "application/*" | "")
-    });
-    if acceptable {
-        Ok(())
-    } else {
-        Err(ApiError::not_acceptable(accept))
+    for alt in accept.split(',') {
+        let mut parts = alt.split(';').map(str::trim);
+        let base = parts.next().unwrap_or_default();
+        if !matches!(base, "application/json" | "*/*" | "application/*" | "") {
+            continue;
+        }
+        let (mut as_, mut g, mut v) = ("", "", "");
+        for p in parts {
+            match p.split_once('=') {
+                Some(("as", x)) => as_ = x,
+                Some(("g", x)) => g = x,
+                Some(("v", x)) => v = x,
+                _ => {}
+            }
+        }
+        let version = match v {
+            "v1" => "v1",
+            "v1beta1" => "v1beta1",
+            _ => "",
+        };
+        match (as_, g) {
+            ("", _) => return Ok(Representation::Object),
+            ("Table", "meta.k8s.io") if !version.is_empty() => {
+                return Ok(Representation::Table(version));
+            }
+            ("PartialObjectMetadata" | "PartialObjectMetadataList", "meta.k8s.io")
+                if !version.is_empty() =>
+            {
+                return Ok(Representation::Metadata(version));
+            }
+            _ => {}
+        }
+    }
+    Err(ApiError::not_acceptable(accept))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> ApiResult<Representation> {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, v.parse().expect("header"));
+        negotiate(&h)
+    }
+
+    #[test]
+    fn kubectl_get_asks_for_a_table() {
+        let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+        assert_eq!(accept(kubectl).ok(), Some(Representation::Table("v1")));
+        assert_eq!(
+            accept("application/json;as=Table;v=v1beta1;g=meta.k8s.io").ok(),
+            Some(Representation::Table("v1beta1"))
+        );
+        assert_eq!(
+            accept("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1").ok(),
+            Some(Representation::Metadata("v1"))
+        );
+        assert_eq!(
+            accept("application/vnd.kubernetes.protobuf, */*").ok(),
+            Some(Representation::Object)
+        );
+        let err = accept("application/json;as=Table;v=v2;g=meta.k8s.io").err();
+        assert_eq!(err.map(|e| e.code), Some(406));
+        assert_eq!(accept("application/yaml").err().map(|e| e.code), Some(406));
     }
 }
