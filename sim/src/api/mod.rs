@@ -6,6 +6,7 @@
 
 pub mod discovery;
 pub mod path;
+pub mod protobuf;
 mod request;
 pub mod table;
 mod watch;

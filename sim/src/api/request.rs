@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
+use super::protobuf;
 use super::table::Representation;
 use crate::error::{ApiError, ApiResult};
 use crate::resources::ResourceType;
@@ -92,10 +93,25 @@ fn is_yaml(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.contains("yaml"))
 }
 
-/// Decodes a body of any shape (JSON or YAML by `Content-Type`).
+/// Decodes a body of any shape (JSON, YAML or Kubernetes protobuf by `Content-Type`).
 pub fn decode_any(body: &Bytes, headers: &HeaderMap) -> ApiResult<Value> {
     if body.is_empty() {
         return Err(ApiError::bad_request("the request body is empty"));
+    }
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if protobuf::is_protobuf(ct) {
+        return protobuf::decode(body).map_err(|e| match e {
+            protobuf::ProtoError::UnknownKind { .. } | protobuf::ProtoError::Encoding(_) => {
+                let mut err = ApiError::bad_request(e.to_string());
+                err.code = 415;
+                err.reason = "UnsupportedMediaType".into();
+                err
+            }
+            _ => ApiError::bad_request(format!("failed to decode the protobuf body: {e}")),
+        });
     }
     let parsed: Result<Value, String> = if is_yaml(headers) {
         serde_yaml::from_slice(body).map_err(|e| e.to_string())
