@@ -274,9 +274,7 @@ fn message(name: &str, buf: &[u8], path: &str, depth: usize) -> Result<Value, Pr
             if let Value::Object(m) = v {
                 out.extend(m);
             }
-        } else if is_omitted(&fpath, &v) && !matches!(f.ty, Ty::Msg(_)) {
-            out.remove(f.name);
-        } else if v.is_null() {
+        } else if v.is_null() || (is_omitted(&fpath, &v) && !matches!(f.ty, Ty::Msg(_))) {
             out.remove(f.name);
         } else {
             out.insert(f.name.to_string(), v);
