@@ -5,6 +5,7 @@
 //! ([`crate::Sim::client`]), so both see exactly the same behaviour.
 
 pub mod discovery;
+pub mod openapi;
 pub mod path;
 pub mod protobuf;
 mod request;
@@ -112,12 +113,47 @@ fn dispatch(
         Route::Resources(g, v) => discovery::resources(&store.registry(), &g, &v)
             .map_or_else(|| Err(ApiError::no_route(uri.path())), ok),
         Route::Health => Ok((StatusCode::OK, "ok").into_response()),
-        Route::OpenApi(_) => Err(ApiError::no_route(uri.path())),
+        Route::OpenApi(rest) => serve_openapi(store, &rest, headers, uri),
         Route::Resource(target) => {
             let repr = request::negotiate(headers)?;
             resource(store, method, &target, &params, headers, body, repr)
         }
     }
+}
+
+fn serve_openapi(store: &Store, rest: &str, headers: &HeaderMap, uri: &Uri) -> ApiResult<Response> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let json_ok = accept.is_empty()
+        || accept.split(',').any(|a| {
+            matches!(
+                a.split(';').next().unwrap_or_default().trim(),
+                "application/json" | "*/*" | "application/*"
+            )
+        });
+    if !json_ok {
+        // The protobuf (gnostic) encodings are not served; clients fall back to JSON or to
+        // their compiled-in types.
+        return Err(ApiError::not_acceptable(accept));
+    }
+    let doc = match rest {
+        "v2" => std::sync::Arc::new(openapi::v2(store)),
+        "v3" => std::sync::Arc::new(openapi::v3_index(&store.registry())),
+        other => other
+            .strip_prefix("v3/")
+            .and_then(|gv| openapi::v3_group_version(store, gv))
+            .ok_or_else(|| ApiError::no_route(uri.path()))?,
+    };
+    let mut resp = json_response(StatusCode::OK, &doc);
+    if uri.query().is_some_and(|q| q.contains("hash=")) {
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("public, immutable"),
+        );
+    }
+    Ok(resp)
 }
 
 fn list_meta(result: &crate::store::ListResult) -> Value {
