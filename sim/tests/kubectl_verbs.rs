@@ -259,6 +259,29 @@ fn create_apply_and_every_get_output() {
         .unwrap_or_default();
     assert!(last.contains("nginx:1.28"), "{last}");
 
+    // Unknown fields: rejected under the default --validate=strict, warned about otherwise.
+    let typo = k.write(
+        "typo.yaml",
+        &DEPLOYMENT.replace(
+            "        image: nginx:1.27\n",
+            "        image: nginx:1.27\n        imagePullPolicyy: Always\n",
+        ),
+    );
+    let strict = k.run(&["apply", "-f", &typo]);
+    assert!(!strict.ok);
+    assert!(
+        strict.stderr.contains("strict decoding error: unknown field \"spec.template.spec.containers[0].imagePullPolicyy\""),
+        "{strict}"
+    );
+    let warn = k.run(&["apply", "--validate=warn", "--dry-run=server", "-f", &typo]);
+    assert!(warn.ok, "{warn}");
+    assert!(
+        warn.stderr.contains(
+            "Warning: unknown field \"spec.template.spec.containers[0].imagePullPolicyy\""
+        ),
+        "{warn}"
+    );
+
     let out = k.ok(&["apply", "--server-side", "-f", &changed]);
     assert!(
         out.contains("deployment.apps/web serverside-applied"),
@@ -502,6 +525,39 @@ fn label_annotate_scale_patch_and_conflicts() {
         conflict.stderr.contains("Operation cannot be fulfilled on deployments.apps \"web\": the object has been modified; please apply your changes to the latest version and try again"),
         "{conflict}"
     );
+    // describe, rollout restart, diff.
+    let described = k.ok(&["describe", "deploy", "web"]);
+    assert!(
+        described.contains("Replicas:               6 desired"),
+        "{described}"
+    );
+    assert!(described.contains("Image:      nginx:1.27"), "{described}");
+    assert_eq!(
+        k.ok(&["rollout", "restart", "deploy/web"]).trim(),
+        "deployment.apps/web restarted"
+    );
+    let restarted = k.json(&["get", "deploy", "web"]);
+    assert!(
+        restarted["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].is_string(),
+        "{restarted}"
+    );
+    let changed = k.write("diff.yaml", &DEPLOYMENT.replace("nginx:1.27", "nginx:9.9"));
+    let diff = k
+        .command(&["diff", "-f", &changed])
+        .env("KUBECTL_EXTERNAL_DIFF", "diff -u")
+        .output()
+        .expect("kubectl diff");
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "kubectl diff exits 1 when there are differences"
+    );
+    let diff = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        diff.lines().any(|l| l == "+        image: nginx:9.9"),
+        "{diff}"
+    );
+
     let fresh = k.write("fresh.yaml", &k.ok(&["get", "deploy", "web", "-o", "yaml"]));
     assert_eq!(
         k.ok(&["replace", "-f", &fresh]).trim(),

@@ -9,6 +9,7 @@
 //! OpenShift groups) get an open object schema.
 
 mod kinds;
+pub mod validate;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
