@@ -24,9 +24,14 @@ struct Cluster {
 
 impl Cluster {
     fn new() -> Self {
+        Self::with_flavor(odo_sim::Flavor::Kubernetes)
+    }
+
+    fn with_flavor(flavor: odo_sim::Flavor) -> Self {
         let clock = Arc::new(ManualTime::default());
         let config = StoreConfig {
             graceful_pod_deletion: true,
+            flavor,
             ..StoreConfig::default()
         };
         let store = Arc::new(Store::new(config, clock.clone()));
@@ -520,4 +525,38 @@ async fn other_kinds_print_their_columns() {
         render(&nodes, false).lines().next().unwrap_or_default()
     ));
     insta::assert_snapshot!("other_kinds", out);
+}
+
+#[tokio::test]
+async fn openshift_kinds_print_like_oc() {
+    let k = Cluster::with_flavor(odo_sim::Flavor::Openshift);
+    let post = |uri: &'static str, body: Value| {
+        let k = &k;
+        async move {
+            let (code, b) = k
+                .call(Method::POST, uri, "application/json", Some(&body))
+                .await;
+            assert_eq!(code, StatusCode::CREATED, "{b}");
+        }
+    };
+    post("/apis/apps.openshift.io/v1/namespaces/default/deploymentconfigs", json!({
+        "apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig", "metadata": {"name": "nodejs-app"},
+        "spec": {"replicas": 1, "selector": {"deploymentconfig": "nodejs-app"},
+                 "triggers": [{"type": "ConfigChange"}, {"type": "ImageChange", "imageChangeParams": {"automatic": true, "containerNames": ["nodejs-app"], "from": {"kind": "ImageStreamTag", "name": "nodejs:latest"}}}],
+                 "template": {"metadata": {"labels": {"deploymentconfig": "nodejs-app"}}, "spec": {"containers": [{"name": "nodejs-app", "image": "nodejs:latest"}]}}}})).await;
+    post("/apis/route.openshift.io/v1/namespaces/default/routes", json!({
+        "apiVersion": "route.openshift.io/v1", "kind": "Route", "metadata": {"name": "nodejs-8080"},
+        "spec": {"host": "nodejs-8080-app.example.com", "to": {"kind": "Service", "name": "nodejs-app", "weight": 100},
+                 "port": {"targetPort": 8080}, "tls": {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"}}})).await;
+    k.clock.advance(Duration::from_secs(42));
+    let mut out = String::new();
+    for uri in [
+        "/apis/apps.openshift.io/v1/namespaces/default/deploymentconfigs",
+        "/apis/route.openshift.io/v1/namespaces/default/routes",
+    ] {
+        let (code, table) = k.call(Method::GET, uri, TABLE, None).await;
+        assert_eq!(code, StatusCode::OK, "{table}");
+        out.push_str(&format!("{}\n", render(&table, true)));
+    }
+    insta::assert_snapshot!("openshift_kinds", out);
 }

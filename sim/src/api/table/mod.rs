@@ -6,7 +6,9 @@
 //! the stored objects and the store's clock. Columns with priority 1 are the `-o wide` ones.
 
 mod columns;
+mod openshift;
 mod pod;
+mod workloads;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -320,6 +322,66 @@ mod tests {
         ];
         for (secs, want) in cases {
             assert_eq!(human_duration(secs), want, "{secs}s");
+        }
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::{IncludeObject, table};
+    use crate::resources::{Flavor, Registry};
+
+    /// Arbitrary JSON, biased towards the field names the printers read.
+    fn value() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("metadata".to_string()),
+            Just("spec".to_string()),
+            Just("status".to_string()),
+            Just("containers".to_string()),
+            Just("conditions".to_string()),
+            Just("subsets".to_string()),
+            Just("ports".to_string()),
+            Just("addresses".to_string()),
+            Just("rules".to_string()),
+            Just("state".to_string()),
+            Just("containerStatuses".to_string()),
+            Just("initContainerStatuses".to_string()),
+            Just("creationTimestamp".to_string()),
+            Just("name".to_string()),
+            "[a-zA-Z]{1,8}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            Just(json!("2026-01-01T00:00:00Z")),
+            Just(json!("True")),
+            "[ -~]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map(key.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn no_object_makes_a_printer_panic(obj in value()) {
+            let registry = Registry::for_flavor(Flavor::Openshift);
+            let now = jiff::Timestamp::UNIX_EPOCH;
+            for (_, rt) in registry.iter() {
+                let t = table(rt, &[&obj], json!({}), now, IncludeObject::Object, "v1");
+                let cols = t["columnDefinitions"].as_array().map_or(0, Vec::len);
+                prop_assert_eq!(t["rows"][0]["cells"].as_array().map_or(0, Vec::len), cols);
+            }
         }
     }
 }
