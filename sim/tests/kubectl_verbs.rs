@@ -864,3 +864,83 @@ fn get_pods_prints_each_state() {
     assert!(all_ns.starts_with("NAMESPACE   NAME "), "{all_ns}");
     assert!(all_ns.contains("default     completed "), "{all_ns}");
 }
+
+const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            description: What the widget should be.
+            properties:
+              size: {type: integer, description: How big the widget is.}
+              color: {type: string}
+";
+
+#[test]
+fn custom_resources_apply_explain_and_validate() {
+    let Some(k) = Cluster::start() else { return };
+    let crd = k.write("crd.yaml", CRD);
+    assert_eq!(
+        k.ok(&["apply", "-f", &crd]).trim(),
+        "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created"
+    );
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3, color: red}\n";
+    let w = k.write("w.yaml", widget);
+    assert_eq!(
+        k.ok(&["apply", "-f", &w]).trim(),
+        "widget.example.com/w1 created"
+    );
+    assert_eq!(
+        k.ok(&["apply", "-f", &w]).trim(),
+        "widget.example.com/w1 unchanged"
+    );
+    let w2 = k.write("w2.yaml", &widget.replace("red", "blue"));
+    assert_eq!(
+        k.ok(&["apply", "-f", &w2]).trim(),
+        "widget.example.com/w1 configured"
+    );
+    assert_eq!(
+        k.ok(&["get", "wd", "w1", "-o", "jsonpath={.spec.color}"]),
+        "blue"
+    );
+    let explain = k.ok(&["explain", "widget.spec"]);
+    assert!(explain.contains("What the widget should be."), "{explain}");
+    assert!(
+        explain.contains("size\t<integer>") && explain.contains("How big the widget is."),
+        "{explain}"
+    );
+    let typo = k.write("typo.yaml", &widget.replace("color", "colour"));
+    let strict = k.run(&["apply", "-f", &typo]);
+    assert!(!strict.ok);
+    assert!(
+        strict
+            .stderr
+            .contains("strict decoding error: unknown field \"spec.colour\""),
+        "{strict}"
+    );
+    let table = k.ok(&["get", "widgets"]);
+    assert_eq!(
+        table
+            .lines()
+            .next()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>),
+        Some(vec!["NAME", "AGE"])
+    );
+    assert_eq!(
+        k.ok(&["delete", "wd", "w1"]).trim(),
+        "widget.example.com \"w1\" deleted"
+    );
+}

@@ -98,7 +98,9 @@ impl Schemas {
         }
         let reversed: Vec<&str> = t.group.split('.').rev().collect();
         let name = format!("{}.{}.{}", reversed.join("."), t.version, t.kind);
-        let schema = crd_schema(store, t).unwrap_or_else(|| {
+        let schema = crd_schema(store, t)
+            .map(|s| self.with_object_fields(s))
+            .unwrap_or_else(|| {
             json!({
                 "description": format!("{} of {}/{} (served by the simulator without a detailed schema)", t.kind, t.group, t.version),
                 "type": "object",
@@ -108,6 +110,25 @@ impl Schemas {
         self.extra.insert(name.clone(), schema);
         self.gvks.push((name.clone(), gvk));
         (name, false)
+    }
+
+    /// A CRD's schema with the fields every object has (`apiVersion`, `kind`, `metadata`),
+    /// which the API server adds to the schema a CRD declares.
+    fn with_object_fields(&mut self, mut schema: Value) -> Value {
+        let meta = self
+            .generator
+            .subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>();
+        if let Some(s) = schema.as_object_mut() {
+            let props = s
+                .entry("properties")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(p) = props.as_object_mut() {
+                p.entry("apiVersion").or_insert_with(|| json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}));
+                p.entry("kind").or_insert_with(|| json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}));
+                p.entry("metadata").or_insert_with(|| json!({"allOf": [meta.as_value()], "description": "Standard object's metadata."}));
+            }
+        }
+        schema
     }
 
     /// The component schemas, with the extensions added.
