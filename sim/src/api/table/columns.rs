@@ -4,6 +4,10 @@
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::cluster::{
+    CREATED_AT, ENDPOINTSLICE, LEASE, RESOURCEQUOTA, STORAGECLASS, created_at, endpointslice,
+    lease, resourcequota, storageclass,
+};
 use super::openshift::{DEPLOYMENTCONFIG, ROUTE, deploymentconfig, route};
 use super::workloads::{
     CRONJOB, DAEMONSET, DEPLOYMENT, JOB, REPLICASET, STATEFULSET, cronjob, daemonset, deployment,
@@ -38,6 +42,13 @@ pub fn printer_for(group: &str, kind: &str) -> Printer {
         ("", "Event") => (EVENT, event),
         ("", "Endpoints") => (ENDPOINTS, endpoints),
         ("networking.k8s.io", "Ingress") => (INGRESS, ingress),
+        ("storage.k8s.io", "StorageClass") => (STORAGECLASS, storageclass),
+        ("", "ResourceQuota") => (RESOURCEQUOTA, resourcequota),
+        ("", "LimitRange") | ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            (CREATED_AT, created_at)
+        }
+        ("coordination.k8s.io", "Lease") => (LEASE, lease),
+        ("discovery.k8s.io", "EndpointSlice") => (ENDPOINTSLICE, endpointslice),
         ("apps.openshift.io", "DeploymentConfig") => (DEPLOYMENTCONFIG, deploymentconfig),
         ("route.openshift.io", "Route") => (ROUTE, route),
         _ => (GENERIC, generic),

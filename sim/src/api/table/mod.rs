@@ -5,6 +5,7 @@
 //! real API server's printers (`pkg/printers/internalversion`), kind by kind, computed from
 //! the stored objects and the store's clock. Columns with priority 1 are the `-o wide` ones.
 
+mod cluster;
 mod columns;
 mod openshift;
 mod pod;
