@@ -2,7 +2,7 @@
 //! EndpointSlices and CustomResourceDefinitions.
 
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::columns::{AGE, NAME, st};
 use super::{Column, age, arr, col, name, or_none, s};
@@ -183,6 +183,7 @@ pub(super) fn endpointslice(o: &Value, now: Timestamp) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn quota_and_storage_class_cells() {
