@@ -560,3 +560,39 @@ async fn openshift_kinds_print_like_oc() {
     }
     insta::assert_snapshot!("openshift_kinds", out);
 }
+
+/// kube-rs's metadata API asks for `as=PartialObjectMetadataList` / `as=PartialObjectMetadata`.
+#[tokio::test]
+async fn kube_rs_metadata_api() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, ListParams, PostParams};
+    let sim = odo_sim::Sim::builder().build().expect("sim");
+    let api: Api<ConfigMap> = Api::namespaced(sim.client(), "default");
+    for name in ["a", "b"] {
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": "x"}}, "data": {"big": "payload"}
+        }))
+        .expect("configmap");
+        api.create(&PostParams::default(), &cm)
+            .await
+            .expect("create");
+    }
+    let list = api
+        .list_metadata(&ListParams::default().labels("app=x"))
+        .await
+        .expect("list metadata");
+    let names: Vec<_> = list
+        .items
+        .iter()
+        .filter_map(|m| m.metadata.name.clone())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    let one = api.get_metadata("b").await.expect("get metadata");
+    assert_eq!(
+        one.metadata
+            .labels
+            .and_then(|l| l.get("app").cloned())
+            .as_deref(),
+        Some("x")
+    );
+}
