@@ -876,10 +876,19 @@ spec:
   - name: v1
     served: true
     storage: true
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Color, type: string, jsonPath: .spec.color, priority: 1}
+    - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type==\"Ready\")].status'}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    subresources: {status: {}}
     schema:
       openAPIV3Schema:
         type: object
         properties:
+          status:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
           spec:
             type: object
             description: What the widget should be.
@@ -930,14 +939,33 @@ fn custom_resources_apply_explain_and_validate() {
             .contains("strict decoding error: unknown field \"spec.colour\""),
         "{strict}"
     );
+    // The CRD's printer columns, with a JSONPath filter and a status written through /status.
+    let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     let table = k.ok(&["get", "widgets"]);
     assert_eq!(
-        table
-            .lines()
-            .next()
-            .map(str::split_whitespace)
-            .map(Iterator::collect::<Vec<_>>),
-        Some(vec!["NAME", "AGE"])
+        table.lines().map(words).collect::<Vec<_>>(),
+        [
+            words("NAME SIZE READY AGE"),
+            // No status yet: the READY cell is empty.
+            words("w1 3 0s"),
+        ]
+    );
+    k.ok(&[
+        "patch",
+        "wd",
+        "w1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#,
+    ]);
+    let wide = k.ok(&["get", "widgets", "-o", "wide"]);
+    assert_eq!(
+        wide.lines().map(words).collect::<Vec<_>>(),
+        [
+            words("NAME SIZE COLOR READY AGE"),
+            words("w1 3 blue True 0s"),
+        ]
     );
     assert_eq!(
         k.ok(&["delete", "wd", "w1"]).trim(),

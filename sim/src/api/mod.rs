@@ -253,10 +253,10 @@ fn render_list(
     match repr {
         Representation::Object => list_body(target, result),
         Representation::Table(v) => table::table(
+            store,
             &target.rt,
             &items,
             list_meta(result),
-            store.now(),
             IncludeObject::parse(params.get("includeObject")),
             v,
         ),
@@ -275,10 +275,10 @@ fn render_one(
     match repr {
         Representation::Object => obj.clone(),
         Representation::Table(v) => table::table(
+            store,
             rt,
             &[obj],
             json!({"resourceVersion": meta::resource_version(obj)}),
-            store.now(),
             include,
             v,
         ),

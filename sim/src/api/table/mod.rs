@@ -7,6 +7,7 @@
 
 mod cluster;
 mod columns;
+mod crd;
 mod openshift;
 mod pod;
 mod workloads;
@@ -15,6 +16,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::resources::ResourceType;
+use crate::store::Store;
 
 /// How a response represents objects, as negotiated from the `Accept` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,8 +165,25 @@ fn row(printer: &Printer, obj: &Value, now: Timestamp, include: IncludeObject, v
     r
 }
 
-/// A Table of `items` for objects of `rt`, with the list's metadata.
+/// A Table of `items` for objects of `rt`, with the list's metadata: a custom resource's
+/// printer columns come from its CRD, other kinds have built-in printers.
 pub fn table(
+    store: &Store,
+    rt: &ResourceType,
+    items: &[&Value],
+    list_meta: Value,
+    include: IncludeObject,
+    version: &str,
+) -> Value {
+    let now = store.now();
+    match crd::columns(store, rt) {
+        Some(cols) => crd::table(&cols, items, list_meta, now, include, version),
+        None => builtin_table(rt, items, list_meta, now, include, version),
+    }
+}
+
+/// A Table of `items` with the built-in printer of `rt`.
+pub fn builtin_table(
     rt: &ResourceType,
     items: &[&Value],
     list_meta: Value,
@@ -332,7 +351,7 @@ mod fuzz {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use super::{IncludeObject, table};
+    use super::{IncludeObject, builtin_table};
     use crate::resources::{Flavor, Registry};
 
     /// Arbitrary JSON, biased towards the field names the printers read.
@@ -379,7 +398,7 @@ mod fuzz {
             let registry = Registry::for_flavor(Flavor::Openshift);
             let now = jiff::Timestamp::UNIX_EPOCH;
             for (_, rt) in registry.iter() {
-                let t = table(rt, &[&obj], json!({}), now, IncludeObject::Object, "v1");
+                let t = builtin_table(rt, &[&obj], json!({}), now, IncludeObject::Object, "v1");
                 let cols = t["columnDefinitions"].as_array().map_or(0, Vec::len);
                 prop_assert_eq!(t["rows"][0]["cells"].as_array().map_or(0, Vec::len), cols);
             }
