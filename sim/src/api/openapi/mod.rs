@@ -310,8 +310,9 @@ pub fn v2(store: &Store) -> Value {
     let registry = store.registry();
     let mut definitions = Map::new();
     for (g, v) in registry.group_versions() {
-        let types = types_of(&registry, &g, &v);
-        let doc = build_v3(store, &types);
+        let Some(doc) = v3_group_version(store, &gv_path(&g, &v)) else {
+            continue;
+        };
         if let Some(defs) = doc
             .pointer("/components/schemas")
             .and_then(Value::as_object)
