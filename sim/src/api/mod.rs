@@ -113,10 +113,11 @@ fn dispatch(
         Route::Resources(g, v) => discovery::resources(&store.registry(), &g, &v)
             .map_or_else(|| Err(ApiError::no_route(uri.path())), ok),
         Route::Health => Ok((StatusCode::OK, "ok").into_response()),
-        Route::OpenApi(rest) => serve_openapi(store, &rest, headers, uri),
+        Route::OpenApi(rest) => openapi::respond(store, &rest, headers, uri),
         Route::Resource(target) => {
             let repr = request::negotiate(headers)?;
-            let warnings = field_validation(store, method, &target, &params, headers, body)?;
+            let warnings =
+                openapi::validate::check(store, method, &target, &params, headers, body)?;
             let mut resp = resource(store, method, &target, &params, headers, body, repr)?;
             for w in warnings {
                 let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
@@ -127,97 +128,6 @@ fn dispatch(
             Ok(resp)
         }
     }
-}
-
-/// Checks a write's body for fields the kind's schema does not declare (`fieldValidation`):
-/// an error under Strict, the warnings to send otherwise.
-fn field_validation(
-    store: &Store,
-    method: &Method,
-    target: &Target,
-    params: &Params,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> ApiResult<Vec<String>> {
-    use openapi::validate::{Mode, unknown_fields};
-    let mode = Mode::parse(params.get("fieldValidation"));
-    if mode == Mode::Ignore || target.subresource.is_some() || body.is_empty() {
-        return Ok(Vec::new());
-    }
-    let value: Option<Value> = match (method.as_str(), &target.name) {
-        // Undecodable bodies are reported by the handler itself.
-        ("POST", None) | ("PUT", Some(_)) => request::decode_body(body, headers, &target.rt).ok(),
-        ("PATCH", Some(_)) => {
-            let ct = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            match PatchKind::from_content_type(ct) {
-                Ok(PatchKind::Merge | PatchKind::Strategic) => serde_json::from_slice(body).ok(),
-                Ok(PatchKind::Apply) => serde_yaml::from_slice(body).ok(),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
-    let Some(value) = value else {
-        return Ok(Vec::new());
-    };
-    let unknown: Vec<String> = unknown_fields(store, &target.rt, &value)
-        .into_iter()
-        .map(|f| format!("unknown field \"{f}\""))
-        .collect();
-    if mode == Mode::Strict && !unknown.is_empty() {
-        let rt = &target.rt;
-        let what = if method == Method::PATCH {
-            "error decoding patch".to_string()
-        } else {
-            format!(
-                "{} in version \"{}\" cannot be handled as a {}",
-                rt.kind, rt.version, rt.kind
-            )
-        };
-        return Err(ApiError::bad_request(format!(
-            "{what}: strict decoding error: {}",
-            unknown.join(", ")
-        )));
-    }
-    Ok(unknown)
-}
-
-fn serve_openapi(store: &Store, rest: &str, headers: &HeaderMap, uri: &Uri) -> ApiResult<Response> {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let json_ok = accept.is_empty()
-        || accept.split(',').any(|a| {
-            matches!(
-                a.split(';').next().unwrap_or_default().trim(),
-                "application/json" | "*/*" | "application/*"
-            )
-        });
-    if !json_ok {
-        // The protobuf (gnostic) encodings are not served; clients fall back to JSON or to
-        // their compiled-in types.
-        return Err(ApiError::not_acceptable(accept));
-    }
-    let doc = match rest {
-        "v2" => std::sync::Arc::new(openapi::v2(store)),
-        "v3" => std::sync::Arc::new(openapi::v3_index(&store.registry())),
-        other => other
-            .strip_prefix("v3/")
-            .and_then(|gv| openapi::v3_group_version(store, gv))
-            .ok_or_else(|| ApiError::no_route(uri.path()))?,
-    };
-    let mut resp = json_response(StatusCode::OK, &doc);
-    if uri.query().is_some_and(|q| q.contains("hash=")) {
-        resp.headers_mut().insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static("public, immutable"),
-        );
-    }
-    Ok(resp)
 }
 
 fn list_meta(result: &crate::store::ListResult) -> Value {

@@ -14,11 +14,56 @@ pub mod validate;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::error::{ApiError, ApiResult};
 use crate::resources::{Registry, ResourceType};
 use crate::store::Store;
+
+/// Serves `/openapi/<rest>` as JSON (the protobuf encodings are not served: a client that
+/// accepts only those gets a 406 and falls back to JSON or its compiled-in types).
+pub(crate) fn respond(
+    store: &Store,
+    rest: &str,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> ApiResult<Response> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let json_ok = accept.is_empty()
+        || accept.split(',').any(|a| {
+            matches!(
+                a.split(';').next().unwrap_or_default().trim(),
+                "application/json" | "*/*" | "application/*"
+            )
+        });
+    if !json_ok {
+        // The protobuf (gnostic) encodings are not served; clients fall back to JSON or to
+        // their compiled-in types.
+        return Err(ApiError::not_acceptable(accept));
+    }
+    let doc = match rest {
+        "v2" => std::sync::Arc::new(v2(store)),
+        "v3" => std::sync::Arc::new(v3_index(&store.registry())),
+        other => other
+            .strip_prefix("v3/")
+            .and_then(|gv| v3_group_version(store, gv))
+            .ok_or_else(|| ApiError::no_route(uri.path()))?,
+    };
+    let mut resp = crate::api::json_response(StatusCode::OK, &doc);
+    if uri.query().is_some_and(|q| q.contains("hash=")) {
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("public, immutable"),
+        );
+    }
+    Ok(resp)
+}
 
 /// The `/openapi/v3` index: one entry per served group-version, with a content hash in the
 /// URL so clients cache each document until it changes.

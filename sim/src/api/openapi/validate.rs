@@ -6,11 +6,16 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, header};
 use serde_json::{Map, Value};
 
 use super::kinds::Schemas;
+use crate::api::path::Target;
+use crate::api::request::Params;
+use crate::error::{ApiError, ApiResult};
 use crate::resources::ResourceType;
-use crate::store::Store;
+use crate::store::{PatchKind, Store};
 
 /// What to do about unknown fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +146,63 @@ fn walk(
         }
         _ => {}
     }
+}
+
+/// Checks a write's body for fields the kind's schema does not declare (`fieldValidation`):
+/// an error under Strict, the warnings to send otherwise.
+pub(crate) fn check(
+    store: &Store,
+    method: &Method,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<Vec<String>> {
+    let mode = Mode::parse(params.get("fieldValidation"));
+    if mode == Mode::Ignore || target.subresource.is_some() || body.is_empty() {
+        return Ok(Vec::new());
+    }
+    let value: Option<Value> = match (method.as_str(), &target.name) {
+        // Undecodable bodies are reported by the handler itself.
+        ("POST", None) | ("PUT", Some(_)) => {
+            crate::api::request::decode_body(body, headers, &target.rt).ok()
+        }
+        ("PATCH", Some(_)) => {
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            match PatchKind::from_content_type(ct) {
+                Ok(PatchKind::Merge | PatchKind::Strategic) => serde_json::from_slice(body).ok(),
+                Ok(PatchKind::Apply) => serde_yaml::from_slice(body).ok(),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let unknown: Vec<String> = unknown_fields(store, &target.rt, &value)
+        .into_iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    if mode == Mode::Strict && !unknown.is_empty() {
+        let rt = &target.rt;
+        let what = if method == Method::PATCH {
+            "error decoding patch".to_string()
+        } else {
+            format!(
+                "{} in version \"{}\" cannot be handled as a {}",
+                rt.kind, rt.version, rt.kind
+            )
+        };
+        return Err(ApiError::bad_request(format!(
+            "{what}: strict decoding error: {}",
+            unknown.join(", ")
+        )));
+    }
+    Ok(unknown)
 }
 
 #[cfg(test)]
