@@ -5,8 +5,11 @@
 //! ([`crate::Sim::client`]), so both see exactly the same behaviour.
 
 pub mod discovery;
+pub mod openapi;
 pub mod path;
+pub mod protobuf;
 mod request;
+pub mod table;
 mod watch;
 
 use std::convert::Infallible;
@@ -23,6 +26,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::{ListQuery, Part, PatchKind, Store, WatchQuery, meta};
 use path::{Route, Target};
 use request::Params;
+use table::{IncludeObject, Representation};
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone, Default)]
@@ -109,15 +113,24 @@ fn dispatch(
         Route::Resources(g, v) => discovery::resources(&store.registry(), &g, &v)
             .map_or_else(|| Err(ApiError::no_route(uri.path())), ok),
         Route::Health => Ok((StatusCode::OK, "ok").into_response()),
-        Route::OpenApi(_) => Err(ApiError::no_route(uri.path())),
+        Route::OpenApi(rest) => openapi::respond(store, &rest, headers, uri),
         Route::Resource(target) => {
-            request::check_accept(headers)?;
-            resource(store, method, &target, &params, headers, body)
+            let repr = request::negotiate(headers)?;
+            let warnings =
+                openapi::validate::check(store, method, &target, &params, headers, body)?;
+            let mut resp = resource(store, method, &target, &params, headers, body, repr)?;
+            for w in warnings {
+                let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+                if let Ok(v) = header::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+                    resp.headers_mut().append(header::WARNING, v);
+                }
+            }
+            Ok(resp)
         }
     }
 }
 
-fn list_body(target: &Target, result: &crate::store::ListResult) -> Value {
+fn list_meta(result: &crate::store::ListResult) -> Value {
     let mut metadata = json!({"resourceVersion": result.rv.to_string()});
     if let Some(c) = &result.continue_token {
         metadata["continue"] = json!(c);
@@ -125,13 +138,80 @@ fn list_body(target: &Target, result: &crate::store::ListResult) -> Value {
     if let Some(r) = result.remaining {
         metadata["remainingItemCount"] = json!(r);
     }
+    metadata
+}
+
+fn list_body(target: &Target, result: &crate::store::ListResult) -> Value {
     let items: Vec<&Value> = result.items.iter().map(AsRef::as_ref).collect();
     json!({
         "kind": format!("{}List", target.rt.kind),
         "apiVersion": target.rt.api_version(),
-        "metadata": metadata,
+        "metadata": list_meta(result),
         "items": items,
     })
+}
+
+/// A list in the negotiated representation.
+fn render_list(
+    store: &Store,
+    target: &Target,
+    result: &crate::store::ListResult,
+    repr: Representation,
+    params: &Params,
+) -> Value {
+    let items: Vec<&Value> = result.items.iter().map(AsRef::as_ref).collect();
+    match repr {
+        Representation::Object => list_body(target, result),
+        Representation::Table(v) => table::table(
+            store,
+            &target.rt,
+            &items,
+            list_meta(result),
+            IncludeObject::parse(params.get("includeObject")),
+            v,
+        ),
+        Representation::Metadata(v) => table::partial_metadata_list(&items, list_meta(result), v),
+    }
+}
+
+/// One object in the negotiated representation.
+fn render_one(
+    store: &Store,
+    rt: &crate::resources::ResourceType,
+    obj: &Value,
+    repr: Representation,
+    include: IncludeObject,
+) -> Value {
+    match repr {
+        Representation::Object => obj.clone(),
+        Representation::Table(v) => table::table(
+            store,
+            rt,
+            &[obj],
+            json!({"resourceVersion": meta::resource_version(obj)}),
+            include,
+            v,
+        ),
+        Representation::Metadata(v) => table::partial_metadata(obj, v),
+    }
+}
+
+/// The per-event transformation of a watch in the negotiated representation.
+fn watch_transform(
+    store: &Arc<Store>,
+    rt: &crate::resources::ResourceType,
+    repr: Representation,
+    params: &Params,
+) -> Option<watch::Transform> {
+    if repr == Representation::Object {
+        return None;
+    }
+    let store = store.clone();
+    let rt = rt.clone();
+    let include = IncludeObject::parse(params.get("includeObject"));
+    Some(Arc::new(move |obj: &Value| {
+        render_one(&store, &rt, obj, repr, include)
+    }))
 }
 
 fn resource(
@@ -141,6 +221,7 @@ fn resource(
     params: &Params,
     headers: &HeaderMap,
     body: &Bytes,
+    repr: Representation,
 ) -> ApiResult<Response> {
     let tid = target.tid;
     let ns = target.namespace.as_deref().unwrap_or_default();
@@ -160,7 +241,8 @@ fn resource(
                     allow_bookmarks: params.flag("allowWatchBookmarks"),
                 };
                 let w = store.watch(tid, target.namespace.as_deref(), &q)?;
-                return Ok(watch::respond(w, rt, params.timeout_seconds()));
+                let tf = watch_transform(store, rt, repr, params);
+                return Ok(watch::respond(w, rt, params.timeout_seconds(), tf));
             }
             let q = ListQuery {
                 labels: params.label_selector()?,
@@ -173,7 +255,7 @@ fn resource(
                 exact_rv: params.exact_resource_version()?,
             };
             let result = store.list(tid, target.namespace.as_deref(), &q)?;
-            ok(&list_body(target, &result))
+            ok(&render_list(store, target, &result, repr, params))
         }
         ("GET", Some(name), None | Some("status")) if params.watch || target.legacy_watch => {
             let q = WatchQuery {
@@ -186,9 +268,14 @@ fn resource(
                 ..WatchQuery::default()
             };
             let w = store.watch(tid, target.namespace.as_deref(), &q)?;
-            Ok(watch::respond(w, rt, params.timeout_seconds()))
+            let tf = watch_transform(store, rt, repr, params);
+            Ok(watch::respond(w, rt, params.timeout_seconds(), tf))
         }
-        ("GET", Some(name), None | Some("status")) => ok(store.get(tid, ns, name)?.as_ref()),
+        ("GET", Some(name), None | Some("status")) => {
+            let obj = store.get(tid, ns, name)?;
+            let include = IncludeObject::parse(params.get("includeObject"));
+            ok(&render_one(store, rt, &obj, repr, include))
+        }
         ("GET", Some(name), Some("scale")) => ok(&scale_of(rt, store.get(tid, ns, name)?.as_ref())),
         ("POST", None, None) => {
             let obj = request::decode_body(body, headers, rt)?;

@@ -1,9 +1,12 @@
-//! Request decoding: query parameters, bodies (JSON or YAML), delete options, `Accept`.
+//! Request decoding: query parameters, bodies (JSON or YAML), delete options, `Accept`
+//! negotiation.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
+use super::protobuf;
+use super::table::Representation;
 use crate::error::{ApiError, ApiResult};
 use crate::resources::ResourceType;
 use crate::store::{DeleteOptions, FieldSelector, LabelSelector, Propagation, WriteOptions};
@@ -117,10 +120,25 @@ fn is_yaml(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.contains("yaml"))
 }
 
-/// Decodes a body of any shape (JSON or YAML by `Content-Type`).
+/// Decodes a body of any shape (JSON, YAML or Kubernetes protobuf by `Content-Type`).
 pub fn decode_any(body: &Bytes, headers: &HeaderMap) -> ApiResult<Value> {
     if body.is_empty() {
         return Err(ApiError::bad_request("the request body is empty"));
+    }
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if protobuf::is_protobuf(ct) {
+        return protobuf::decode(body).map_err(|e| match e {
+            protobuf::ProtoError::UnknownKind { .. } | protobuf::ProtoError::Encoding(_) => {
+                let mut err = ApiError::bad_request(e.to_string());
+                err.code = 415;
+                err.reason = "UnsupportedMediaType".into();
+                err
+            }
+            _ => ApiError::bad_request(format!("failed to decode the protobuf body: {e}")),
+        });
     }
     let parsed: Result<Value, String> = if is_yaml(headers) {
         serde_yaml::from_slice(body).map_err(|e| e.to_string())
@@ -206,19 +224,77 @@ pub fn delete_options(params: &Params, body: &Bytes) -> ApiResult<DeleteOptions>
     })
 }
 
-/// Rejects an `Accept` header that admits nothing this server produces.
-pub fn check_accept(headers: &HeaderMap) -> ApiResult<()> {
+/// Chooses the representation of a response from the `Accept` header: the first alternative
+/// this server can produce (JSON objects, a `meta.k8s.io` Table, or PartialObjectMetadata),
+/// or a 406 when none is.
+pub fn negotiate(headers: &HeaderMap) -> ApiResult<Representation> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
+        return Ok(Representation::Object);
     };
-    let acceptable = accept.split(',').any(|alt| {
-        let alt = alt.trim();
-        let base = alt.split(';').next().unwrap_or_default().trim();
-        !alt.contains("as=") && matches!(base, "application/json" | "*/*" | "application/*" | "")
-    });
-    if acceptable {
-        Ok(())
-    } else {
-        Err(ApiError::not_acceptable(accept))
+    for alt in accept.split(',') {
+        let mut parts = alt.split(';').map(str::trim);
+        let base = parts.next().unwrap_or_default();
+        if !matches!(base, "application/json" | "*/*" | "application/*" | "") {
+            continue;
+        }
+        let (mut as_, mut g, mut v) = ("", "", "");
+        for p in parts {
+            match p.split_once('=') {
+                Some(("as", x)) => as_ = x,
+                Some(("g", x)) => g = x,
+                Some(("v", x)) => v = x,
+                _ => {}
+            }
+        }
+        let version = match v {
+            "v1" => "v1",
+            "v1beta1" => "v1beta1",
+            _ => "",
+        };
+        match (as_, g) {
+            ("", _) => return Ok(Representation::Object),
+            ("Table", "meta.k8s.io") if !version.is_empty() => {
+                return Ok(Representation::Table(version));
+            }
+            ("PartialObjectMetadata" | "PartialObjectMetadataList", "meta.k8s.io")
+                if !version.is_empty() =>
+            {
+                return Ok(Representation::Metadata(version));
+            }
+            _ => {}
+        }
+    }
+    Err(ApiError::not_acceptable(accept))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> ApiResult<Representation> {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, v.parse().expect("header"));
+        negotiate(&h)
+    }
+
+    #[test]
+    fn kubectl_get_asks_for_a_table() {
+        let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+        assert_eq!(accept(kubectl).ok(), Some(Representation::Table("v1")));
+        assert_eq!(
+            accept("application/json;as=Table;v=v1beta1;g=meta.k8s.io").ok(),
+            Some(Representation::Table("v1beta1"))
+        );
+        assert_eq!(
+            accept("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1").ok(),
+            Some(Representation::Metadata("v1"))
+        );
+        assert_eq!(
+            accept("application/vnd.kubernetes.protobuf, */*").ok(),
+            Some(Representation::Object)
+        );
+        let err = accept("application/json;as=Table;v=v2;g=meta.k8s.io").err();
+        assert_eq!(err.map(|e| e.code), Some(406));
+        assert_eq!(accept("application/yaml").err().map(|e| e.code), Some(406));
     }
 }

@@ -12,9 +12,15 @@ use serde_json::{Value, json};
 use crate::resources::ResourceType;
 use crate::store::{Watch, WatchItem};
 
-fn encode(item: &WatchItem, rt: &ResourceType) -> Bytes {
+/// Turns each watched object into the representation the client negotiated (a Table row).
+pub type Transform = std::sync::Arc<dyn Fn(&Value) -> Value + Send + Sync>;
+
+fn encode(item: &WatchItem, rt: &ResourceType, tf: Option<&Transform>) -> Bytes {
     let v = match item {
-        WatchItem::Event(t, obj) => json!({"type": t, "object": **obj}),
+        WatchItem::Event(t, obj) => match tf {
+            Some(f) => json!({"type": t, "object": f(obj)}),
+            None => json!({"type": t, "object": **obj}),
+        },
         WatchItem::Bookmark(rv, end) => {
             let mut metadata = json!({"resourceVersion": rv.to_string()});
             if *end {
@@ -30,11 +36,18 @@ fn encode(item: &WatchItem, rt: &ResourceType) -> Bytes {
 }
 
 /// The streaming response for an open watch.
-pub fn respond(w: Watch, rt: &ResourceType, timeout_seconds: Option<u64>) -> Response {
+pub fn respond(
+    w: Watch,
+    rt: &ResourceType,
+    timeout_seconds: Option<u64>,
+    tf: Option<Transform>,
+) -> Response {
     let rt = rt.clone();
     let rt2 = rt.clone();
-    let initial = futures::stream::iter(w.initial).map(move |i| encode(&i, &rt));
-    let live = tokio_stream::wrappers::ReceiverStream::new(w.rx).map(move |i| encode(&i, &rt2));
+    let tf2 = tf.clone();
+    let initial = futures::stream::iter(w.initial).map(move |i| encode(&i, &rt, tf.as_ref()));
+    let live = tokio_stream::wrappers::ReceiverStream::new(w.rx)
+        .map(move |i| encode(&i, &rt2, tf2.as_ref()));
     let all = initial.chain(live);
     let body = match timeout_seconds.filter(|s| *s > 0) {
         Some(secs) => {
