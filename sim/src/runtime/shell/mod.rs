@@ -1,0 +1,1059 @@
+//! The shell that runs inside containers: scripts are parsed with `brush-parser` and
+//! interpreted over the container's simulated filesystem.
+//!
+//! Supported: pipelines (stages run concurrently, connected by in-memory pipes), `&& || ; &`,
+//! `if/for/while/until/case`, functions, variables and parameter expansion, `$(...)`,
+//! `$((...))`, quoting, globbing, redirections (`> >> < 2>&1 &> <<EOF <<<`), `set -e/-x/-u`,
+//! `exec`, and the shell builtins in [`builtins`]. Commands are looked up in `$PATH` on the
+//! container filesystem; image files stand for builtin programs (see `programs`).
+
+mod arith;
+mod builtins;
+mod expand;
+pub mod glob;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use brush_parser::ast::{
+    self, AndOr, AndOrList, Command, CommandPrefixOrSuffixItem, CompoundCommand, CompoundList,
+    IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SeparatorOperator,
+    SimpleCommand,
+};
+use futures::future::BoxFuture;
+use tokio::sync::oneshot;
+
+use super::fs::{FsError, Node, Vfs, absolute};
+use super::host::Host;
+use super::io::{ChannelSink, Input, Out, Sink, Stdio};
+use super::process::{Jobs, Pid, Proc, System};
+use super::programs::{self, ProgramFn};
+
+/// Control flow that unwinds through the interpreter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ctl {
+    /// `break N`.
+    Break(u32),
+    /// `continue N`.
+    Continue(u32),
+    /// `return N`.
+    Return(i32),
+    /// `exit N`, `set -e` failures, fatal signals.
+    Exit(i32),
+}
+
+/// Result of running a piece of script: an exit status or unwinding control flow.
+pub(crate) type R = Result<i32, Ctl>;
+
+/// Shell options set with `set`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ShellOpts {
+    errexit: bool,
+    xtrace: bool,
+    nounset: bool,
+    pipefail: bool,
+}
+
+/// The default `$PATH` when the environment has none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// One shell process's state.
+pub struct Shell {
+    io: Stdio,
+    sys: System,
+    pid: Arc<Pid>,
+    jobs: Jobs,
+    cwd: String,
+    vars: BTreeMap<String, String>,
+    exported: BTreeSet<String>,
+    funcs: BTreeMap<String, Arc<ast::FunctionDefinition>>,
+    positional: Vec<String>,
+    arg0: String,
+    last: i32,
+    opts: ShellOpts,
+    cond: u32,
+    locals: Vec<BTreeMap<String, Option<String>>>,
+    bg: Vec<(u32, oneshot::Receiver<i32>)>,
+    last_bg: Option<u32>,
+    traps: BTreeMap<String, String>,
+}
+
+fn parser_options() -> brush_parser::ParserOptions {
+    brush_parser::ParserOptions {
+        enable_extended_globbing: false,
+        posix_mode: false,
+        sh_mode: false,
+        tilde_expansion_at_word_start: true,
+        tilde_expansion_after_colon: false,
+        parser_impl: brush_parser::ParserImpl::Peg,
+    }
+}
+
+/// Parses a script into a program.
+pub fn parse(script: &str) -> Result<ast::Program, String> {
+    let mut p = brush_parser::Parser::new(std::io::Cursor::new(script.as_bytes()), &parser_options());
+    p.parse_program().map_err(|e| format!("syntax error: {e}"))
+}
+
+/// A sink that appends to a file of the container filesystem (redirections).
+struct FileSink {
+    fs: Vfs,
+    path: String,
+    host: Arc<dyn Host>,
+}
+
+impl Sink for FileSink {
+    fn write(&self, data: &[u8]) {
+        let _ = self
+            .fs
+            .write(&self.path, data, true, 0o644, self.host.now());
+    }
+}
+
+/// How a resolved command runs.
+pub enum Resolved {
+    /// A builtin program.
+    Program(ProgramFn),
+    /// A script run by an interpreter: the full argv to run instead.
+    Interpreted(Vec<String>),
+}
+
+/// Why a command could not be run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// No such file in `$PATH` (or at the given path).
+    #[error("{0}: not found")]
+    NotFound(String),
+    /// The file exists but is not executable, or is not a program this simulator knows.
+    #[error("{0}: Permission denied")]
+    PermissionDenied(String),
+}
+
+/// Finds `name` (in `$PATH` unless it contains `/`) and decides how it runs.
+pub fn resolve(
+    fs: &Vfs,
+    env: &BTreeMap<String, String>,
+    cwd: &str,
+    argv: &[String],
+) -> Result<Resolved, ExecError> {
+    let Some(name) = argv.first() else {
+        return Err(ExecError::NotFound(String::new()));
+    };
+    let path = if name.contains('/') {
+        absolute(cwd, name)
+    } else {
+        let path_var = env.get("PATH").map(String::as_str).unwrap_or(DEFAULT_PATH);
+        let found = path_var
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| absolute(cwd, &format!("{d}/{name}")))
+            .find(|p| matches!(fs.node(p).as_deref(), Ok(Node::File(_))));
+        match found {
+            Some(p) => p,
+            None => return Err(ExecError::NotFound(name.clone())),
+        }
+    };
+    let node = fs.node(&path).map_err(|e| match e {
+        FsError::NotFound(_) | FsError::NotADir(_) => ExecError::NotFound(name.clone()),
+        _ => ExecError::PermissionDenied(name.clone()),
+    })?;
+    let Node::File(f) = &*node else {
+        return Err(ExecError::PermissionDenied(name.clone()));
+    };
+    if f.mode & 0o111 == 0 {
+        return Err(ExecError::PermissionDenied(name.clone()));
+    }
+    if let Some(prog) = programs::program_of(&f.data) {
+        // A busybox-style multi-call binary runs the applet named by argv[0].
+        let applet = if prog == "busybox" {
+            name.rsplit('/').next().unwrap_or(name)
+        } else {
+            prog
+        };
+        return programs::lookup(applet)
+            .map(Resolved::Program)
+            .ok_or_else(|| ExecError::PermissionDenied(name.clone()));
+    }
+    let mut interp = vec!["/bin/sh".to_string()];
+    if let Some(rest) = f.data.strip_prefix(b"#!") {
+        let line = rest.split(|b| *b == b'\n').next().unwrap_or_default();
+        let line = String::from_utf8_lossy(line);
+        let mut parts = line.split_whitespace();
+        if let Some(i) = parts.next() {
+            interp = vec![i.to_string()];
+            if let Some(arg) = parts.next() {
+                interp.push(arg.to_string());
+            }
+        }
+    }
+    interp.push(path);
+    interp.extend(argv[1..].iter().cloned());
+    Ok(Resolved::Interpreted(interp))
+}
+
+/// Runs `p.argv` as a command found on the filesystem (no shell builtins or functions).
+/// Prints `NAME: not found` and returns 127, or 126 when it cannot be executed.
+pub async fn run_external(p: Proc) -> i32 {
+    run_resolved(p, 0).await
+}
+
+fn run_resolved(mut p: Proc, depth: u32) -> BoxFuture<'static, i32> {
+    Box::pin(async move {
+        match resolve(&p.sys.fs, &p.env, &p.cwd, &p.argv) {
+            Ok(Resolved::Program(f)) => f(p).await,
+            Ok(Resolved::Interpreted(argv)) if depth < 4 => {
+                p.argv = argv;
+                run_resolved(p, depth + 1).await
+            }
+            Ok(Resolved::Interpreted(_)) => {
+                p.err("too many levels of interpreters");
+                126
+            }
+            Err(e @ ExecError::NotFound(_)) => {
+                p.io.stderr.print(&format!("{e}\n"));
+                127
+            }
+            Err(e) => {
+                p.io.stderr.print(&format!("{e}\n"));
+                126
+            }
+        }
+    })
+}
+
+/// The `sh` program: `sh [-eux] [-c SCRIPT [ARG0 [ARG...]] | FILE [ARG...]]`.
+pub async fn sh_main(p: Proc) -> i32 {
+    let mut opts = ShellOpts::default();
+    let mut command: Option<String> = None;
+    let mut want_c = false;
+    let mut i = 1;
+    while i < p.argv.len() {
+        let a = &p.argv[i];
+        if a == "-o" || a == "+o" {
+            if p.argv.get(i + 1).is_some_and(|o| o == "pipefail") {
+                opts.pipefail = a == "-o";
+            }
+            i += 2;
+            continue;
+        }
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if a.len() > 1 && a.starts_with('-') {
+            for c in a[1..].chars() {
+                match c {
+                    'c' => want_c = true,
+                    'e' => opts.errexit = true,
+                    'x' => opts.xtrace = true,
+                    'u' => opts.nounset = true,
+                    _ => {}
+                }
+            }
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let rest: Vec<String> = p.argv[i..].to_vec();
+    let (script, arg0, positional) = if want_c {
+        let Some((s, more)) = rest.split_first() else {
+            p.io.stderr.print("sh: -c requires an argument\n");
+            return 2;
+        };
+        command = Some(s.clone());
+        let (a0, pos) = match more.split_first() {
+            Some((a0, pos)) => (a0.clone(), pos.to_vec()),
+            None => (p.argv[0].clone(), vec![]),
+        };
+        (s.clone(), a0, pos)
+    } else if let Some((file, pos)) = rest.split_first() {
+        match p.sys.fs.read(&p.abs(file)) {
+            Ok(d) => (
+                String::from_utf8_lossy(&d).into_owned(),
+                file.clone(),
+                pos.to_vec(),
+            ),
+            Err(_) => {
+                p.io.stderr
+                    .print(&format!("sh: can't open '{file}': No such file or directory\n"));
+                return 127;
+            }
+        }
+    } else {
+        let d = p.io.stdin.read_all().await;
+        (String::from_utf8_lossy(&d).into_owned(), p.argv[0].clone(), vec![])
+    };
+    let _ = command;
+    let mut sh = Shell::new(p, arg0, positional);
+    sh.opts = opts;
+    sh.run_script(&script).await
+}
+
+impl Shell {
+    /// A shell for process `p` with `$0` and positional parameters.
+    pub fn new(p: Proc, arg0: String, positional: Vec<String>) -> Self {
+        let exported: BTreeSet<String> = p.env.keys().cloned().collect();
+        let mut vars = p.env.clone();
+        vars.insert("PWD".into(), p.cwd.clone());
+        vars.entry("IFS".into()).or_insert_with(|| " \t\n".into());
+        Shell {
+            io: p.io,
+            sys: p.sys,
+            pid: p.pid,
+            jobs: p.jobs,
+            cwd: p.cwd,
+            vars,
+            exported,
+            funcs: BTreeMap::new(),
+            positional,
+            arg0,
+            last: 0,
+            opts: ShellOpts::default(),
+            cond: 0,
+            locals: Vec::new(),
+            bg: Vec::new(),
+            last_bg: None,
+            traps: BTreeMap::new(),
+        }
+    }
+
+    /// Parses and runs `script`; returns the exit status (running the EXIT trap).
+    pub async fn run_script(&mut self, script: &str) -> i32 {
+        let prog = match parse(script) {
+            Ok(p) => p,
+            Err(e) => {
+                self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
+                return 2;
+            }
+        };
+        let r = self.run_program(&prog).await;
+        let code = match r {
+            Ok(c) | Err(Ctl::Exit(c)) | Err(Ctl::Return(c)) => c,
+            Err(_) => self.last,
+        };
+        if let Some(trap) = self.traps.remove("EXIT") {
+            self.last = code;
+            let _ = Box::pin(self.eval(&trap)).await;
+        }
+        code
+    }
+
+    fn subshell(&self) -> Shell {
+        Shell {
+            io: self.io.clone(),
+            sys: self.sys.clone(),
+            pid: self.pid.clone(),
+            jobs: self.jobs.clone(),
+            cwd: self.cwd.clone(),
+            vars: self.vars.clone(),
+            exported: self.exported.clone(),
+            funcs: self.funcs.clone(),
+            positional: self.positional.clone(),
+            arg0: self.arg0.clone(),
+            last: self.last,
+            opts: self.opts,
+            cond: self.cond,
+            locals: Vec::new(),
+            bg: Vec::new(),
+            last_bg: self.last_bg,
+            traps: BTreeMap::new(),
+        }
+    }
+
+    /// Runs `text` as script in this shell (for `eval`, traps, `.`).
+    pub(crate) async fn eval(&mut self, text: &str) -> R {
+        match parse(text) {
+            Ok(prog) => self.run_program(&prog).await,
+            Err(e) => {
+                self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
+                Ok(2)
+            }
+        }
+    }
+
+    fn run_program<'a>(&'a mut self, prog: &'a ast::Program) -> BoxFuture<'a, R> {
+        Box::pin(async move {
+            let mut last = 0;
+            for cc in &prog.complete_commands {
+                last = self.run_list(cc).await?;
+            }
+            Ok(last)
+        })
+    }
+
+    fn check_signal(&self) -> Result<(), Ctl> {
+        match self.pid.signals.fatal_pending() {
+            Some(s) => Err(Ctl::Exit(128 + s)),
+            None => Ok(()),
+        }
+    }
+
+    fn run_list<'a>(&'a mut self, list: &'a CompoundList) -> BoxFuture<'a, R> {
+        Box::pin(async move {
+            let mut last = self.last;
+            for item in &list.0 {
+                self.check_signal()?;
+                match item.1 {
+                    SeparatorOperator::Async => {
+                        self.spawn_background(&item.0);
+                        last = 0;
+                    }
+                    SeparatorOperator::Sequence => last = self.run_and_or(&item.0).await?,
+                }
+            }
+            Ok(last)
+        })
+    }
+
+    fn spawn_background(&mut self, aol: &AndOrList) {
+        let mut sub = self.subshell();
+        sub.io.stdin = Input::empty();
+        let child_pid = Arc::new(
+            self.sys
+                .ctx
+                .register(aol.to_string(), self.sys.host.now()),
+        );
+        let pid_num = child_pid.pid;
+        sub.pid = child_pid;
+        let aol = aol.clone();
+        let (tx, rx) = oneshot::channel();
+        self.bg.push((pid_num, rx));
+        self.last_bg = Some(pid_num);
+        self.jobs.spawn(Box::pin(async move {
+            let code = match sub.run_and_or(&aol).await {
+                Ok(c) | Err(Ctl::Exit(c)) | Err(Ctl::Return(c)) => c,
+                Err(_) => 0,
+            };
+            let _ = tx.send(code);
+        }));
+    }
+
+    fn run_and_or<'a>(&'a mut self, aol: &'a AndOrList) -> BoxFuture<'a, R> {
+        Box::pin(async move {
+            let more = !aol.additional.is_empty();
+            let mut status = self.run_pipeline(&aol.first, more).await?;
+            for (i, next) in aol.additional.iter().enumerate() {
+                let is_last = i + 1 == aol.additional.len();
+                match next {
+                    AndOr::And(p) if status == 0 => {
+                        status = self.run_pipeline(p, !is_last).await?
+                    }
+                    AndOr::Or(p) if status != 0 => status = self.run_pipeline(p, !is_last).await?,
+                    _ => {}
+                }
+            }
+            Ok(status)
+        })
+    }
+
+    fn run_pipeline<'a>(&'a mut self, p: &'a Pipeline, in_cond: bool) -> BoxFuture<'a, R> {
+        Box::pin(async move {
+            let cond = in_cond || p.bang;
+            if cond {
+                self.cond += 1;
+            }
+            let r = if p.seq.len() == 1 {
+                self.run_command(&p.seq[0]).await
+            } else {
+                Ok(self.run_stages(&p.seq).await)
+            };
+            if cond {
+                self.cond -= 1;
+            }
+            let mut status = r?;
+            if p.bang {
+                status = i32::from(status == 0);
+            }
+            self.last = status;
+            if !cond && status != 0 && self.opts.errexit && self.cond == 0 {
+                return Err(Ctl::Exit(status));
+            }
+            Ok(status)
+        })
+    }
+
+    async fn run_stages(&mut self, seq: &[Command]) -> i32 {
+        let n = seq.len();
+        let mut futs = Vec::with_capacity(n);
+        let mut next_stdin = self.io.stdin.clone();
+        for (i, cmd) in seq.iter().enumerate() {
+            let mut sub = self.subshell();
+            sub.cond = 0;
+            sub.io.stdin = next_stdin.clone();
+            if i + 1 < n {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                sub.io.stdout = Out::new(ChannelSink(tx));
+                next_stdin = Input::channel(rx);
+            }
+            futs.push(async move {
+                let r = sub.run_command(cmd).await;
+                drop(sub);
+                match r {
+                    Ok(c) | Err(Ctl::Exit(c)) | Err(Ctl::Return(c)) => c,
+                    Err(_) => 0,
+                }
+            });
+        }
+        let codes = futures::future::join_all(futs).await;
+        if self.opts.pipefail
+            && let Some(c) = codes.iter().rev().find(|c| **c != 0)
+        {
+            return *c;
+        }
+        codes.last().copied().unwrap_or(0)
+    }
+
+    fn run_command<'a>(&'a mut self, cmd: &'a Command) -> BoxFuture<'a, R> {
+        Box::pin(async move {
+            match cmd {
+                Command::Simple(sc) => self.run_simple(sc).await,
+                Command::Compound(cc, redirs) => {
+                    let saved = self.io.clone();
+                    if let Some(rl) = redirs {
+                        let list: Vec<&IoRedirect> = rl.0.iter().collect();
+                        match self.redirect_io(&list).await {
+                            Ok(io) => self.io = io,
+                            Err(e) => {
+                                self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
+                                return Ok(1);
+                            }
+                        }
+                    }
+                    let r = self.run_compound(cc).await;
+                    self.io = saved;
+                    r
+                }
+                Command::Function(fd) => {
+                    self.funcs
+                        .insert(fd.fname.value.clone(), Arc::new(fd.clone()));
+                    Ok(0)
+                }
+                Command::ExtendedTest(e, _) => {
+                    let ok = self.eval_extended_test(&e.expr).await?;
+                    Ok(i32::from(!ok))
+                }
+            }
+        })
+    }
+
+    fn run_compound<'a>(&'a mut self, cc: &'a CompoundCommand) -> BoxFuture<'a, R> {
+        Box::pin(async move {
+            match cc {
+                CompoundCommand::BraceGroup(b) => self.run_list(&b.list).await,
+                CompoundCommand::Subshell(s) => {
+                    let mut sub = self.subshell();
+                    match sub.run_list(&s.list).await {
+                        Ok(c) | Err(Ctl::Exit(c)) | Err(Ctl::Return(c)) => {
+                            self.last = c;
+                            Ok(c)
+                        }
+                        Err(_) => Ok(0),
+                    }
+                }
+                CompoundCommand::ForClause(f) => {
+                    let values = match &f.values {
+                        Some(words) => self.expand_words(words).await?,
+                        None => self.positional.clone(),
+                    };
+                    let mut last = 0;
+                    for v in values {
+                        self.set_var(&f.variable_name, v);
+                        match self.run_list(&f.body.list).await {
+                            Ok(c) => last = c,
+                            Err(Ctl::Break(n)) if n <= 1 => break,
+                            Err(Ctl::Break(n)) => return Err(Ctl::Break(n - 1)),
+                            Err(Ctl::Continue(n)) if n <= 1 => continue,
+                            Err(Ctl::Continue(n)) => return Err(Ctl::Continue(n - 1)),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Ok(last)
+                }
+                CompoundCommand::CaseClause(c) => {
+                    let value = self.expand_string(&c.value.value).await?;
+                    let mut last = 0;
+                    let mut fallthrough = false;
+                    for item in &c.cases {
+                        let mut hit = fallthrough;
+                        if !hit {
+                            for pat in &item.patterns {
+                                let pat = self.expand_pattern(&pat.value).await?;
+                                if glob::matches(&pat, &value) {
+                                    hit = true;
+                                    break;
+                                }
+                            }
+                        }
+                        if !hit {
+                            continue;
+                        }
+                        if let Some(cmd) = &item.cmd {
+                            last = self.run_list(cmd).await?;
+                        }
+                        match item.post_action {
+                            ast::CaseItemPostAction::ExitCase => return Ok(last),
+                            ast::CaseItemPostAction::UnconditionallyExecuteNextCaseItem => {
+                                fallthrough = true
+                            }
+                            ast::CaseItemPostAction::ContinueEvaluatingCases => {
+                                fallthrough = false
+                            }
+                        }
+                    }
+                    Ok(last)
+                }
+                CompoundCommand::IfClause(ic) => {
+                    if self.run_condition(&ic.condition).await? == 0 {
+                        return self.run_list(&ic.then).await;
+                    }
+                    for e in ic.elses.iter().flatten() {
+                        match &e.condition {
+                            Some(c) => {
+                                if self.run_condition(c).await? == 0 {
+                                    return self.run_list(&e.body).await;
+                                }
+                            }
+                            None => return self.run_list(&e.body).await,
+                        }
+                    }
+                    Ok(0)
+                }
+                CompoundCommand::WhileClause(w) | CompoundCommand::UntilClause(w) => {
+                    let until = matches!(cc, CompoundCommand::UntilClause(_));
+                    let mut last = 0;
+                    loop {
+                        self.check_signal()?;
+                        let c = self.run_condition(&w.0).await?;
+                        if (c == 0) == until {
+                            break;
+                        }
+                        match self.run_list(&w.1.list).await {
+                            Ok(c) => last = c,
+                            Err(Ctl::Break(n)) if n <= 1 => break,
+                            Err(Ctl::Break(n)) => return Err(Ctl::Break(n - 1)),
+                            Err(Ctl::Continue(n)) if n <= 1 => continue,
+                            Err(Ctl::Continue(n)) => return Err(Ctl::Continue(n - 1)),
+                            Err(e) => return Err(e),
+                        }
+                        // A loop whose body does not wait must still let other processes run.
+                        tokio::task::yield_now().await;
+                    }
+                    Ok(last)
+                }
+                CompoundCommand::Arithmetic(a) => {
+                    let v = self.eval_arith(&a.expr.value).await?;
+                    Ok(i32::from(v == 0))
+                }
+                CompoundCommand::ArithmeticForClause(f) => {
+                    if let Some(init) = &f.initializer {
+                        self.eval_arith(&init.value).await?;
+                    }
+                    let mut last = 0;
+                    loop {
+                        if let Some(c) = &f.condition
+                            && self.eval_arith(&c.value).await? == 0
+                        {
+                            break;
+                        }
+                        match self.run_list(&f.body.list).await {
+                            Ok(c) => last = c,
+                            Err(Ctl::Break(_)) => break,
+                            Err(Ctl::Continue(_)) => {}
+                            Err(e) => return Err(e),
+                        }
+                        if let Some(u) = &f.updater {
+                            self.eval_arith(&u.value).await?;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    Ok(last)
+                }
+                CompoundCommand::Coprocess(_) => {
+                    self.io
+                        .stderr
+                        .print(&format!("{}: coproc: not supported\n", self.arg0));
+                    Ok(2)
+                }
+            }
+        })
+    }
+
+    async fn run_condition(&mut self, list: &CompoundList) -> R {
+        self.cond += 1;
+        let r = self.run_list(list).await;
+        self.cond -= 1;
+        r
+    }
+
+    fn run_simple<'a>(&'a mut self, sc: &'a SimpleCommand) -> BoxFuture<'a, R> {
+        Box::pin(async move {
+            let mut assigns = Vec::new();
+            let mut words: Vec<&ast::Word> = Vec::new();
+            let mut redirs: Vec<&IoRedirect> = Vec::new();
+            for item in sc.prefix.iter().flat_map(|p| p.0.iter()) {
+                match item {
+                    CommandPrefixOrSuffixItem::AssignmentWord(a, _) => assigns.push(a),
+                    CommandPrefixOrSuffixItem::IoRedirect(r) => redirs.push(r),
+                    CommandPrefixOrSuffixItem::Word(w) => words.push(w),
+                    CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
+                        return self.unsupported("process substitution");
+                    }
+                }
+            }
+            if let Some(w) = &sc.word_or_name {
+                words.push(w);
+            }
+            for item in sc.suffix.iter().flat_map(|p| p.0.iter()) {
+                match item {
+                    CommandPrefixOrSuffixItem::AssignmentWord(_, w)
+                    | CommandPrefixOrSuffixItem::Word(w) => words.push(w),
+                    CommandPrefixOrSuffixItem::IoRedirect(r) => redirs.push(r),
+                    CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
+                        return self.unsupported("process substitution");
+                    }
+                }
+            }
+            let subst_before = self.last;
+            self.last = 0;
+            let owned: Vec<ast::Word> = words.into_iter().cloned().collect();
+            let argv = self.expand_words(&owned).await?;
+            let mut env_over = Vec::new();
+            for a in assigns {
+                let name = match &a.name {
+                    ast::AssignmentName::VariableName(n) => n.clone(),
+                    ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
+                };
+                let value = match &a.value {
+                    ast::AssignmentValue::Scalar(w) => self.expand_string(&w.value).await?,
+                    ast::AssignmentValue::Array(items) => {
+                        let mut vs = Vec::new();
+                        for (_, w) in items {
+                            vs.push(self.expand_string(&w.value).await?);
+                        }
+                        vs.join(" ")
+                    }
+                };
+                let value = if a.append {
+                    format!("{}{value}", self.vars.get(&name).cloned().unwrap_or_default())
+                } else {
+                    value
+                };
+                env_over.push((name, value));
+            }
+            let subst_status = self.last;
+            let io = match self.redirect_io(&redirs).await {
+                Ok(io) => io,
+                Err(e) => {
+                    self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
+                    return Ok(1);
+                }
+            };
+            if argv.is_empty() {
+                for (k, v) in env_over {
+                    self.set_var(&k, v);
+                }
+                let _ = subst_before;
+                return Ok(subst_status);
+            }
+            if self.opts.xtrace {
+                let mut line = String::from("+");
+                for (k, v) in &env_over {
+                    line.push_str(&format!(" {k}={v}"));
+                }
+                for a in &argv {
+                    line.push(' ');
+                    line.push_str(a);
+                }
+                line.push('\n');
+                self.io.stderr.print(&line);
+            }
+            self.dispatch(argv, env_over, io, false).await
+        })
+    }
+
+    fn unsupported(&self, what: &str) -> R {
+        self.io
+            .stderr
+            .print(&format!("{}: {what}: not supported\n", self.arg0));
+        Ok(2)
+    }
+
+    /// Runs a command: shell builtin, function, builtin utility, or a program from `$PATH`.
+    /// With `replace` (from `exec`) the command keeps this shell's PID.
+    pub(crate) fn dispatch<'a>(
+        &'a mut self,
+        argv: Vec<String>,
+        env_over: Vec<(String, String)>,
+        io: Stdio,
+        replace: bool,
+    ) -> BoxFuture<'a, R> {
+        Box::pin(async move {
+            let name = argv[0].clone();
+            if let Some(r) = self.builtin(&argv, &env_over, &io).await {
+                return r;
+            }
+            if let Some(f) = self.funcs.get(&name).cloned() {
+                for (k, v) in env_over {
+                    self.set_var(&k, v);
+                }
+                return self.call_function(&f, argv[1..].to_vec(), io).await;
+            }
+            let mut env = self.child_env();
+            for (k, v) in env_over {
+                env.insert(k, v);
+            }
+            let pid = if replace {
+                self.pid.clone()
+            } else {
+                Arc::new(self.sys.ctx.register(argv.join(" "), self.sys.host.now()))
+            };
+            let proc = Proc {
+                argv,
+                env,
+                cwd: self.cwd.clone(),
+                io,
+                sys: self.sys.clone(),
+                pid,
+                jobs: self.jobs.clone(),
+            };
+            // Utilities a shell has built in run without a $PATH lookup.
+            let direct = matches!(
+                name.as_str(),
+                "echo" | "printf" | "test" | "[" | "true" | "false" | "kill"
+            );
+            let fut: BoxFuture<'static, i32> = if direct {
+                match programs::lookup(&name) {
+                    Some(f) => f(proc),
+                    None => Box::pin(async { 127 }),
+                }
+            } else {
+                match resolve(&proc.sys.fs, &proc.env, &proc.cwd, &proc.argv) {
+                    Ok(_) => Box::pin(run_external(proc)),
+                    Err(ExecError::NotFound(n)) => {
+                        proc.io
+                            .stderr
+                            .print(&format!("{}: {n}: not found\n", self.arg0));
+                        return Ok(127);
+                    }
+                    Err(ExecError::PermissionDenied(n)) => {
+                        proc.io
+                            .stderr
+                            .print(&format!("{}: {n}: Permission denied\n", self.arg0));
+                        return Ok(126);
+                    }
+                }
+            };
+            let mut sig = self.pid.signals.clone();
+            tokio::select! {
+                code = fut => Ok(code),
+                s = sig.terminated() => Err(Ctl::Exit(128 + s)),
+            }
+        })
+    }
+
+    async fn call_function(
+        &mut self,
+        f: &ast::FunctionDefinition,
+        args: Vec<String>,
+        io: Stdio,
+    ) -> R {
+        let saved_pos = std::mem::replace(&mut self.positional, args);
+        let saved_io = std::mem::replace(&mut self.io, io);
+        self.locals.push(BTreeMap::new());
+        let mut r = Ok(0);
+        if let Some(rl) = &f.body.1 {
+            let list: Vec<&IoRedirect> = rl.0.iter().collect();
+            match self.redirect_io(&list).await {
+                Ok(io) => self.io = io,
+                Err(e) => {
+                    self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
+                    r = Err(Ctl::Return(1));
+                }
+            }
+        }
+        if r.is_ok() {
+            r = self.run_compound(&f.body.0).await;
+        }
+        if let Some(frame) = self.locals.pop() {
+            for (k, old) in frame {
+                match old {
+                    Some(v) => {
+                        self.vars.insert(k, v);
+                    }
+                    None => {
+                        self.vars.remove(&k);
+                    }
+                }
+            }
+        }
+        self.io = saved_io;
+        self.positional = saved_pos;
+        match r {
+            Err(Ctl::Return(c)) => {
+                self.last = c;
+                Ok(c)
+            }
+            other => other,
+        }
+    }
+
+    /// The environment passed to child processes (exported variables).
+    fn child_env(&self) -> BTreeMap<String, String> {
+        self.exported
+            .iter()
+            .filter_map(|k| self.vars.get(k).map(|v| (k.clone(), v.clone())))
+            .collect()
+    }
+
+    pub(crate) fn set_var(&mut self, name: &str, value: String) {
+        if name == "PWD" {
+            self.cwd = value.clone();
+        }
+        self.vars.insert(name.to_string(), value);
+    }
+
+    fn open_out(&self, io: &Stdio, target: &str, append: bool) -> Result<Out, String> {
+        match target {
+            "/dev/null" => return Ok(Out::null()),
+            "/dev/stdout" => return Ok(io.stdout.clone()),
+            "/dev/stderr" => return Ok(io.stderr.clone()),
+            _ => {}
+        }
+        let path = absolute(&self.cwd, target);
+        let now = self.sys.host.now();
+        let exists = self.sys.fs.exists(&path);
+        if !append || !exists {
+            self.sys
+                .fs
+                .write(&path, b"", false, 0o644, now)
+                .map_err(|e| {
+                    format!(
+                        "can't create {target}: {}",
+                        e.to_string().rsplit(": ").next().unwrap_or("error")
+                    )
+                })?;
+        } else if self.sys.fs.is_dir(&path) {
+            return Err(format!("can't create {target}: Is a directory"));
+        }
+        Ok(Out::new(FileSink {
+            fs: self.sys.fs.clone(),
+            path,
+            host: self.sys.host.clone(),
+        }))
+    }
+
+    async fn redirect_io(&mut self, redirs: &[&IoRedirect]) -> Result<Stdio, String> {
+        let mut io = self.io.clone();
+        for r in redirs {
+            match r {
+                IoRedirect::File(fd, kind, target) => {
+                    let target_str = match target {
+                        IoFileRedirectTarget::Filename(w) | IoFileRedirectTarget::Duplicate(w) => {
+                            self.expand_string(&w.value)
+                                .await
+                                .map_err(|_| "bad redirection".to_string())?
+                        }
+                        IoFileRedirectTarget::Fd(n) => n.to_string(),
+                        IoFileRedirectTarget::ProcessSubstitution(..) => {
+                            return Err("process substitution: not supported".into());
+                        }
+                    };
+                    match kind {
+                        IoFileRedirectKind::Read | IoFileRedirectKind::ReadAndWrite => {
+                            let path = absolute(&self.cwd, &target_str);
+                            let data = if target_str == "/dev/null" {
+                                Vec::new()
+                            } else {
+                                self.sys.fs.read(&path).map_err(|e| {
+                                    format!(
+                                        "can't open '{target_str}': {}",
+                                        e.to_string().rsplit(": ").next().unwrap_or("error")
+                                    )
+                                })?
+                                .to_vec()
+                            };
+                            if fd.unwrap_or(0) == 0 {
+                                io.stdin = Input::bytes(data);
+                            }
+                        }
+                        IoFileRedirectKind::Write
+                        | IoFileRedirectKind::Clobber
+                        | IoFileRedirectKind::Append => {
+                            let out = self.open_out(
+                                &io,
+                                &target_str,
+                                matches!(kind, IoFileRedirectKind::Append),
+                            )?;
+                            match fd.unwrap_or(1) {
+                                1 => io.stdout = out,
+                                2 => io.stderr = out,
+                                _ => {}
+                            }
+                        }
+                        IoFileRedirectKind::DuplicateOutput => {
+                            let src = match target_str.as_str() {
+                                "1" => io.stdout.clone(),
+                                "2" => io.stderr.clone(),
+                                "-" => Out::null(),
+                                other if other.parse::<i32>().is_ok() => Out::null(),
+                                // `>&file` is `&>file` in bash.
+                                other => {
+                                    let out = self.open_out(&io, other, false)?;
+                                    io.stderr = out.clone();
+                                    out
+                                }
+                            };
+                            match fd.unwrap_or(1) {
+                                1 => io.stdout = src,
+                                2 => io.stderr = src,
+                                _ => {}
+                            }
+                        }
+                        IoFileRedirectKind::DuplicateInput => {}
+                    }
+                }
+                IoRedirect::HereDocument(fd, doc) => {
+                    let text = if doc.requires_expansion {
+                        self.expand_heredoc(&doc.doc.value)
+                            .await
+                            .map_err(|_| "bad here-document".to_string())?
+                    } else {
+                        doc.doc.value.clone()
+                    };
+                    let text = if doc.remove_tabs {
+                        text.lines()
+                            .map(|l| l.trim_start_matches('\t'))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                            + "\n"
+                    } else {
+                        text
+                    };
+                    if fd.unwrap_or(0) == 0 {
+                        io.stdin = Input::bytes(text.into_bytes());
+                    }
+                }
+                IoRedirect::HereString(fd, w) => {
+                    let s = self
+                        .expand_string(&w.value)
+                        .await
+                        .map_err(|_| "bad here-string".to_string())?;
+                    if fd.unwrap_or(0) == 0 {
+                        io.stdin = Input::bytes(format!("{s}\n").into_bytes());
+                    }
+                }
+                IoRedirect::OutputAndError(w, append) => {
+                    let t = self
+                        .expand_string(&w.value)
+                        .await
+                        .map_err(|_| "bad redirection".to_string())?;
+                    let out = self.open_out(&io, &t, *append)?;
+                    io.stdout = out.clone();
+                    io.stderr = out;
+                }
+            }
+        }
+        Ok(io)
+    }
+}
