@@ -205,6 +205,7 @@ impl Shell {
         };
         drop(sub);
         self.last = code;
+        self.subst_status = Some(code);
         let mut s = buf.text();
         while s.ends_with('\n') {
             s.pop();

@@ -76,6 +76,8 @@ pub struct Shell {
     bg: Vec<(u32, oneshot::Receiver<i32>)>,
     last_bg: Option<u32>,
     traps: BTreeMap<String, String>,
+    /// Status of the last command substitution of the command being expanded.
+    subst_status: Option<i32>,
 }
 
 fn parser_options() -> brush_parser::ParserOptions {
@@ -315,6 +317,7 @@ impl Shell {
             bg: Vec::new(),
             last_bg: None,
             traps: BTreeMap::new(),
+            subst_status: None,
         }
     }
 
@@ -358,6 +361,7 @@ impl Shell {
             bg: Vec::new(),
             last_bg: self.last_bg,
             traps: BTreeMap::new(),
+            subst_status: None,
         }
     }
 
@@ -714,8 +718,7 @@ impl Shell {
                     }
                 }
             }
-            let subst_before = self.last;
-            self.last = 0;
+            self.subst_status = None;
             let owned: Vec<ast::Word> = words.into_iter().cloned().collect();
             let argv = self.expand_words(&owned).await?;
             let mut env_over = Vec::new();
@@ -741,7 +744,7 @@ impl Shell {
                 };
                 env_over.push((name, value));
             }
-            let subst_status = self.last;
+            let subst_status = self.subst_status.unwrap_or(0);
             let io = match self.redirect_io(&redirs).await {
                 Ok(io) => io,
                 Err(e) => {
@@ -753,7 +756,6 @@ impl Shell {
                 for (k, v) in env_over {
                     self.set_var(&k, v);
                 }
-                let _ = subst_before;
                 return Ok(subst_status);
             }
             if self.opts.xtrace {
