@@ -38,7 +38,9 @@ pub struct PodInfo {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CreateError {
     /// A volumeMount names a volume the pod does not have.
-    #[error("container {container}: volumeMount {volume:?} refers to no volume of the pod (add it to spec.volumes)")]
+    #[error(
+        "container {container}: volumeMount {volume:?} refers to no volume of the pod (add it to spec.volumes)"
+    )]
     MissingVolume {
         /// Container name.
         container: String,
@@ -92,7 +94,8 @@ pub fn expand_k8s_refs(s: &str, env: &BTreeMap<String, String>) -> String {
 
 /// The command line Kubernetes runs: `command` replaces the entrypoint, `args` the cmd.
 pub fn container_argv(c: &Container, image: &Image, env: &BTreeMap<String, String>) -> Vec<String> {
-    let expand = |v: &Vec<String>| -> Vec<String> { v.iter().map(|a| expand_k8s_refs(a, env)).collect() };
+    let expand =
+        |v: &Vec<String>| -> Vec<String> { v.iter().map(|a| expand_k8s_refs(a, env)).collect() };
     match (&c.command, &c.args) {
         (Some(cmd), Some(args)) => [expand(cmd), expand(args)].concat(),
         (Some(cmd), None) => expand(cmd),
@@ -165,18 +168,21 @@ impl ContainerInstance {
                 gid = u32::try_from(g).unwrap_or(gid);
             }
         }
-        env.entry("HOME".into()).or_insert_with(|| {
-            if uid == 0 { "/root".into() } else { "/".into() }
-        });
+        env.entry("HOME".into()).or_insert_with(
+            || {
+                if uid == 0 { "/root".into() } else { "/".into() }
+            },
+        );
         let mut mounts = Vec::new();
         for m in c.volume_mounts.iter().flatten() {
-            let handle = volumes
-                .by_name
-                .get(&m.name)
-                .ok_or_else(|| CreateError::MissingVolume {
-                    container: c.name.clone(),
-                    volume: m.name.clone(),
-                })?;
+            let handle =
+                volumes
+                    .by_name
+                    .get(&m.name)
+                    .ok_or_else(|| CreateError::MissingVolume {
+                        container: c.name.clone(),
+                        volume: m.name.clone(),
+                    })?;
             let sub_path = match (&m.sub_path, &m.sub_path_expr) {
                 (Some(s), _) if !s.is_empty() => s.clone(),
                 (_, Some(e)) if !e.is_empty() => expand_k8s_refs(e, &env),

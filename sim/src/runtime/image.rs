@@ -19,13 +19,34 @@ use super::programs;
 
 /// The catalogue files shipped with the simulator.
 const BUILTIN: &[(&str, &str)] = &[
-    ("busybox.yaml", include_str!("../../../fixtures/images/busybox.yaml")),
-    ("ubi8.yaml", include_str!("../../../fixtures/images/ubi8.yaml")),
-    ("nodejs-14.yaml", include_str!("../../../fixtures/images/nodejs-14.yaml")),
-    ("openjdk-11.yaml", include_str!("../../../fixtures/images/openjdk-11.yaml")),
-    ("python-38.yaml", include_str!("../../../fixtures/images/python-38.yaml")),
-    ("odo-init.yaml", include_str!("../../../fixtures/images/odo-init.yaml")),
-    ("hello-openshift.yaml", include_str!("../../../fixtures/images/hello-openshift.yaml")),
+    (
+        "busybox.yaml",
+        include_str!("../../../fixtures/images/busybox.yaml"),
+    ),
+    (
+        "ubi8.yaml",
+        include_str!("../../../fixtures/images/ubi8.yaml"),
+    ),
+    (
+        "nodejs-14.yaml",
+        include_str!("../../../fixtures/images/nodejs-14.yaml"),
+    ),
+    (
+        "openjdk-11.yaml",
+        include_str!("../../../fixtures/images/openjdk-11.yaml"),
+    ),
+    (
+        "python-38.yaml",
+        include_str!("../../../fixtures/images/python-38.yaml"),
+    ),
+    (
+        "odo-init.yaml",
+        include_str!("../../../fixtures/images/odo-init.yaml"),
+    ),
+    (
+        "hello-openshift.yaml",
+        include_str!("../../../fixtures/images/hello-openshift.yaml"),
+    ),
 ];
 
 /// Reference of the image unknown images run on.
@@ -164,13 +185,16 @@ pub fn normalize(reference: &str) -> Result<String, PullError> {
     } else {
         let last_slash = r.rfind('/').map(|i| i + 1).unwrap_or(0);
         match r[last_slash..].rfind(':') {
-            Some(i) => (r[..last_slash + i].to_string(), r[last_slash + i..].to_string()),
+            Some(i) => (
+                r[..last_slash + i].to_string(),
+                r[last_slash + i..].to_string(),
+            ),
             None => (r.to_string(), ":latest".to_string()),
         }
     };
     let first = name.split('/').next().unwrap_or("");
-    let has_domain = name.contains('/')
-        && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_domain =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let full = if has_domain {
         name
     } else if name.contains('/') {
@@ -189,7 +213,12 @@ pub struct Catalogue {
     pub strict: bool,
 }
 
-fn parse_mode(image: &str, path: &str, m: Option<&str>, default: u32) -> Result<u32, CatalogueError> {
+fn parse_mode(
+    image: &str,
+    path: &str,
+    m: Option<&str>,
+    default: u32,
+) -> Result<u32, CatalogueError> {
     match m {
         None => Ok(default),
         Some(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8).map_err(|_| {
@@ -234,10 +263,11 @@ impl Catalogue {
 
     /// Adds one image described in YAML.
     pub fn add_yaml(&mut self, file: &str, text: &str) -> Result<(), CatalogueError> {
-        let spec: ImageFile = serde_yaml::from_str(text).map_err(|source| CatalogueError::Parse {
-            file: file.to_string(),
-            source,
-        })?;
+        let spec: ImageFile =
+            serde_yaml::from_str(text).map_err(|source| CatalogueError::Parse {
+                file: file.to_string(),
+                source,
+            })?;
         let image = self.build(spec.name.clone(), &spec)?;
         let image = Arc::new(image);
         for alias in &spec.aliases {
@@ -274,13 +304,18 @@ impl Catalogue {
             reason,
         };
         for d in &spec.dirs {
-            vfs.mkdir(d, true, 0o755, t).map_err(|e| bad(d, e.to_string()))?;
+            vfs.mkdir(d, true, 0o755, t)
+                .map_err(|e| bad(d, e.to_string()))?;
         }
         for (dir, names) in &spec.programs {
-            vfs.mkdir(dir, true, 0o755, t).map_err(|e| bad(dir, e.to_string()))?;
+            vfs.mkdir(dir, true, 0o755, t)
+                .map_err(|e| bad(dir, e.to_string()))?;
             for p in names {
                 if programs::lookup(p).is_none() {
-                    return Err(bad(&format!("{dir}/{p}"), format!("no builtin program named {p}")));
+                    return Err(bad(
+                        &format!("{dir}/{p}"),
+                        format!("no builtin program named {p}"),
+                    ));
                 }
                 let path = format!("{dir}/{p}");
                 vfs.put(&path, Node::file(programs::program_file(p), 0o755, t), true)
@@ -369,9 +404,12 @@ impl Catalogue {
                 reference: reference.to_string(),
             });
         }
-        let base = self.images.get(BASE_IMAGE).ok_or_else(|| PullError::NotFound {
-            reference: reference.to_string(),
-        })?;
+        let base = self
+            .images
+            .get(BASE_IMAGE)
+            .ok_or_else(|| PullError::NotFound {
+                reference: reference.to_string(),
+            })?;
         Ok(Arc::new(Image {
             reference: norm,
             root: base.root.clone(),

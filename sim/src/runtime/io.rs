@@ -9,8 +9,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 
 /// Where a process writes bytes.
 pub trait Sink: Send + Sync {

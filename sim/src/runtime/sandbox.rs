@@ -6,8 +6,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
 use super::{
-    Captured, Catalogue, ContainerInstance, Host, Input, Out, PodInfo, PodVolumes, Runtime,
-    Stdio, TestHost, VolumeData,
+    Captured, Catalogue, ContainerInstance, Host, Input, Out, PodInfo, PodVolumes, Runtime, Stdio,
+    TestHost, VolumeData,
 };
 
 /// What a finished process printed and returned.
@@ -54,7 +54,11 @@ impl Sandbox {
     }
 
     /// Prepares `spec`'s volumes with `data` for the current pod UID.
-    pub fn volumes(&self, spec: &PodSpec, data: &VolumeData) -> Result<PodVolumes, super::VolumeError> {
+    pub fn volumes(
+        &self,
+        spec: &PodSpec,
+        data: &VolumeData,
+    ) -> Result<PodVolumes, super::VolumeError> {
         self.rt
             .prepare_pod_volumes(&self.pod, spec, data, self.host.now())
     }

@@ -29,7 +29,9 @@ pub struct VolumeData {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VolumeError {
     /// A PVC is not bound to a PV yet.
-    #[error("volume {volume}: persistentVolumeClaim \"{claim}\" is not bound (bind it to a PV first)")]
+    #[error(
+        "volume {volume}: persistentVolumeClaim \"{claim}\" is not bound (bind it to a PV first)"
+    )]
     UnboundClaim {
         /// Volume name.
         volume: String,
@@ -225,7 +227,13 @@ fn project_fields(
             (None, None) => String::new(),
         };
         let path = key_path(volume, &item.path)?;
-        insert_file(root, &path, value.into_bytes(), mode_of(item.mode, default_mode), t);
+        insert_file(
+            root,
+            &path,
+            value.into_bytes(),
+            mode_of(item.mode, default_mode),
+            t,
+        );
     }
     Ok(())
 }
@@ -309,7 +317,13 @@ fn materialise(v: &Volume, data: &VolumeData, t: Timestamp) -> Result<Option<Nod
             }
             if let Some(tok) = &src.service_account_token {
                 let path = key_path(vol, &tok.path)?;
-                insert_file(&mut root, &path, b"sim-service-account-token".to_vec(), mode, t);
+                insert_file(
+                    &mut root,
+                    &path,
+                    b"sim-service-account-token".to_vec(),
+                    mode,
+                    t,
+                );
             }
         }
     } else {
@@ -337,12 +351,13 @@ impl Volumes {
         for v in spec.volumes.iter().flatten() {
             let key = (pod_uid.to_string(), v.name.clone());
             let handle = if let Some(pvc) = &v.persistent_volume_claim {
-                let pv = data.claims.get(&pvc.claim_name).ok_or_else(|| {
-                    VolumeError::UnboundClaim {
-                        volume: v.name.clone(),
-                        claim: pvc.claim_name.clone(),
-                    }
-                })?;
+                let pv =
+                    data.claims
+                        .get(&pvc.claim_name)
+                        .ok_or_else(|| VolumeError::UnboundClaim {
+                            volume: v.name.clone(),
+                            claim: pvc.claim_name.clone(),
+                        })?;
                 let tree = self
                     .store()
                     .pvs
@@ -462,7 +477,11 @@ impl Volumes {
 }
 
 /// Makes sure `sub` exists in `tree` as a directory (kubelet creates missing subPaths).
-pub(crate) fn ensure_sub_dir(tree: &SharedTree, sub: &[String], now: Timestamp) -> Result<(), FsError> {
+pub(crate) fn ensure_sub_dir(
+    tree: &SharedTree,
+    sub: &[String],
+    now: Timestamp,
+) -> Result<(), FsError> {
     if sub.is_empty() {
         return Ok(());
     }

@@ -359,25 +359,26 @@ impl Vfs {
     pub fn put(&self, path: &str, node: Node, replace_any: bool) -> FsResult<()> {
         let (ploc, name, _) = self.parent_of(path)?;
         let now = node.mtime();
-        ploc.tree.with_mut(&ploc.inner, path, |parent| match parent {
-            Node::Dir(d) => {
-                if !replace_any
-                    && let Some(existing) = d.entries.get(&name)
-                    && let Node::Dir(ed) = &**existing
-                {
-                    if !matches!(node, Node::Dir(_)) {
-                        return Err(FsError::IsADir(path.to_string()));
+        ploc.tree
+            .with_mut(&ploc.inner, path, |parent| match parent {
+                Node::Dir(d) => {
+                    if !replace_any
+                        && let Some(existing) = d.entries.get(&name)
+                        && let Node::Dir(ed) = &**existing
+                    {
+                        if !matches!(node, Node::Dir(_)) {
+                            return Err(FsError::IsADir(path.to_string()));
+                        }
+                        if !ed.entries.is_empty() {
+                            return Err(FsError::NotEmpty(path.to_string()));
+                        }
                     }
-                    if !ed.entries.is_empty() {
-                        return Err(FsError::NotEmpty(path.to_string()));
-                    }
+                    d.entries.insert(name, Arc::new(node));
+                    d.mtime = now;
+                    Ok(())
                 }
-                d.entries.insert(name, Arc::new(node));
-                d.mtime = now;
-                Ok(())
-            }
-            _ => Err(FsError::NotADir(path.to_string())),
-        })
+                _ => Err(FsError::NotADir(path.to_string())),
+            })
     }
 
     /// Writes `data` to the file at `path` (following symlinks), creating it with `mode` if absent;
@@ -461,14 +462,15 @@ impl Vfs {
             return Err(FsError::Busy(path.to_string()));
         }
         let (ploc, name, _) = self.parent_of(path)?;
-        ploc.tree.with_mut(&ploc.inner, path, |parent| match parent {
-            Node::Dir(d) => {
-                d.entries.remove(&name);
-                d.mtime = now;
-                Ok(())
-            }
-            _ => Err(FsError::NotADir(path.to_string())),
-        })
+        ploc.tree
+            .with_mut(&ploc.inner, path, |parent| match parent {
+                Node::Dir(d) => {
+                    d.entries.remove(&name);
+                    d.mtime = now;
+                    Ok(())
+                }
+                _ => Err(FsError::NotADir(path.to_string())),
+            })
     }
 
     /// Moves `from` to `to` (copying across mounts); `to` is replaced if it is not a non-empty dir.
@@ -586,11 +588,17 @@ mod tests {
             n
         }));
         vfs.write("/data/x", b"1", false, 0o644, t0()).unwrap();
-        assert_eq!(vol.snapshot().files(), vec![("sub/x".to_string(), Bytes::from_static(b"1"))]);
+        assert_eq!(
+            vol.snapshot().files(),
+            vec![("sub/x".to_string(), Bytes::from_static(b"1"))]
+        );
         assert!(matches!(
             vfs.write("/etc/cfg/y", b"1", false, 0o644, t0()),
             Err(FsError::ReadOnly(_))
         ));
-        assert!(matches!(vfs.remove("/data", true, t0()), Err(FsError::Busy(_))));
+        assert!(matches!(
+            vfs.remove("/data", true, t0()),
+            Err(FsError::Busy(_))
+        ));
     }
 }

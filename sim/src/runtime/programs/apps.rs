@@ -14,7 +14,11 @@ pub fn printed_literals(src: &str, call: &str) -> Vec<String> {
     while let Some(pos) = rest.find(call) {
         rest = &rest[pos + call.len()..];
         let trimmed = rest.trim_start();
-        let Some(q) = trimmed.chars().next().filter(|c| matches!(c, '"' | '\'' | '`')) else {
+        let Some(q) = trimmed
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '"' | '\'' | '`'))
+        else {
             continue;
         };
         let body = &trimmed[1..];
@@ -75,7 +79,14 @@ pub async fn node(p: Proc) -> i32 {
     let missing = format!(
         "internal/modules/cjs/loader.js:883\n  throw err;\n  ^\n\nError: Cannot find module '{abs}'\n"
     );
-    run_source(&p, &file, "console.log(", &["listen(", "createServer"], missing).await
+    run_source(
+        &p,
+        &file,
+        "console.log(",
+        &["listen(", "createServer"],
+        missing,
+    )
+    .await
 }
 
 fn json_field(v: &serde_json::Value, path: &[&str]) -> Option<String> {
@@ -141,9 +152,8 @@ pub async fn npm(p: Proc) -> i32 {
                 ));
                 return 254;
             };
-            let script = json_field(&pkg, &["scripts", &script_name]).or_else(|| {
-                (script_name == "start").then(|| "node server.js".to_string())
-            });
+            let script = json_field(&pkg, &["scripts", &script_name])
+                .or_else(|| (script_name == "start").then(|| "node server.js".to_string()));
             let Some(script) = script else {
                 p.io.stderr
                     .print(&format!("npm ERR! missing script: {script_name}\n"));
@@ -163,7 +173,8 @@ pub async fn npm(p: Proc) -> i32 {
             0
         }
         other => {
-            p.io.stderr.print(&format!("npm ERR! unknown command: {other}\n"));
+            p.io.stderr
+                .print(&format!("npm ERR! unknown command: {other}\n"));
             1
         }
     }
@@ -219,7 +230,10 @@ pub async fn mvn(p: Proc) -> i32 {
     if goals.iter().any(|g| g == "clean") {
         let _ = p.sys.fs.remove(&target, true, now);
     }
-    if goals.iter().any(|g| matches!(g.as_str(), "package" | "install" | "verify")) {
+    if goals
+        .iter()
+        .any(|g| matches!(g.as_str(), "package" | "install" | "verify"))
+    {
         let sources = p
             .sys
             .fs
@@ -232,7 +246,8 @@ pub async fn mvn(p: Proc) -> i32 {
         for (path, data) in &sources {
             manifest.push_str(&format!("Source: {path} {}\n", data.len()));
             if path.ends_with(".java") {
-                for line in printed_literals(&String::from_utf8_lossy(data), "System.out.println(") {
+                for line in printed_literals(&String::from_utf8_lossy(data), "System.out.println(")
+                {
                     manifest.push_str(&format!("Prints: {line}\n"));
                 }
             }
@@ -244,7 +259,8 @@ pub async fn mvn(p: Proc) -> i32 {
             .mkdir(&target, true, 0o755, now)
             .and_then(|()| p.sys.fs.write(&jar, manifest.as_bytes(), false, 0o644, now));
         if let Err(e) = res {
-            p.io.stdout.print(&format!("[ERROR] Failed to write {jar}: {e}\n"));
+            p.io.stdout
+                .print(&format!("[ERROR] Failed to write {jar}: {e}\n"));
             return 1;
         }
         p.io.stdout.print(&format!(
@@ -258,26 +274,30 @@ pub async fn mvn(p: Proc) -> i32 {
 pub async fn java(p: Proc) -> i32 {
     let Some(pos) = p.argv.iter().position(|a| a == "-jar") else {
         if p.argv.iter().any(|a| a == "-version" || a == "--version") {
-            p.io.stderr.print("openjdk version \"11.0.20\" 2023-07-18 LTS\n");
+            p.io.stderr
+                .print("openjdk version \"11.0.20\" 2023-07-18 LTS\n");
             return 0;
         }
         p.err("only `java -jar FILE` is simulated");
         return 1;
     };
     let Some(jar) = p.argv.get(pos + 1).cloned() else {
-        p.io.stderr.print("Error: -jar requires jar file specification\n");
+        p.io.stderr
+            .print("Error: -jar requires jar file specification\n");
         return 1;
     };
     let data = match p.sys.fs.read(&p.abs(&jar)) {
         Ok(d) => String::from_utf8_lossy(&d).into_owned(),
         Err(e) => {
             let _ = with_name(e, &jar);
-            p.io.stderr.print(&format!("Error: Unable to access jarfile {jar}\n"));
+            p.io.stderr
+                .print(&format!("Error: Unable to access jarfile {jar}\n"));
             return 1;
         }
     };
     if !data.starts_with("SIMJAR") {
-        p.io.stderr.print(&format!("Error: Invalid or corrupt jarfile {jar}\n"));
+        p.io.stderr
+            .print(&format!("Error: Invalid or corrupt jarfile {jar}\n"));
         return 1;
     }
     for line in data.lines().filter_map(|l| l.strip_prefix("Prints: ")) {
@@ -302,7 +322,14 @@ pub async fn python(p: Proc) -> i32 {
         p.argv[0],
         p.abs(&file)
     );
-    run_source(&p, &file, "print(", &["run(", "serve_forever", "listen("], missing).await
+    run_source(
+        &p,
+        &file,
+        "print(",
+        &["run(", "serve_forever", "listen("],
+        missing,
+    )
+    .await
 }
 
 /// `pip install [-r FILE] [PKG...]`.

@@ -78,11 +78,19 @@ fn parse_tar(argv: &[String]) -> Result<TarArgs, String> {
                 'v' => t.verbose = true,
                 'm' => t.keep_mtime = false,
                 'f' => {
-                    t.file = Some(argv.get(i).cloned().ok_or("option requires an argument -- 'f'")?);
+                    t.file = Some(
+                        argv.get(i)
+                            .cloned()
+                            .ok_or("option requires an argument -- 'f'")?,
+                    );
                     i += 1;
                 }
                 'C' => {
-                    t.dir = Some(argv.get(i).cloned().ok_or("option requires an argument -- 'C'")?);
+                    t.dir = Some(
+                        argv.get(i)
+                            .cloned()
+                            .ok_or("option requires an argument -- 'C'")?,
+                    );
                     i += 1;
                 }
                 'o' | 'p' | 'h' | 'O' => {}
@@ -177,7 +185,12 @@ fn to_epoch(t: Timestamp) -> u64 {
 }
 
 /// Builds an uncompressed tar of `paths` (relative to `base`), entry names as given.
-pub fn create(fs: &Vfs, base: &str, paths: &[String], verbose: Option<&Proc>) -> Result<Vec<u8>, String> {
+pub fn create(
+    fs: &Vfs,
+    base: &str,
+    paths: &[String],
+    verbose: Option<&Proc>,
+) -> Result<Vec<u8>, String> {
     let mut b = tar::Builder::new(Vec::new());
     for path in paths {
         let node = fs
@@ -223,8 +236,13 @@ fn append(
             } else {
                 format!("{name}/")
             };
-            let dname = if dname.is_empty() { "./".to_string() } else { dname };
-            b.append_data(&mut h, &dname, std::io::empty()).map_err(err)?;
+            let dname = if dname.is_empty() {
+                "./".to_string()
+            } else {
+                dname
+            };
+            b.append_data(&mut h, &dname, std::io::empty())
+                .map_err(err)?;
             for (child, n) in &d.entries {
                 let cname = if name == "." {
                     format!("./{child}")
@@ -246,11 +264,19 @@ fn ensure_dir(fs: &Vfs, path: &str, now: Timestamp) -> Result<(), FsError> {
 }
 
 /// Extracts a tar into `base` (leading `/` and `..` components are dropped, as GNU tar does).
-pub fn extract(p: &Proc, data: &[u8], base: &str, keep_mtime: bool, verbose: bool) -> Result<(), String> {
+pub fn extract(
+    p: &Proc,
+    data: &[u8],
+    base: &str,
+    keep_mtime: bool,
+    verbose: bool,
+) -> Result<(), String> {
     let fs = &p.sys.fs;
     let now = p.now();
     let mut ar = tar::Archive::new(data);
-    let entries = ar.entries().map_err(|e| format!("This does not look like a tar archive: {e}"))?;
+    let entries = ar
+        .entries()
+        .map_err(|e| format!("This does not look like a tar archive: {e}"))?;
     // Directory times are applied last, since creating children changes them.
     let mut dir_times = Vec::new();
     for entry in entries {

@@ -126,7 +126,11 @@ pub async fn ls(p: Proc) -> i32 {
                 ));
                 code = 2;
             }
-            Ok(m) if m.kind != Kind::Dir && !(m.kind == Kind::Symlink && p.sys.fs.is_dir(&abs) && !long) || o.has('d') => {
+            Ok(m)
+                if m.kind != Kind::Dir
+                    && !(m.kind == Kind::Symlink && p.sys.fs.is_dir(&abs) && !long)
+                    || o.has('d') =>
+            {
                 p.io.stdout.print(&line(path, &abs));
             }
             Ok(_) => match p.sys.fs.read_dir(&abs) {

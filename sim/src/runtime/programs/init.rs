@@ -32,7 +32,8 @@ pub async fn go_init(p: Proc) -> i32 {
         }
     }
     let Some(main) = hooks.get("main").filter(|m| !m.trim().is_empty()) else {
-        p.io.stderr.print("[go-init] No main command defined, exiting\n");
+        p.io.stderr
+            .print("[go-init] No main command defined, exiting\n");
         return 2;
     };
     if let Some(pre) = hooks.get("pre").filter(|m| !m.trim().is_empty()) {

@@ -123,7 +123,10 @@ pub async fn date(p: Proc) -> i32 {
 pub async fn hostname(p: Proc) -> i32 {
     let id = &p.sys.ctx.identity;
     if p.argv.get(1).is_some_and(|a| a == "-i") {
-        let ip = id.pod_ip.map(|i| i.to_string()).unwrap_or_else(|| "127.0.0.1".into());
+        let ip = id
+            .pod_ip
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "127.0.0.1".into());
         p.io.stdout.print(&format!("{ip}\n"));
     } else {
         p.io.stdout.print(&format!("{}\n", id.hostname));
@@ -266,7 +269,11 @@ pub async fn kill(p: Proc) -> i32 {
         let a = &p.argv[i];
         if a == "-s" {
             i += 1;
-            sig = p.argv.get(i).and_then(|s| parse_signal(s)).unwrap_or(SIGTERM);
+            sig = p
+                .argv
+                .get(i)
+                .and_then(|s| parse_signal(s))
+                .unwrap_or(SIGTERM);
         } else if a == "-l" {
             p.io.stdout.print("HUP INT KILL TERM USR1 USR2\n");
             return 0;
@@ -285,10 +292,10 @@ pub async fn kill(p: Proc) -> i32 {
     }
     let mut code = 0;
     for pid in pids {
-        let ok = pid
-            .parse::<u32>()
-            .ok()
-            .is_some_and(|n| sig == 0 && p.sys.ctx.processes().iter().any(|x| x.pid == n) || sig != 0 && p.sys.ctx.signal(n, sig));
+        let ok = pid.parse::<u32>().ok().is_some_and(|n| {
+            sig == 0 && p.sys.ctx.processes().iter().any(|x| x.pid == n)
+                || sig != 0 && p.sys.ctx.signal(n, sig)
+        });
         if !ok {
             p.err(format!("can't kill pid {pid}: No such process"));
             code = 1;

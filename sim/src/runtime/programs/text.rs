@@ -442,7 +442,11 @@ pub async fn grep(p: Proc) -> i32 {
             }
         }
         if o.has('c') {
-            let prefix = if multi { format!("{name}:") } else { String::new() };
+            let prefix = if multi {
+                format!("{name}:")
+            } else {
+                String::new()
+            };
             p.io.stdout.print(&format!("{prefix}{count}\n"));
         }
         if o.has('l') && count > 0 {

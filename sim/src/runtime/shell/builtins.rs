@@ -154,7 +154,11 @@ impl Shell {
                     if !raw {
                         line = line.replace('\\', "");
                     }
-                    let ifs = self.vars.get("IFS").cloned().unwrap_or_else(|| " \t\n".into());
+                    let ifs = self
+                        .vars
+                        .get("IFS")
+                        .cloned()
+                        .unwrap_or_else(|| " \t\n".into());
                     let mut rest = line.trim_matches(|c| ifs.contains(c)).to_string();
                     let n = names.len();
                     for (k, var) in names.iter().enumerate() {
@@ -208,7 +212,8 @@ impl Shell {
                     }
                 }
                 "wait" => {
-                    let wanted: Vec<u32> = argv[1..].iter().filter_map(|a| a.parse().ok()).collect();
+                    let wanted: Vec<u32> =
+                        argv[1..].iter().filter_map(|a| a.parse().ok()).collect();
                     let mut last = 0;
                     let jobs = std::mem::take(&mut self.bg);
                     for (pid, rx) in jobs {
@@ -236,7 +241,8 @@ impl Shell {
                 }
                 "command" | "type" | "which" => {
                     let verbose = name == "type";
-                    let lookup = name == "which" || argv.get(1).is_some_and(|a| a == "-v" || a == "-V");
+                    let lookup =
+                        name == "which" || argv.get(1).is_some_and(|a| a == "-v" || a == "-V");
                     if !lookup && !verbose {
                         // `command NAME ARGS`: run without function lookup.
                         if argv.len() < 2 {
@@ -251,7 +257,8 @@ impl Shell {
                     }
                     let mut code = 0;
                     for n in argv[1..].iter().filter(|a| !a.starts_with('-')) {
-                        let found = if BUILTINS.contains(&n.as_str()) || self.funcs.contains_key(n) {
+                        let found = if BUILTINS.contains(&n.as_str()) || self.funcs.contains_key(n)
+                        {
                             Some(n.clone())
                         } else {
                             let env = self.child_env();
@@ -264,10 +271,10 @@ impl Shell {
                                     .ok()
                                     .map(|_| n.clone())
                             } else {
-                                path_var
-                                    .split(':')
-                                    .map(|d| format!("{d}/{n}"))
-                                    .find(|p| resolve(&self.sys.fs, &env, &self.cwd, std::slice::from_ref(p)).is_ok())
+                                path_var.split(':').map(|d| format!("{d}/{n}")).find(|p| {
+                                    resolve(&self.sys.fs, &env, &self.cwd, std::slice::from_ref(p))
+                                        .is_ok()
+                                })
                             }
                         };
                         match found {

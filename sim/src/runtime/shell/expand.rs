@@ -162,9 +162,7 @@ impl Shell {
                     }
                     WordPiece::EscapeSequence(s) => {
                         let body = s.strip_prefix('\\').unwrap_or(s);
-                        let text = if quoted
-                            && !body.starts_with(['$', '`', '"', '\\', '\n'])
-                        {
+                        let text = if quoted && !body.starts_with(['$', '`', '"', '\\', '\n']) {
                             s.clone()
                         } else if body == "\n" {
                             String::new()
@@ -366,7 +364,11 @@ impl Shell {
                     } else {
                         msg
                     };
-                    return Err(self.fail(format!("{parameter}: {msg}").replace("${", "").replace('}', "")));
+                    return Err(self.fail(
+                        format!("{parameter}: {msg}")
+                            .replace("${", "")
+                            .replace('}', ""),
+                    ));
                 }
                 out.push(text(self.scalar(parameter).unwrap_or_default()));
             }

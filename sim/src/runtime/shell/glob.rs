@@ -117,7 +117,8 @@ fn bracket(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
         }
         first = false;
         if ch == '[' && p.get(i + 1) == Some(&':') {
-            let end = (i + 2..p.len().saturating_sub(1)).find(|&k| p[k] == ':' && p[k + 1] == ']')?;
+            let end =
+                (i + 2..p.len().saturating_sub(1)).find(|&k| p[k] == ':' && p[k + 1] == ']')?;
             let class: String = p[i + 2..end].iter().collect();
             matched |= match class.as_str() {
                 "alpha" => c.is_alphabetic(),
@@ -188,7 +189,11 @@ pub fn expand_path(fs: &Vfs, cwd: &str, pattern: &str) -> Vec<String> {
                 if name.starts_with('.') && !comp.starts_with('.') && !comp.starts_with("\\.") {
                     continue;
                 }
-                if matches(comp, &name) && (last || meta.kind == crate::runtime::fs::Kind::Dir || fs.is_dir(&format!("{dir}/{name}"))) {
+                if matches(comp, &name)
+                    && (last
+                        || meta.kind == crate::runtime::fs::Kind::Dir
+                        || fs.is_dir(&format!("{dir}/{name}")))
+                {
                     next.push(join(&name));
                 }
             }

@@ -93,7 +93,8 @@ fn parser_options() -> brush_parser::ParserOptions {
 
 /// Parses a script into a program.
 pub fn parse(script: &str) -> Result<ast::Program, String> {
-    let mut p = brush_parser::Parser::new(std::io::Cursor::new(script.as_bytes()), &parser_options());
+    let mut p =
+        brush_parser::Parser::new(std::io::Cursor::new(script.as_bytes()), &parser_options());
     p.parse_program().map_err(|e| format!("syntax error: {e}"))
 }
 
@@ -277,14 +278,19 @@ pub async fn sh_main(p: Proc) -> i32 {
                 pos.to_vec(),
             ),
             Err(_) => {
-                p.io.stderr
-                    .print(&format!("sh: can't open '{file}': No such file or directory\n"));
+                p.io.stderr.print(&format!(
+                    "sh: can't open '{file}': No such file or directory\n"
+                ));
                 return 127;
             }
         }
     } else {
         let d = p.io.stdin.read_all().await;
-        (String::from_utf8_lossy(&d).into_owned(), p.argv[0].clone(), vec![])
+        (
+            String::from_utf8_lossy(&d).into_owned(),
+            p.argv[0].clone(),
+            vec![],
+        )
     };
     let _ = command;
     let mut sh = Shell::new(p, arg0, positional);
@@ -413,11 +419,7 @@ impl Shell {
     fn spawn_background(&mut self, aol: &AndOrList) {
         let mut sub = self.subshell();
         sub.io.stdin = Input::empty();
-        let child_pid = Arc::new(
-            self.sys
-                .ctx
-                .register(aol.to_string(), self.sys.host.now()),
-        );
+        let child_pid = Arc::new(self.sys.ctx.register(aol.to_string(), self.sys.host.now()));
         let pid_num = child_pid.pid;
         sub.pid = child_pid;
         let aol = aol.clone();
@@ -440,9 +442,7 @@ impl Shell {
             for (i, next) in aol.additional.iter().enumerate() {
                 let is_last = i + 1 == aol.additional.len();
                 match next {
-                    AndOr::And(p) if status == 0 => {
-                        status = self.run_pipeline(p, !is_last).await?
-                    }
+                    AndOr::And(p) if status == 0 => status = self.run_pipeline(p, !is_last).await?,
                     AndOr::Or(p) if status != 0 => status = self.run_pipeline(p, !is_last).await?,
                     _ => {}
                 }
@@ -600,9 +600,7 @@ impl Shell {
                             ast::CaseItemPostAction::UnconditionallyExecuteNextCaseItem => {
                                 fallthrough = true
                             }
-                            ast::CaseItemPostAction::ContinueEvaluatingCases => {
-                                fallthrough = false
-                            }
+                            ast::CaseItemPostAction::ContinueEvaluatingCases => fallthrough = false,
                         }
                     }
                     Ok(last)
@@ -738,7 +736,10 @@ impl Shell {
                     }
                 };
                 let value = if a.append {
-                    format!("{}{value}", self.vars.get(&name).cloned().unwrap_or_default())
+                    format!(
+                        "{}{value}",
+                        self.vars.get(&name).cloned().unwrap_or_default()
+                    )
                 } else {
                     value
                 };
@@ -967,13 +968,16 @@ impl Shell {
                             let data = if target_str == "/dev/null" {
                                 Vec::new()
                             } else {
-                                self.sys.fs.read(&path).map_err(|e| {
-                                    format!(
-                                        "can't open '{target_str}': {}",
-                                        e.to_string().rsplit(": ").next().unwrap_or("error")
-                                    )
-                                })?
-                                .to_vec()
+                                self.sys
+                                    .fs
+                                    .read(&path)
+                                    .map_err(|e| {
+                                        format!(
+                                            "can't open '{target_str}': {}",
+                                            e.to_string().rsplit(": ").next().unwrap_or("error")
+                                        )
+                                    })?
+                                    .to_vec()
                             };
                             if fd.unwrap_or(0) == 0 {
                                 io.stdin = Input::bytes(data);
