@@ -3,6 +3,8 @@
 //! assemble-and-restart), the `run` output in the container log, and a pod replacement that
 //! keeps the PVC. Also the seed example's init containers waiting on Services via nslookup.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;

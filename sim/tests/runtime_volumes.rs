@@ -2,6 +2,8 @@
 //! pod UID, PV data until reclaimed, the writable layer reset on restart, configMap subPath
 //! content, env visible to printenv, image pulls.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
@@ -64,7 +66,11 @@ async fn empty_dir_survives_restart_and_is_fresh_for_a_new_pod_uid() {
     let vols = sb.volumes(&spec, &VolumeData::default()).unwrap();
     let inst = sb.container(&c, &[], &vols).unwrap();
     let w = sb
-        .exec(&inst, &["sh", "-c", "echo data > /cache/f && echo layer > /tmp/l"], b"")
+        .exec(
+            &inst,
+            &["sh", "-c", "echo data > /cache/f && echo layer > /tmp/l"],
+            b"",
+        )
         .await;
     assert_eq!(w.code, 0, "{w:?}");
 
@@ -80,12 +86,17 @@ async fn empty_dir_survives_restart_and_is_fresh_for_a_new_pod_uid() {
     // The same UID syncing again keeps the data; a replacement pod gets an empty dir.
     let again = sb.volumes(&spec, &VolumeData::default()).unwrap();
     let inst2 = sb.container(&c, &[], &again).unwrap();
-    assert_eq!(sb.exec(&inst2, &["cat", "/cache/f"], b"").await.stdout, "data\n");
+    assert_eq!(
+        sb.exec(&inst2, &["cat", "/cache/f"], b"").await.stdout,
+        "data\n"
+    );
     sb.rt.remove_pod(&sb.pod.uid);
     sb.pod.uid = "uid-2".into();
     let fresh = sb.volumes(&spec, &VolumeData::default()).unwrap();
     let inst3 = sb.container(&c, &[], &fresh).unwrap();
-    let r = sb.exec(&inst3, &["sh", "-c", "ls -A /cache | wc -l"], b"").await;
+    let r = sb
+        .exec(&inst3, &["sh", "-c", "ls -A /cache | wc -l"], b"")
+        .await;
     assert_eq!(r.stdout, "0\n");
 }
 
@@ -100,14 +111,21 @@ async fn pv_data_is_kept_across_pods_until_reclaimed() {
     };
     let vols = sb.volumes(&spec, &data).unwrap();
     let inst = sb.container(&c, &[], &vols).unwrap();
-    sb.exec(&inst, &["sh", "-c", "mkdir -p /data/db && echo row > /data/db/t"], b"")
-        .await;
+    sb.exec(
+        &inst,
+        &["sh", "-c", "mkdir -p /data/db && echo row > /data/db/t"],
+        b"",
+    )
+    .await;
 
     sb.rt.remove_pod(&sb.pod.uid);
     sb.pod.uid = "uid-2".into();
     let vols = sb.volumes(&spec, &data).unwrap();
     let inst = sb.container(&c, &[], &vols).unwrap();
-    assert_eq!(sb.exec(&inst, &["cat", "/data/db/t"], b"").await.stdout, "row\n");
+    assert_eq!(
+        sb.exec(&inst, &["cat", "/data/db/t"], b"").await.stdout,
+        "row\n"
+    );
 
     // Retain: nothing happens. Delete: the data goes, and a new binding starts empty.
     assert!(sb.rt.reclaim_pv("pv-0001"));
@@ -121,7 +139,10 @@ async fn pv_data_is_kept_across_pods_until_reclaimed() {
 
     // An unbound claim is a mount error that says which claim.
     let err = sb.volumes(&spec, &VolumeData::default()).unwrap_err();
-    assert!(err.to_string().contains("\"app-pvc\" is not bound"), "{err}");
+    assert!(
+        err.to_string().contains("\"app-pvc\" is not bound"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -160,13 +181,23 @@ async fn config_map_with_sub_path_is_byte_for_byte_and_read_only() {
         mount("cfg", "/cfg"),
     ]);
     let inst = sb.container(&c, &[], &vols).unwrap();
-    assert_eq!(inst.fs().read("/etc/app/config.json").unwrap().to_vec(), content);
-    let r = sb.exec(&inst, &["md5sum", "/etc/app/config.json"], b"").await;
-    let want = format!("{}  /etc/app/config.json\n", hex::encode(Md5::digest(&content)));
+    assert_eq!(
+        inst.fs().read("/etc/app/config.json").unwrap().to_vec(),
+        content
+    );
+    let r = sb
+        .exec(&inst, &["md5sum", "/etc/app/config.json"], b"")
+        .await;
+    let want = format!(
+        "{}  /etc/app/config.json\n",
+        hex::encode(Md5::digest(&content))
+    );
     assert_eq!(r.stdout, want);
     assert_eq!(inst.fs().stat("/cfg/conf/app.json").unwrap().mode, 0o600);
     // Only the listed item is projected.
-    let r = sb.exec(&inst, &["sh", "-c", "ls /cfg /cfg/conf"], b"").await;
+    let r = sb
+        .exec(&inst, &["sh", "-c", "ls /cfg /cfg/conf"], b"")
+        .await;
     assert_eq!(r.stdout, "/cfg:\nconf\n\n/cfg/conf:\napp.json\n");
     let r = sb
         .exec(&inst, &["sh", "-c", "echo x > /etc/app/config.json"], b"")
@@ -192,7 +223,18 @@ async fn env_from_spec_and_image_is_visible_to_printenv() {
     ];
     let inst = sb.container(&c, &env, &PodVolumes::default()).unwrap();
     let r = sb
-        .exec(&inst, &["printenv", "GREETING", "FROM_SECRET", "COMBINED", "NODEJS_VERSION", "HOSTNAME"], b"")
+        .exec(
+            &inst,
+            &[
+                "printenv",
+                "GREETING",
+                "FROM_SECRET",
+                "COMBINED",
+                "NODEJS_VERSION",
+                "HOSTNAME",
+            ],
+            b"",
+        )
         .await;
     assert_eq!(r.stdout, "hello\ns3cr3t\nhello-world\n14\nsandbox\n");
     // command/args with $(VAR) references, started as PID 1.
@@ -208,7 +250,11 @@ async fn unknown_images_run_on_busybox_unless_strict() {
     let c = Container {
         name: "x".into(),
         image: Some("example.com/team/anything:v2".into()),
-        command: Some(vec!["sh".into(), "-c".into(), "echo ran on $(cat /etc/os-release | head -n 1)".into()]),
+        command: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo ran on $(cat /etc/os-release | head -n 1)".into(),
+        ]),
         ..Default::default()
     };
     let inst = sb.container(&c, &[], &PodVolumes::default()).unwrap();
@@ -220,9 +266,16 @@ async fn unknown_images_run_on_busybox_unless_strict() {
     strict.strict = true;
     let err = strict.pull("example.com/team/anything:v2").unwrap_err();
     assert!(matches!(err, PullError::NotFound { .. }));
-    assert!(err.to_string().contains("not found in the simulator's image catalogue"));
+    assert!(
+        err.to_string()
+            .contains("not found in the simulator's image catalogue")
+    );
     assert!(strict.pull("busybox").is_ok());
-    assert!(strict.pull("registry.access.redhat.com/ubi8/python-38:latest").is_ok());
+    assert!(
+        strict
+            .pull("registry.access.redhat.com/ubi8/python-38:latest")
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -238,7 +291,11 @@ async fn missing_command_fails_to_start_like_containerd() {
     assert!(inst.check_command().is_err());
     let (io, log) = odo_sim::runtime::sandbox::log_sink();
     assert_eq!(inst.start(sb.host(), io).await, 128);
-    assert!(log.text().contains("executable file not found in $PATH"), "{}", log.text());
+    assert!(
+        log.text().contains("executable file not found in $PATH"),
+        "{}",
+        log.text()
+    );
 }
 
 #[derive(Debug, Clone)]

@@ -228,7 +228,13 @@ impl Vfs {
 
     fn lookup_canon(&self, canon: &[String]) -> Option<Arc<Node>> {
         let loc = self.locate(canon);
-        loc.tree.snapshot().get(&loc.inner)
+        loc.tree.snapshot().get(&loc.inner).or_else(|| {
+            // A directory that only exists because something is mounted below it.
+            self.mounts
+                .iter()
+                .any(|m| m.at.len() > canon.len() && m.at[..canon.len()] == *canon)
+                .then(|| Arc::new(Node::empty_dir(0o755, Timestamp::UNIX_EPOCH)))
+        })
     }
 
     /// Resolves `path` (absolute) to canonical components, following symlinks in every component
@@ -536,6 +542,7 @@ fn graft(node: &mut Node, rel: &[String], mounted: Arc<Node>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
