@@ -6,6 +6,7 @@ pub mod archive;
 pub mod args;
 pub mod files;
 pub mod init;
+pub mod sed;
 pub mod system;
 pub mod text;
 
@@ -72,7 +73,7 @@ registry! {
     "egrep" => text::grep,
     "head" => text::head,
     "tail" => text::tail,
-    "sed" => text::sed,
+    "sed" => sed::sed,
     "sort" => text::sort,
     "tr" => text::tr,
     "seq" => text::seq,

@@ -9,25 +9,26 @@
 
 mod arith;
 mod builtins;
+mod exec;
 mod expand;
 pub mod glob;
+mod redirect;
+
+pub use exec::{ExecError, Resolved, resolve, run_external};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use brush_parser::ast::{
     self, AndOr, AndOrList, Command, CommandPrefixOrSuffixItem, CompoundCommand, CompoundList,
-    IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SeparatorOperator,
-    SimpleCommand,
+    IoRedirect, Pipeline, SeparatorOperator, SimpleCommand,
 };
 use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 
-use super::fs::{FsError, Node, Vfs, absolute};
-use super::host::Host;
-use super::io::{ChannelSink, Input, Out, Sink, Stdio};
+use super::io::{ChannelSink, Input, Out, Stdio};
 use super::process::{Jobs, Pid, Proc, System};
-use super::programs::{self, ProgramFn};
+use super::programs;
 
 /// Control flow that unwinds through the interpreter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,132 +97,6 @@ pub fn parse(script: &str) -> Result<ast::Program, String> {
     let mut p =
         brush_parser::Parser::new(std::io::Cursor::new(script.as_bytes()), &parser_options());
     p.parse_program().map_err(|e| format!("syntax error: {e}"))
-}
-
-/// A sink that appends to a file of the container filesystem (redirections).
-struct FileSink {
-    fs: Vfs,
-    path: String,
-    host: Arc<dyn Host>,
-}
-
-impl Sink for FileSink {
-    fn write(&self, data: &[u8]) {
-        let _ = self
-            .fs
-            .write(&self.path, data, true, 0o644, self.host.now());
-    }
-}
-
-/// How a resolved command runs.
-pub enum Resolved {
-    /// A builtin program.
-    Program(ProgramFn),
-    /// A script run by an interpreter: the full argv to run instead.
-    Interpreted(Vec<String>),
-}
-
-/// Why a command could not be run.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExecError {
-    /// No such file in `$PATH` (or at the given path).
-    #[error("{0}: not found")]
-    NotFound(String),
-    /// The file exists but is not executable, or is not a program this simulator knows.
-    #[error("{0}: Permission denied")]
-    PermissionDenied(String),
-}
-
-/// Finds `name` (in `$PATH` unless it contains `/`) and decides how it runs.
-pub fn resolve(
-    fs: &Vfs,
-    env: &BTreeMap<String, String>,
-    cwd: &str,
-    argv: &[String],
-) -> Result<Resolved, ExecError> {
-    let Some(name) = argv.first() else {
-        return Err(ExecError::NotFound(String::new()));
-    };
-    let path = if name.contains('/') {
-        absolute(cwd, name)
-    } else {
-        let path_var = env.get("PATH").map(String::as_str).unwrap_or(DEFAULT_PATH);
-        let found = path_var
-            .split(':')
-            .filter(|d| !d.is_empty())
-            .map(|d| absolute(cwd, &format!("{d}/{name}")))
-            .find(|p| matches!(fs.node(p).as_deref(), Ok(Node::File(_))));
-        match found {
-            Some(p) => p,
-            None => return Err(ExecError::NotFound(name.clone())),
-        }
-    };
-    let node = fs.node(&path).map_err(|e| match e {
-        FsError::NotFound(_) | FsError::NotADir(_) => ExecError::NotFound(name.clone()),
-        _ => ExecError::PermissionDenied(name.clone()),
-    })?;
-    let Node::File(f) = &*node else {
-        return Err(ExecError::PermissionDenied(name.clone()));
-    };
-    if f.mode & 0o111 == 0 {
-        return Err(ExecError::PermissionDenied(name.clone()));
-    }
-    if let Some(prog) = programs::program_of(&f.data) {
-        // A busybox-style multi-call binary runs the applet named by argv[0].
-        let applet = if prog == "busybox" {
-            name.rsplit('/').next().unwrap_or(name)
-        } else {
-            prog
-        };
-        return programs::lookup(applet)
-            .map(Resolved::Program)
-            .ok_or_else(|| ExecError::PermissionDenied(name.clone()));
-    }
-    let mut interp = vec!["/bin/sh".to_string()];
-    if let Some(rest) = f.data.strip_prefix(b"#!") {
-        let line = rest.split(|b| *b == b'\n').next().unwrap_or_default();
-        let line = String::from_utf8_lossy(line);
-        let mut parts = line.split_whitespace();
-        if let Some(i) = parts.next() {
-            interp = vec![i.to_string()];
-            if let Some(arg) = parts.next() {
-                interp.push(arg.to_string());
-            }
-        }
-    }
-    interp.push(path);
-    interp.extend(argv[1..].iter().cloned());
-    Ok(Resolved::Interpreted(interp))
-}
-
-/// Runs `p.argv` as a command found on the filesystem (no shell builtins or functions).
-/// Prints `NAME: not found` and returns 127, or 126 when it cannot be executed.
-pub async fn run_external(p: Proc) -> i32 {
-    run_resolved(p, 0).await
-}
-
-fn run_resolved(mut p: Proc, depth: u32) -> BoxFuture<'static, i32> {
-    Box::pin(async move {
-        match resolve(&p.sys.fs, &p.env, &p.cwd, &p.argv) {
-            Ok(Resolved::Program(f)) => f(p).await,
-            Ok(Resolved::Interpreted(argv)) if depth < 4 => {
-                p.argv = argv;
-                run_resolved(p, depth + 1).await
-            }
-            Ok(Resolved::Interpreted(_)) => {
-                p.err("too many levels of interpreters");
-                126
-            }
-            Err(e @ ExecError::NotFound(_)) => {
-                p.io.stderr.print(&format!("{e}\n"));
-                127
-            }
-            Err(e) => {
-                p.io.stderr.print(&format!("{e}\n"));
-                126
-            }
-        }
-    })
 }
 
 /// The `sh` program: `sh [-eux] [-c SCRIPT [ARG0 [ARG...]] | FILE [ARG...]]`.
@@ -914,152 +789,5 @@ impl Shell {
             self.cwd = value.clone();
         }
         self.vars.insert(name.to_string(), value);
-    }
-
-    fn open_out(&self, io: &Stdio, target: &str, append: bool) -> Result<Out, String> {
-        match target {
-            "/dev/null" => return Ok(Out::null()),
-            "/dev/stdout" => return Ok(io.stdout.clone()),
-            "/dev/stderr" => return Ok(io.stderr.clone()),
-            _ => {}
-        }
-        let path = absolute(&self.cwd, target);
-        let now = self.sys.host.now();
-        let exists = self.sys.fs.exists(&path);
-        if !append || !exists {
-            self.sys
-                .fs
-                .write(&path, b"", false, 0o644, now)
-                .map_err(|e| {
-                    format!(
-                        "can't create {target}: {}",
-                        e.to_string().rsplit(": ").next().unwrap_or("error")
-                    )
-                })?;
-        } else if self.sys.fs.is_dir(&path) {
-            return Err(format!("can't create {target}: Is a directory"));
-        }
-        Ok(Out::new(FileSink {
-            fs: self.sys.fs.clone(),
-            path,
-            host: self.sys.host.clone(),
-        }))
-    }
-
-    async fn redirect_io(&mut self, redirs: &[&IoRedirect]) -> Result<Stdio, String> {
-        let mut io = self.io.clone();
-        for r in redirs {
-            match r {
-                IoRedirect::File(fd, kind, target) => {
-                    let target_str = match target {
-                        IoFileRedirectTarget::Filename(w) | IoFileRedirectTarget::Duplicate(w) => {
-                            self.expand_string(&w.value)
-                                .await
-                                .map_err(|_| "bad redirection".to_string())?
-                        }
-                        IoFileRedirectTarget::Fd(n) => n.to_string(),
-                        IoFileRedirectTarget::ProcessSubstitution(..) => {
-                            return Err("process substitution: not supported".into());
-                        }
-                    };
-                    match kind {
-                        IoFileRedirectKind::Read | IoFileRedirectKind::ReadAndWrite => {
-                            let path = absolute(&self.cwd, &target_str);
-                            let data = if target_str == "/dev/null" {
-                                Vec::new()
-                            } else {
-                                self.sys
-                                    .fs
-                                    .read(&path)
-                                    .map_err(|e| {
-                                        format!(
-                                            "can't open '{target_str}': {}",
-                                            e.to_string().rsplit(": ").next().unwrap_or("error")
-                                        )
-                                    })?
-                                    .to_vec()
-                            };
-                            if fd.unwrap_or(0) == 0 {
-                                io.stdin = Input::bytes(data);
-                            }
-                        }
-                        IoFileRedirectKind::Write
-                        | IoFileRedirectKind::Clobber
-                        | IoFileRedirectKind::Append => {
-                            let out = self.open_out(
-                                &io,
-                                &target_str,
-                                matches!(kind, IoFileRedirectKind::Append),
-                            )?;
-                            match fd.unwrap_or(1) {
-                                1 => io.stdout = out,
-                                2 => io.stderr = out,
-                                _ => {}
-                            }
-                        }
-                        IoFileRedirectKind::DuplicateOutput => {
-                            let src = match target_str.as_str() {
-                                "1" => io.stdout.clone(),
-                                "2" => io.stderr.clone(),
-                                "-" => Out::null(),
-                                other if other.parse::<i32>().is_ok() => Out::null(),
-                                // `>&file` is `&>file` in bash.
-                                other => {
-                                    let out = self.open_out(&io, other, false)?;
-                                    io.stderr = out.clone();
-                                    out
-                                }
-                            };
-                            match fd.unwrap_or(1) {
-                                1 => io.stdout = src,
-                                2 => io.stderr = src,
-                                _ => {}
-                            }
-                        }
-                        IoFileRedirectKind::DuplicateInput => {}
-                    }
-                }
-                IoRedirect::HereDocument(fd, doc) => {
-                    let text = if doc.requires_expansion {
-                        self.expand_heredoc(&doc.doc.value)
-                            .await
-                            .map_err(|_| "bad here-document".to_string())?
-                    } else {
-                        doc.doc.value.clone()
-                    };
-                    let text = if doc.remove_tabs {
-                        text.lines()
-                            .map(|l| l.trim_start_matches('\t'))
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                            + "\n"
-                    } else {
-                        text
-                    };
-                    if fd.unwrap_or(0) == 0 {
-                        io.stdin = Input::bytes(text.into_bytes());
-                    }
-                }
-                IoRedirect::HereString(fd, w) => {
-                    let s = self
-                        .expand_string(&w.value)
-                        .await
-                        .map_err(|_| "bad here-string".to_string())?;
-                    if fd.unwrap_or(0) == 0 {
-                        io.stdin = Input::bytes(format!("{s}\n").into_bytes());
-                    }
-                }
-                IoRedirect::OutputAndError(w, append) => {
-                    let t = self
-                        .expand_string(&w.value)
-                        .await
-                        .map_err(|_| "bad redirection".to_string())?;
-                    let out = self.open_out(&io, &t, *append)?;
-                    io.stdout = out.clone();
-                    io.stderr = out;
-                }
-            }
-        }
-        Ok(io)
     }
 }
