@@ -325,7 +325,11 @@ impl ContainerInstance {
     /// Starts PID 1. The future ends with its exit code; dropping it kills every process of the
     /// container (SIGKILL). A missing command prints the OCI runtime error and exits 128.
     pub fn start(&self, host: Arc<dyn Host>, io: Stdio) -> BoxFuture<'static, i32> {
-        let ctx = self.ctx();
+        // Every run of the container is a new PID namespace: PID 1 is its first process.
+        let ctx = ContainerCtx::new(self.identity.clone());
+        if let Ok(mut c) = self.ctx.lock() {
+            *c = ctx.clone();
+        }
         if let Err(e) = self.check_command() {
             let msg = format!(
                 "failed to create containerd task: OCI runtime create failed: exec: \"{}\": {}\n",

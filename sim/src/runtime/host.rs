@@ -23,8 +23,9 @@ pub trait Host: Send + Sync {
     fn resolve(&self, name: &str, namespace: &str) -> Option<Vec<Ipv4Addr>>;
 }
 
-/// A deterministic [`Host`] for tests: time starts at a fixed instant and `sleep` advances it
-/// immediately (yielding once so other processes run), DNS answers from a table.
+/// A deterministic [`Host`] for tests: time starts at a fixed instant; DNS answers from a table.
+/// In the default (instant) mode `sleep` advances time at once and yields; in manual mode
+/// sleepers wait until [`TestHost::advance`] moves time past their deadline.
 #[derive(Clone)]
 pub struct TestHost {
     inner: Arc<Mutex<TestHostState>>,
@@ -32,6 +33,9 @@ pub struct TestHost {
 
 struct TestHostState {
     now: Timestamp,
+    manual: bool,
+    seq: u64,
+    timers: BTreeMap<(Timestamp, u64), tokio::sync::oneshot::Sender<()>>,
     /// Fully qualified names (`svc.ns.svc.cluster.local`) and pod hostnames to addresses.
     names: BTreeMap<String, Vec<Ipv4Addr>>,
 }
@@ -49,6 +53,9 @@ impl TestHost {
         TestHost {
             inner: Arc::new(Mutex::new(TestHostState {
                 now: start,
+                manual: false,
+                seq: 0,
+                timers: BTreeMap::new(),
                 names: BTreeMap::new(),
             })),
         }
@@ -65,10 +72,38 @@ impl TestHost {
             .insert(format!("{svc}.{ns}.svc.cluster.local"), vec![ip]);
     }
 
-    /// Advances virtual time by `d`.
+    /// Registers a pod hostname (or any other fully qualified name) with its addresses.
+    pub fn add_name(&self, name: &str, ips: Vec<Ipv4Addr>) {
+        self.state().names.insert(name.to_string(), ips);
+    }
+
+    /// A host whose sleepers wait for [`TestHost::advance`].
+    pub fn manual() -> Self {
+        let h = Self::new();
+        h.state().manual = true;
+        h
+    }
+
+    /// Advances virtual time by `d`, waking the sleepers whose deadline has passed.
     pub fn advance(&self, d: Duration) {
         let mut s = self.state();
         s.now = s.now.checked_add(d).unwrap_or(s.now);
+        let now = s.now;
+        while let Some(entry) = s.timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let _ = entry.remove().send(());
+        }
+    }
+
+    /// How many processes are sleeping (manual mode).
+    pub fn sleepers(&self) -> usize {
+        self.state()
+            .timers
+            .values()
+            .filter(|t| !t.is_closed())
+            .count()
     }
 }
 
@@ -92,8 +127,20 @@ impl Host for TestHost {
     }
 
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
-        self.advance(d);
-        Box::pin(tokio::task::yield_now())
+        let mut s = self.state();
+        if !s.manual {
+            drop(s);
+            self.advance(d);
+            return Box::pin(tokio::task::yield_now());
+        }
+        let deadline = s.now.checked_add(d).unwrap_or(s.now);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        s.seq += 1;
+        let key = (deadline, s.seq);
+        s.timers.insert(key, tx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
     }
 
     fn resolve(&self, name: &str, namespace: &str) -> Option<Vec<Ipv4Addr>> {

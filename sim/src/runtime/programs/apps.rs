@@ -41,8 +41,7 @@ pub async fn serve(p: Proc) -> i32 {
 /// `hello-openshift`: the sample server, listening on 8080 and 8888.
 pub async fn hello_openshift(p: Proc) -> i32 {
     p.io.stdout.print("serving on 8888\nserving on 8080\n");
-    let _ = p.serve_forever().await;
-    0
+    p.serve_forever().await
 }
 
 /// Runs a script-like source: prints its literal output lines, then serves when it listens.
@@ -58,8 +57,8 @@ async fn run_source(p: &Proc, file: &str, call: &str, listens: &[&str], missing:
         p.io.stdout.print(&format!("{line}\n"));
     }
     if listens.iter().any(|l| src.contains(l)) {
-        let _ = p.serve_forever().await;
-        0
+        // No handler installed: a terminating signal kills the process (exit 128 + signal).
+        p.serve_forever().await
     } else {
         0
     }
@@ -303,8 +302,8 @@ pub async fn java(p: Proc) -> i32 {
     for line in data.lines().filter_map(|l| l.strip_prefix("Prints: ")) {
         p.io.stdout.print(&format!("{line}\n"));
     }
-    let _ = p.serve_forever().await;
-    0
+    // The JVM exits with 128 + signal on SIGTERM.
+    p.serve_forever().await
 }
 
 /// `python FILE` / `python3 FILE` / `python -V`.

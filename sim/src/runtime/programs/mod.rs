@@ -86,6 +86,7 @@ registry! {
     "true" => system::true_cmd,
     "false" => system::false_cmd,
     "sleep" => system::sleep,
+    "pwd" => system::pwd,
     "env" => system::env,
     "printenv" => system::printenv,
     "date" => system::date,

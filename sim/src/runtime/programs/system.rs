@@ -37,6 +37,12 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(v * mult))
 }
 
+/// `pwd`.
+pub async fn pwd(p: Proc) -> i32 {
+    p.io.stdout.print(&format!("{}\n", p.cwd));
+    0
+}
+
 /// `sleep DURATION...` in virtual time.
 pub async fn sleep(p: Proc) -> i32 {
     let mut total = Duration::ZERO;
