@@ -191,6 +191,7 @@ async fn hello_openshift_serves_until_terminated() {
     assert!(!task.is_finished());
     assert!(inst.signal(SIGTERM));
     assert_eq!(task.await.unwrap(), 143);
+    assert!(inst.listening_ports().is_empty());
 }
 
 #[tokio::test]

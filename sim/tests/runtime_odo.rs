@@ -316,6 +316,10 @@ async fn odo_pod_runs_end_to_end_and_survives_replacement() {
         status.stdout.starts_with("run") && status.stdout.contains("Running"),
         "{status:?}"
     );
+    assert_eq!(
+        app.listening_ports().keys().copied().collect::<Vec<_>>(),
+        [8080]
+    );
     let ps = sb.exec(&app, &["ps"], b"").await;
     assert!(
         ps.stdout

@@ -411,6 +411,12 @@ impl ContainerInstance {
         self.ctx().processes()
     }
 
+    /// TCP ports listened on in the container now, with the listening PID (for httpGet and
+    /// tcpSocket probes, endpoints readiness and port-forward).
+    pub fn listening_ports(&self) -> BTreeMap<u16, u32> {
+        self.ctx().listening()
+    }
+
     /// Prepares a restart: a fresh writable layer (the image's files again) and a new PID
     /// namespace. Volumes keep their data.
     pub fn restart(&self, now: Timestamp) {

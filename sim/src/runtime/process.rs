@@ -78,6 +78,7 @@ pub struct ContainerCtx {
     next_pid: AtomicU32,
     supervisor: Mutex<Option<mpsc::UnboundedSender<SupervisorRequest>>>,
     daemons: Mutex<Option<Jobs>>,
+    ports: Mutex<BTreeMap<u16, u32>>,
 }
 
 impl ContainerCtx {
@@ -89,6 +90,7 @@ impl ContainerCtx {
             next_pid: AtomicU32::new(1),
             supervisor: Mutex::new(None),
             daemons: Mutex::new(None),
+            ports: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -145,6 +147,12 @@ impl ContainerCtx {
     /// Where daemons (`supervisord -d`) run: alongside the container's main process.
     pub fn daemon_jobs(&self) -> Option<Jobs> {
         self.daemons.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// TCP ports a process listens on now, with the PID that listens (for probes, endpoints
+    /// and port-forward).
+    pub fn listening(&self) -> BTreeMap<u16, u32> {
+        self.ports.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// The control channel of this container's running supervisord, if any.
@@ -341,5 +349,30 @@ impl Proc {
     pub async fn serve_forever(&self) -> i32 {
         let mut sig = self.pid.signals.clone();
         128 + sig.any().await
+    }
+
+    /// Listens on `ports` (visible through [`ContainerCtx::listening`]) until a terminating
+    /// signal; returns 128+sig. The ports are released when this returns or is dropped.
+    pub async fn listen_forever(&self, ports: &[u16]) -> i32 {
+        struct Release(Arc<ContainerCtx>, Vec<u16>, u32);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                if let Ok(mut p) = self.0.ports.lock() {
+                    for port in &self.1 {
+                        if p.get(port) == Some(&self.2) {
+                            p.remove(port);
+                        }
+                    }
+                }
+            }
+        }
+        let pid = self.pid.pid;
+        if let Ok(mut p) = self.sys.ctx.ports.lock() {
+            for port in ports {
+                p.insert(*port, pid);
+            }
+        }
+        let _release = Release(self.sys.ctx.clone(), ports.to_vec(), pid);
+        self.serve_forever().await
     }
 }

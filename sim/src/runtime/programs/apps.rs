@@ -29,22 +29,43 @@ pub fn printed_literals(src: &str, call: &str) -> Vec<String> {
     out
 }
 
+/// The port a program listens on: `$PORT`, else the first number after `marker` in `src`,
+/// else `default`.
+fn port_of(p: &Proc, src: &str, marker: &str, default: u16) -> u16 {
+    if let Some(port) = p.env.get("PORT").and_then(|v| v.parse().ok()) {
+        return port;
+    }
+    src.find(marker)
+        .map(|i| &src[i + marker.len()..])
+        .and_then(|rest| {
+            let digits: String = rest
+                .trim_start_matches(|c: char| !c.is_ascii_digit() && c != '\n')
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .unwrap_or(default)
+}
+
 /// `serve [PORT...]`: prints one line per port and serves until stopped (SIGTERM exits 0).
 pub async fn serve(p: Proc) -> i32 {
-    for port in &p.argv[1..] {
+    let ports: Vec<u16> = p.argv[1..].iter().filter_map(|a| a.parse().ok()).collect();
+    for port in &ports {
         p.io.stdout.print(&format!("serving on {port}\n"));
     }
-    let _ = p.serve_forever().await;
+    let _ = p.listen_forever(&ports).await;
     0
 }
 
 /// `hello-openshift`: the sample server, listening on 8080 and 8888.
 pub async fn hello_openshift(p: Proc) -> i32 {
     p.io.stdout.print("serving on 8888\nserving on 8080\n");
-    p.serve_forever().await
+    p.listen_forever(&[8080, 8888]).await
 }
 
-/// Runs a script-like source: prints its literal output lines, then serves when it listens.
+/// Runs a script-like source: prints its literal output lines, then serves when it listens
+/// (on the port found after the first `listens` marker, 8080 by default).
 async fn run_source(p: &Proc, file: &str, call: &str, listens: &[&str], missing: String) -> i32 {
     let src = match p.sys.fs.read(&p.abs(file)) {
         Ok(s) => String::from_utf8_lossy(&s).into_owned(),
@@ -56,9 +77,10 @@ async fn run_source(p: &Proc, file: &str, call: &str, listens: &[&str], missing:
     for line in printed_literals(&src, call) {
         p.io.stdout.print(&format!("{line}\n"));
     }
-    if listens.iter().any(|l| src.contains(l)) {
+    if let Some(marker) = listens.iter().find(|l| src.contains(**l)) {
+        let port = port_of(p, &src, marker, 8080);
         // No handler installed: a terminating signal kills the process (exit 128 + signal).
-        p.serve_forever().await
+        p.listen_forever(&[port]).await
     } else {
         0
     }
@@ -302,8 +324,14 @@ pub async fn java(p: Proc) -> i32 {
     for line in data.lines().filter_map(|l| l.strip_prefix("Prints: ")) {
         p.io.stdout.print(&format!("{line}\n"));
     }
+    let port = p
+        .env
+        .get("SERVER_PORT")
+        .or(p.env.get("PORT"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8080);
     // The JVM exits with 128 + signal on SIGTERM.
-    p.serve_forever().await
+    p.listen_forever(&[port]).await
 }
 
 /// `python FILE` / `python3 FILE` / `python -V`.
