@@ -329,6 +329,40 @@ async fn odo_pod_runs_end_to_end_and_survives_replacement() {
     );
     assert!(ps.stdout.contains("node server.js"), "{}", ps.stdout);
 
+    // A second, incremental push: odo removes deleted files over exec, streams the changed
+    // ones, and the restarted app prints the new version.
+    let r = sb
+        .exec(
+            &app,
+            &["rm", "-rf", "/tmp/src/lib", "/opt/app-root/src/lib"],
+            b"",
+        )
+        .await;
+    assert_eq!(r.code, 0);
+    let changed = tar_of(&[(
+        "server.js",
+        "console.log('Server v2 listening on port 8081');\nrequire('http').createServer().listen(8081);\n",
+    )]);
+    let r = sb
+        .exec(&app, &["tar", "xf", "-", "-C", "/tmp/src"], &changed)
+        .await;
+    assert_eq!(r.code, 0);
+    let r = sb
+        .exec(&app, &["/opt/odo/bin/assemble-and-restart"], b"")
+        .await;
+    assert_eq!(r.code, 0, "second push failed:\n{}\n{}", r.stdout, r.stderr);
+    until("the new version's output", || {
+        log.text().contains("Server v2 listening on port 8081")
+    })
+    .await;
+    assert!(!fs.exists("/opt/app-root/src/lib"));
+    assert!(fs.exists("/opt/app-root/src/package.json"));
+    assert!(fs.is_dir("/opt/app-root/src/node_modules/express"));
+    assert_eq!(
+        app.listening_ports().keys().copied().collect::<Vec<_>>(),
+        [8081]
+    );
+
     // Stop: SIGTERM to go-init is forwarded to supervisord, which stops its programs.
     assert!(app.signal(odo_sim::runtime::SIGTERM));
     let code = task.await.unwrap();
@@ -342,7 +376,7 @@ async fn odo_pod_runs_end_to_end_and_survives_replacement() {
     assert_eq!(init_logs[1], "PVC already seeded\n");
     let (app2, log2, task2) = spawn_app(&sb, &pod2);
     until("the app to start after replacement", || {
-        log2.text().contains("Server listening on port 8080")
+        log2.text().contains("Server v2 listening on port 8081")
     })
     .await;
     assert!(app2.fs().exists("/opt/app-root/src/server.js"));
