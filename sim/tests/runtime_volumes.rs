@@ -7,12 +7,13 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath,
-    PersistentVolumeClaimVolumeSource, PodSpec, Volume, VolumeMount,
+    ConfigMapEnvSource, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvFromSource,
+    EnvVar, EnvVarSource, KeyToPath, ObjectFieldSelector, PersistentVolumeClaimVolumeSource,
+    PodSpec, SecretEnvSource, SecretKeySelector, Volume, VolumeMount,
 };
 use md5::{Digest, Md5};
 use odo_sim::runtime::sandbox::Sandbox;
-use odo_sim::runtime::{Catalogue, Host, PodVolumes, PullError, VolumeData};
+use odo_sim::runtime::{Catalogue, Host, PodVolumes, PullError, VolumeData, resolve_env};
 use proptest::prelude::*;
 
 fn mount(name: &str, path: &str) -> VolumeMount {
@@ -207,20 +208,86 @@ async fn config_map_with_sub_path_is_byte_for_byte_and_read_only() {
 }
 
 #[tokio::test]
-async fn env_from_spec_and_image_is_visible_to_printenv() {
+async fn env_from_spec_config_maps_and_secrets_is_visible_to_printenv() {
     let sb = Sandbox::new().unwrap();
     let c = Container {
         name: "app".into(),
         image: Some("registry.access.redhat.com/ubi8/nodejs-14:latest".into()),
         command: Some(vec!["sh".into(), "-c".into()]),
         args: Some(vec!["echo $(GREETING) '$$(GREETING)'".into()]),
+        env_from: Some(vec![
+            EnvFromSource {
+                config_map_ref: Some(ConfigMapEnvSource {
+                    name: "settings".into(),
+                    optional: None,
+                }),
+                prefix: Some("CFG_".into()),
+                ..Default::default()
+            },
+            EnvFromSource {
+                secret_ref: Some(SecretEnvSource {
+                    name: "nodejs-app-8080".into(),
+                    optional: None,
+                }),
+                ..Default::default()
+            },
+        ]),
+        env: Some(vec![
+            EnvVar {
+                name: "GREETING".into(),
+                value: Some("hello".into()),
+                value_from: None,
+            },
+            EnvVar {
+                name: "COMBINED".into(),
+                value: Some("$(GREETING)-world".into()),
+                value_from: None,
+            },
+            EnvVar {
+                name: "DB_PASSWORD".into(),
+                value: None,
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: "db".into(),
+                        key: "password".into(),
+                        optional: None,
+                    }),
+                    ..Default::default()
+                }),
+            },
+            EnvVar {
+                name: "POD_NAME".into(),
+                value: None,
+                value_from: Some(EnvVarSource {
+                    field_ref: Some(ObjectFieldSelector {
+                        field_path: "metadata.name".into(),
+                        api_version: None,
+                    }),
+                    ..Default::default()
+                }),
+            },
+        ]),
         ..Default::default()
     };
-    let env = vec![
-        ("GREETING".to_string(), "hello".to_string()),
-        ("FROM_SECRET".to_string(), "s3cr3t".to_string()),
-        ("COMBINED".to_string(), "$(GREETING)-world".to_string()),
-    ];
+    let data = VolumeData {
+        config_maps: BTreeMap::from([(
+            "settings".to_string(),
+            BTreeMap::from([("MODE".to_string(), b"dev".to_vec())]),
+        )]),
+        secrets: BTreeMap::from([
+            (
+                "db".to_string(),
+                BTreeMap::from([("password".to_string(), b"s3cr3t".to_vec())]),
+            ),
+            (
+                "nodejs-app-8080".to_string(),
+                BTreeMap::from([("COMPONENT_NODEJS_HOST".to_string(), b"nodejs-app".to_vec())]),
+            ),
+        ]),
+        fields: BTreeMap::from([("metadata.name".to_string(), "sandbox".to_string())]),
+        ..Default::default()
+    };
+    let env = resolve_env(&c, &data).unwrap();
     let inst = sb.container(&c, &env, &PodVolumes::default()).unwrap();
     let r = sb
         .exec(
@@ -228,20 +295,39 @@ async fn env_from_spec_and_image_is_visible_to_printenv() {
             &[
                 "printenv",
                 "GREETING",
-                "FROM_SECRET",
                 "COMBINED",
+                "DB_PASSWORD",
+                "CFG_MODE",
+                "COMPONENT_NODEJS_HOST",
+                "POD_NAME",
                 "NODEJS_VERSION",
                 "HOSTNAME",
             ],
             b"",
         )
         .await;
-    assert_eq!(r.stdout, "hello\ns3cr3t\nhello-world\n14\nsandbox\n");
+    assert_eq!(
+        r.stdout,
+        "hello\nhello-world\ns3cr3t\ndev\nnodejs-app\nsandbox\n14\nsandbox\n"
+    );
     // command/args with $(VAR) references, started as PID 1.
     assert_eq!(inst.argv(), ["sh", "-c", "echo hello '$(GREETING)'"]);
     let (io, log) = odo_sim::runtime::sandbox::log_sink();
     let code = inst.start(sb.host(), io).await;
     assert_eq!((code, log.text()), (0, "hello $(GREETING)\n".to_string()));
+    // A missing Secret key is a config error naming the key.
+    let err = resolve_env(
+        &c,
+        &VolumeData {
+            secrets: BTreeMap::from([
+                ("db".to_string(), BTreeMap::new()),
+                ("nodejs-app-8080".to_string(), BTreeMap::new()),
+            ]),
+            ..data.clone()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "couldn't find key password in Secret db");
 }
 
 #[tokio::test]

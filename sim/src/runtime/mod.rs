@@ -35,6 +35,7 @@
 //! supervisord and the servers do; a plain `sh -c` does not), as on Linux.
 
 pub mod container;
+pub mod env;
 pub mod fs;
 pub mod host;
 pub mod image;
@@ -51,6 +52,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
 pub use container::{ContainerInstance, CreateError, PodInfo, container_argv, expand_k8s_refs};
+pub use env::{EnvError, resolve_env};
 pub use fs::{FsError, Node, SharedTree, Vfs};
 pub use host::{Host, TestHost};
 pub use image::{Catalogue, CatalogueError, Image, ImageConfig, PullError, normalize};
