@@ -40,7 +40,7 @@ fn text(v: &[u8]) -> String {
 /// and `$(VAR)` in values refers to variables defined before.
 pub fn resolve_env(c: &Container, data: &VolumeData) -> Result<Vec<(String, String)>, EnvError> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut set = |out: &mut Vec<(String, String)>, k: String, v: String| match out
+    let set = |out: &mut Vec<(String, String)>, k: String, v: String| match out
         .iter_mut()
         .find(|(n, _)| *n == k)
     {
