@@ -280,3 +280,47 @@ async fn scripts_need_exec_permission_and_follow_shebangs() {
         .await;
     assert_eq!(r.stdout, "127\n", "{r:?}");
 }
+
+#[tokio::test]
+async fn keep_alive_idioms_wait_for_a_signal() {
+    let mut sb = Sandbox::new().unwrap();
+    sb.host = TestHost::manual();
+    let inst = Arc::new(
+        sb.container(
+            &container("busybox", Some(vec!["tail", "-f", "/dev/null"])),
+            &[],
+            &PodVolumes::default(),
+        )
+        .unwrap(),
+    );
+    let (io, _log) = log_sink();
+    let pid1 = tokio::spawn(inst.start(sb.host(), io));
+    for cmd in [vec!["tail", "-f", "/dev/null"], vec!["sleep", "infinity"]] {
+        let (io, _log) = log_sink();
+        let argv: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        let task = tokio::spawn(inst.exec(argv, sb.host(), io).unwrap());
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!task.is_finished(), "{cmd:?} ended by itself");
+        let ps = sb.exec(&inst, &["ps"], b"").await;
+        let pid = ps
+            .stdout
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("1 "))
+            .find(|l| l.ends_with(&cmd.join(" ")))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .to_string();
+        assert_eq!(sb.exec(&inst, &["kill", &pid], b"").await.code, 0);
+        assert_eq!(task.await.unwrap(), 143, "{cmd:?}");
+    }
+    // PID 1 running `tail -f` ignores SIGTERM; SIGKILL (kill -9) ends it.
+    assert!(inst.signal(SIGTERM));
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!pid1.is_finished());
+    assert_eq!(sb.exec(&inst, &["kill", "-9", "1"], b"").await.code, 0);
+    assert_eq!(pid1.await.unwrap(), 137);
+}

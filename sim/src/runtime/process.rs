@@ -339,6 +339,10 @@ impl Proc {
     /// Sleeps `d` of virtual time; returns the terminating signal if one interrupts it.
     pub async fn sleep(&self, d: std::time::Duration) -> Option<i32> {
         let mut sig = self.pid.signals.clone();
+        // `sleep infinity` and other sleeps past any simulated horizon only end by a signal.
+        if d > std::time::Duration::from_secs(100 * 365 * 86_400) {
+            return Some(sig.terminated().await);
+        }
         tokio::select! {
             () = self.sys.host.sleep(d) => None,
             s = sig.terminated() => Some(s),

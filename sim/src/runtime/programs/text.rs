@@ -494,6 +494,12 @@ pub async fn tail(p: Proc) -> i32 {
         }
         p.io.stdout.write(&out);
     }
+    if o.has('f') || o.has('F') {
+        // Follow: nothing else appends in the simulator's model of `tail -f`, so it waits until
+        // a signal ends it (the `tail -f /dev/null` keep-alive idiom).
+        let mut sig = p.pid.signals.clone();
+        return 128 + sig.terminated().await;
+    }
     code
 }
 
