@@ -324,3 +324,51 @@ async fn keep_alive_idioms_wait_for_a_signal() {
     assert_eq!(sb.exec(&inst, &["kill", "-9", "1"], b"").await.code, 0);
     assert_eq!(pid1.await.unwrap(), 137);
 }
+
+#[tokio::test]
+async fn trap_on_term_lets_pid1_shut_down_gracefully() {
+    let mut sb = Sandbox::new().unwrap();
+    sb.host = TestHost::manual();
+    let script = "trap 'echo stopping; exit 0' TERM; echo started; while true; do sleep 5; done";
+    let inst = Arc::new(
+        sb.container(
+            &container("busybox", Some(vec!["sh", "-c", script])),
+            &[],
+            &PodVolumes::default(),
+        )
+        .unwrap(),
+    );
+    let (io, log) = log_sink();
+    let task = tokio::spawn(inst.start(sb.host(), io));
+    until("the loop to sleep", || sb.host.sleepers() == 1).await;
+    sb.host.advance(std::time::Duration::from_secs(5));
+    until("the next sleep", || sb.host.sleepers() == 1).await;
+    assert!(inst.signal(SIGTERM));
+    assert_eq!(task.await.unwrap(), 0);
+    assert_eq!(log.text(), "started\nstopping\n");
+
+    // `wait` on a background job is interrupted by a trapped signal too.
+    let script = "trap 'echo bye; exit 3' 15; sleep infinity & wait; echo unreachable";
+    let inst = Arc::new(
+        sb.container(
+            &container("busybox", Some(vec!["sh", "-c", script])),
+            &[],
+            &PodVolumes::default(),
+        )
+        .unwrap(),
+    );
+    let (io, log) = log_sink();
+    let task = tokio::spawn(inst.start(sb.host(), io));
+    until("the background sleep", || {
+        inst.processes()
+            .iter()
+            .any(|p| p.cmdline.starts_with("sleep"))
+    })
+    .await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(inst.signal(SIGTERM));
+    assert_eq!(task.await.unwrap(), 3);
+    assert_eq!(log.text(), "bye\n");
+}

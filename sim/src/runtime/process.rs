@@ -203,6 +203,20 @@ impl Signals {
         self.pending().filter(|s| self.pid != 1 || *s == SIGKILL)
     }
 
+    /// Whether `sig` ends this process when it has no handler (PID 1 only dies of SIGKILL).
+    pub fn is_fatal(&self, sig: i32) -> bool {
+        self.pid != 1 || sig == SIGKILL
+    }
+
+    /// A signal that arrived since this receiver last looked, marking it seen.
+    pub fn take_new(&mut self) -> Option<i32> {
+        if self.rx.has_changed().unwrap_or(false) {
+            *self.rx.borrow_and_update()
+        } else {
+            None
+        }
+    }
+
     /// Marks the current signal as handled, so [`Signals::any`] waits for the next one.
     pub fn mark_seen(&mut self) {
         self.rx.borrow_and_update();

@@ -216,11 +216,24 @@ impl Shell {
                         argv[1..].iter().filter_map(|a| a.parse().ok()).collect();
                     let mut last = 0;
                     let jobs = std::mem::take(&mut self.bg);
-                    for (pid, rx) in jobs {
-                        if wanted.is_empty() || wanted.contains(&pid) {
-                            last = rx.await.unwrap_or(127);
-                        } else {
+                    let mut jobs = jobs.into_iter();
+                    while let Some((pid, rx)) = jobs.next() {
+                        if !(wanted.is_empty() || wanted.contains(&pid)) {
                             self.bg.push((pid, rx));
+                            continue;
+                        }
+                        let wait = self.signal_wait();
+                        tokio::select! {
+                            code = rx => last = code.unwrap_or(127),
+                            s = wait => {
+                                // A trapped signal interrupts `wait` (status 128 + signal).
+                                self.bg.extend(jobs);
+                                self.sigs.mark_seen();
+                                return Some(match self.traps.get(super::signal_name(s)).cloned() {
+                                    Some(action) => Box::pin(self.eval(&action)).await.map(|_| 128 + s),
+                                    None => Err(Ctl::Exit(128 + s)),
+                                });
+                            }
                         }
                     }
                     Ok(last)
@@ -229,7 +242,11 @@ impl Shell {
                     if let Some((action, sigs)) = argv[1..].split_first() {
                         for s in sigs {
                             let key = s.trim_start_matches("SIG").to_string();
-                            let key = if key == "0" { "EXIT".to_string() } else { key };
+                            let key = match key.parse::<i32>() {
+                                Ok(0) => "EXIT".to_string(),
+                                Ok(n) => super::signal_name(n).to_string(),
+                                Err(_) => key,
+                            };
                             if action == "-" {
                                 self.traps.remove(&key);
                             } else {

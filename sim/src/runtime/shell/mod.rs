@@ -28,7 +28,7 @@ use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 
 use super::io::{ChannelSink, Input, Out, Stdio};
-use super::process::{Jobs, Pid, Proc, System};
+use super::process::{Jobs, Pid, Proc, SIGHUP, SIGINT, SIGTERM, Signals, System};
 use super::programs;
 
 /// Control flow that unwinds through the interpreter.
@@ -56,6 +56,17 @@ pub(crate) struct ShellOpts {
     pipefail: bool,
 }
 
+/// The trap name of a signal number.
+pub(crate) fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        SIGHUP => "HUP",
+        SIGINT => "INT",
+        SIGTERM => "TERM",
+        9 => "KILL",
+        _ => "",
+    }
+}
+
 /// The default `$PATH` when the environment has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -80,6 +91,8 @@ pub struct Shell {
     traps: BTreeMap<String, String>,
     /// Status of the last command substitution of the command being expanded.
     subst_status: Option<i32>,
+    /// This shell's view of its signals (which ones its traps already handled).
+    sigs: Signals,
 }
 
 fn parser_options() -> brush_parser::ParserOptions {
@@ -184,6 +197,7 @@ impl Shell {
         Shell {
             io: p.io,
             sys: p.sys,
+            sigs: p.pid.signals.clone(),
             pid: p.pid,
             jobs: p.jobs,
             cwd: p.cwd,
@@ -229,6 +243,7 @@ impl Shell {
             io: self.io.clone(),
             sys: self.sys.clone(),
             pid: self.pid.clone(),
+            sigs: self.sigs.clone(),
             jobs: self.jobs.clone(),
             cwd: self.cwd.clone(),
             vars: self.vars.clone(),
@@ -270,8 +285,35 @@ impl Shell {
 
     fn check_signal(&self) -> Result<(), Ctl> {
         match self.pid.signals.fatal_pending() {
-            Some(s) => Err(Ctl::Exit(128 + s)),
-            None => Ok(()),
+            Some(s) if !self.traps.contains_key(signal_name(s)) => Err(Ctl::Exit(128 + s)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs the trap of a signal that arrived since the last check, if one is set.
+    async fn run_pending_trap(&mut self) -> Result<(), Ctl> {
+        if let Some(s) = self.sigs.take_new()
+            && let Some(action) = self.traps.get(signal_name(s)).cloned()
+        {
+            Box::pin(self.eval(&action)).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for a signal that either has a trap or terminates this shell.
+    pub(crate) fn signal_wait(&self) -> impl Future<Output = i32> + Send + 'static {
+        let mut sig = self.sigs.clone();
+        let trapped: Vec<i32> = [SIGHUP, SIGINT, SIGTERM]
+            .into_iter()
+            .filter(|s| self.traps.contains_key(signal_name(*s)))
+            .collect();
+        async move {
+            loop {
+                let s = sig.any().await;
+                if trapped.contains(&s) || sig.is_fatal(s) {
+                    return s;
+                }
+            }
         }
     }
 
@@ -279,6 +321,7 @@ impl Shell {
         Box::pin(async move {
             let mut last = self.last;
             for item in &list.0 {
+                self.run_pending_trap().await?;
                 self.check_signal()?;
                 match item.1 {
                     SeparatorOperator::Async => {
@@ -297,6 +340,7 @@ impl Shell {
         sub.io.stdin = Input::empty();
         let child_pid = Arc::new(self.sys.ctx.register(aol.to_string(), self.sys.host.now()));
         let pid_num = child_pid.pid;
+        sub.sigs = child_pid.signals.clone();
         sub.pid = child_pid;
         let aol = aol.clone();
         let (tx, rx) = oneshot::channel();
@@ -576,10 +620,20 @@ impl Shell {
                     }
                 }
             };
-            let mut sig = self.pid.signals.clone();
+            let wait = self.signal_wait();
             tokio::select! {
                 code = fut => Ok(code),
-                s = sig.terminated() => Err(Ctl::Exit(128 + s)),
+                s = wait => {
+                    // The command is gone with the signal; a trap runs in its place.
+                    self.sigs.mark_seen();
+                    match self.traps.get(signal_name(s)).cloned() {
+                        Some(action) => {
+                            Box::pin(self.eval(&action)).await?;
+                            Ok(128 + s)
+                        }
+                        None => Err(Ctl::Exit(128 + s)),
+                    }
+                }
             }
         })
     }
