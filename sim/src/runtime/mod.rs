@@ -32,7 +32,23 @@
 //! ```
 //! Stopping a container: `inst.signal(SIGTERM)`, wait for the future up to the grace period,
 //! then drop it (SIGKILL). PID 1 ignores SIGTERM unless the program handles it (go-init,
-//! supervisord and the servers do; a plain `sh -c` does not), as on Linux.
+//! supervisord, the servers and shells with `trap ... TERM` do; a plain `sh -c` does not), as
+//! on Linux.
+//!
+//! Notes for the kubelet:
+//! - Env: [`resolve_env`] turns `envFrom`/`env` into the list `create_container` takes (the
+//!   kubelet adds Service variables); `$(VAR)` in command/args is expanded at create.
+//! - Errors map to reasons: [`PullError`] to `ErrImagePull`, [`VolumeError`] to `FailedMount`,
+//!   [`CreateError`]/[`EnvError`] to `CreateContainerConfigError`, a failing
+//!   [`ContainerInstance::check_command`] to `StartError` (start then exits 128 with the
+//!   containerd message in the log).
+//! - Each `start` is a new PID namespace; exec only into a started, running container (an exec
+//!   before start would become PID 1 of an unstarted namespace).
+//! - [`ContainerInstance::listening_ports`] says which TCP ports are served now (node, python,
+//!   java, hello-openshift, `serve PORT`): use it for httpGet/tcpSocket probes and endpoints.
+//! - Logs: pass a [`Sink`] that timestamps and stores lines; stdout and stderr may be the same.
+//! - Time: implement [`Host`] over the simulator clock; [`TestHost`] is instant by default and
+//!   has a manual mode (`TestHost::manual`, `advance`) for tests of waiting behaviour.
 
 pub mod container;
 pub mod env;
