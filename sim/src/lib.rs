@@ -8,11 +8,14 @@
 //! - [`store`] holds every object: resourceVersions, watches, admission, cascading deletion
 //!   and durability. [`api`] turns HTTP requests into store calls and store errors into
 //!   `Status` objects. [`resources`] lists the served kinds.
+//! - [`runtime`] is what runs inside containers: filesystems, volumes, the image catalogue and
+//!   a shell.
 
 pub mod api;
 pub mod clock;
 pub mod error;
 pub mod resources;
+pub mod runtime;
 pub mod server;
 mod sim;
 pub mod store;
