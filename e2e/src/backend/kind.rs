@@ -1,0 +1,549 @@
+//! [`KindBackend`]: scenarios on a kind cluster, driven through the `kind` and `docker`
+//! binaries with `std::process::Command`.
+//!
+//! The cluster is created with `kind create cluster --name <n> --config ci/kind-config.yaml
+//! --wait 120s` (or reused when `KIND_CLUSTER` names one), the client comes from `kind get
+//! kubeconfig --name <n>`, images are loaded with `kind load docker-image <img> --name <n>`,
+//! and the cluster is deleted with `kind delete cluster --name <n>` when the backend is
+//! dropped (never when reused). Every command is logged; a failed one keeps its stderr in the
+//! error, a missing binary names what to install. The argument lists are built by pure
+//! functions, tested below.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{
+    Backend, BackendError, BoxFut, Capabilities, Capability, Fault, Injected, Unsupported,
+};
+
+/// Names an existing kind cluster to reuse (it is then neither created nor deleted).
+pub const CLUSTER_ENV: &str = "KIND_CLUSTER";
+/// Overrides the kind node image (`kind create cluster --image`), e.g. `kindest/node:v1.34.0`.
+pub const NODE_IMAGE_ENV: &str = "KIND_NODE_IMAGE";
+/// Overrides the kind config file (default `ci/kind-config.yaml` in the workspace).
+pub const CONFIG_ENV: &str = "ODO_E2E_KIND_CONFIG";
+/// Overrides the `kind` executable.
+pub const KIND_BIN_ENV: &str = "ODO_E2E_KIND_BIN";
+/// Overrides the `docker` executable.
+pub const DOCKER_BIN_ENV: &str = "ODO_E2E_DOCKER_BIN";
+
+/// A failed external command.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The program is not installed (or not on PATH).
+    #[error("`{program}` was not found on PATH: {install}")]
+    Missing {
+        /// The program.
+        program: String,
+        /// What to install.
+        install: &'static str,
+    },
+    /// The program ran and failed.
+    #[error("`{command}` failed ({status}); its stderr:\n{stderr}")]
+    Failed {
+        /// The command line.
+        command: String,
+        /// The exit status.
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// The program could not be started for another reason.
+    #[error("cannot run `{command}`: {source}")]
+    Io {
+        /// The command line.
+        command: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// How to reach and name the kind cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindSettings {
+    /// Cluster name.
+    pub name: String,
+    /// Reuse an existing cluster (do not create nor delete it).
+    pub reuse: bool,
+    /// The kind config file.
+    pub config: PathBuf,
+    /// How long `kind create cluster` waits for the control plane.
+    pub wait: String,
+    /// Node image, when not kind's default.
+    pub node_image: Option<String>,
+    /// The `kind` executable.
+    pub kind: PathBuf,
+    /// The `docker` executable.
+    pub docker: PathBuf,
+}
+
+impl KindSettings {
+    /// Settings from the environment: `KIND_CLUSTER` (reuse), `KIND_NODE_IMAGE`,
+    /// `ODO_E2E_KIND_CONFIG`, `ODO_E2E_KIND_BIN`, `ODO_E2E_DOCKER_BIN`.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let (name, reuse) = match var(CLUSTER_ENV) {
+            Some(name) => (name, true),
+            None => (format!("odo-e2e-{}", std::process::id()), false),
+        };
+        Self {
+            name,
+            reuse,
+            config: var(CONFIG_ENV)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| crate::workspace_root().join("ci/kind-config.yaml")),
+            wait: "120s".into(),
+            node_image: var(NODE_IMAGE_ENV),
+            kind: var(KIND_BIN_ENV).map_or_else(|| "kind".into(), PathBuf::from),
+            docker: var(DOCKER_BIN_ENV).map_or_else(|| "docker".into(), PathBuf::from),
+        }
+    }
+}
+
+/// `kind create cluster --name <n> --config <file> --wait 120s [--image <img>]`.
+pub fn create_args(s: &KindSettings) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "create".into(),
+        "cluster".into(),
+        "--name".into(),
+        s.name.clone().into(),
+        "--config".into(),
+        s.config.clone().into(),
+        "--wait".into(),
+        s.wait.clone().into(),
+    ];
+    if let Some(img) = &s.node_image {
+        args.push("--image".into());
+        args.push(img.into());
+    }
+    args
+}
+
+/// `kind get kubeconfig --name <n>`.
+pub fn kubeconfig_args(s: &KindSettings) -> Vec<OsString> {
+    ["get", "kubeconfig", "--name", &s.name]
+        .into_iter()
+        .map(OsString::from)
+        .collect()
+}
+
+/// `kind load docker-image <image> --name <n>`.
+pub fn load_image_args(s: &KindSettings, image: &str) -> Vec<OsString> {
+    ["load", "docker-image", image, "--name", &s.name]
+        .into_iter()
+        .map(OsString::from)
+        .collect()
+}
+
+/// `kind delete cluster --name <n>`.
+pub fn delete_args(s: &KindSettings) -> Vec<OsString> {
+    ["delete", "cluster", "--name", &s.name]
+        .into_iter()
+        .map(OsString::from)
+        .collect()
+}
+
+/// `docker image inspect --format {{.Id}} <image>` (is the image in the local engine?).
+pub fn image_inspect_args(image: &str) -> Vec<OsString> {
+    ["image", "inspect", "--format", "{{.Id}}", image]
+        .into_iter()
+        .map(OsString::from)
+        .collect()
+}
+
+/// `docker stop <node>` / `docker start <node>`: kind nodes are containers named like the node.
+pub fn node_args(node: &str, up: bool) -> Vec<OsString> {
+    [if up { "start" } else { "stop" }, node]
+        .into_iter()
+        .map(OsString::from)
+        .collect()
+}
+
+fn install_hint(program: &Path) -> &'static str {
+    match program.file_name().and_then(|n| n.to_str()) {
+        Some("docker") => {
+            "install Docker Engine (or Podman with the docker CLI shim) and make sure the daemon is running"
+        }
+        _ => {
+            "install kind (`go install sigs.k8s.io/kind@latest`, or your package manager) and put it on PATH, or set ODO_E2E_KIND_BIN"
+        }
+    }
+}
+
+fn render(program: &Path, args: &[OsString]) -> String {
+    std::iter::once(program.as_os_str())
+        .chain(args.iter().map(OsString::as_os_str))
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs a command to completion, logging it; returns its stdout.
+pub fn run_command(program: &Path, args: &[OsString]) -> Result<String, CommandError> {
+    let command = render(program, args);
+    tracing::info!(target: "e2e::kind", "$ {command}");
+    eprintln!("[e2e] $ {command}");
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                CommandError::Missing {
+                    program: program.display().to_string(),
+                    install: install_hint(program),
+                }
+            } else {
+                CommandError::Io {
+                    command: command.clone(),
+                    source,
+                }
+            }
+        })?;
+    if !out.status.success() {
+        return Err(CommandError::Failed {
+            command,
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+async fn run_blocking(program: PathBuf, args: Vec<OsString>) -> Result<String, CommandError> {
+    let command = render(&program, &args);
+    tokio::task::spawn_blocking(move || run_command(&program, &args))
+        .await
+        .unwrap_or_else(|e| {
+            Err(CommandError::Io {
+                command,
+                source: std::io::Error::other(e.to_string()),
+            })
+        })
+}
+
+/// A kind cluster as a backend.
+pub struct KindBackend {
+    settings: KindSettings,
+    kubeconfig: String,
+    client: kube::Client,
+    caps: Capabilities,
+    created: bool,
+    loaded: Mutex<BTreeSet<String>>,
+}
+
+impl std::fmt::Debug for KindBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KindBackend")
+            .field("settings", &self.settings)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KindBackend {
+    /// Creates (or reuses) the cluster and connects to it.
+    pub async fn start(settings: KindSettings) -> Result<Self, BackendError> {
+        let mut created = false;
+        if !settings.reuse {
+            run_blocking(settings.kind.clone(), create_args(&settings)).await?;
+            created = true;
+        }
+        let connected = Self::connect(&settings).await;
+        match connected {
+            Ok((kubeconfig, client)) => Ok(Self {
+                settings,
+                kubeconfig,
+                client,
+                caps: Capabilities::all().without(Capability::Odo),
+                created,
+                loaded: Mutex::new(BTreeSet::new()),
+            }),
+            Err(e) => {
+                if created {
+                    let _ = run_command(&settings.kind, &delete_args(&settings));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn connect(settings: &KindSettings) -> Result<(String, kube::Client), BackendError> {
+        let text = run_blocking(settings.kind.clone(), kubeconfig_args(settings)).await?;
+        let source_name = format!("from `kind get kubeconfig --name {}`", settings.name);
+        let client = super::kubeconfig::client_from_yaml(&text, &source_name).await?;
+        Ok((text, client))
+    }
+
+    /// The kubeconfig text of the cluster (for kubectl or the odo CLI).
+    pub fn kubeconfig(&self) -> &str {
+        &self.kubeconfig
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &KindSettings {
+        &self.settings
+    }
+
+    /// Deletes the cluster now (unless reused), reporting a failure.
+    pub fn delete(mut self) -> Result<(), CommandError> {
+        let result = if self.created {
+            run_command(&self.settings.kind, &delete_args(&self.settings)).map(drop)
+        } else {
+            Ok(())
+        };
+        self.created = false;
+        result
+    }
+
+    fn unsupported(&self, fault: &Fault, reason: &str) -> Unsupported {
+        Unsupported {
+            backend: "kind".into(),
+            fault: fault.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Drop for KindBackend {
+    fn drop(&mut self) {
+        if self.created {
+            if let Err(e) = run_command(&self.settings.kind, &delete_args(&self.settings)) {
+                eprintln!(
+                    "[e2e] could not delete kind cluster {}: {e}",
+                    self.settings.name
+                );
+            }
+            self.created = false;
+        }
+    }
+}
+
+impl Backend for KindBackend {
+    fn name(&self) -> &str {
+        "kind"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "kind cluster {} ({}; keep it with {CLUSTER_ENV}={} to inspect)",
+            self.settings.name,
+            if self.settings.reuse {
+                "reused"
+            } else {
+                "created for this run"
+            },
+            self.settings.name
+        )
+    }
+
+    fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    fn wait(&self, d: Duration) -> BoxFut<'_, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
+
+    fn quiet(&self) -> Duration {
+        Duration::from_millis(300)
+    }
+
+    fn inject<'a>(&'a self, fault: &'a Fault) -> BoxFut<'a, Result<Injected, Unsupported>> {
+        Box::pin(async move {
+            match fault {
+                Fault::DeletePod { namespace, pod } => {
+                    super::delete_pod_via_api(self.client(), namespace, pod)
+                        .await
+                        .map_err(|r| self.unsupported(fault, &r))
+                }
+                Fault::NodeDown { node } | Fault::NodeUp { node } => {
+                    let up = matches!(fault, Fault::NodeUp { .. });
+                    let args = node_args(node, up);
+                    let how = render(&self.settings.docker, &args);
+                    run_blocking(self.settings.docker.clone(), args)
+                        .await
+                        .map(|_| Injected { how })
+                        .map_err(|e| self.unsupported(fault, &e.to_string()))
+                }
+                Fault::KillContainer { .. } => Err(self.unsupported(
+                    fault,
+                    "kind gives no portable way to kill one container's process from outside",
+                )),
+                Fault::ImagePullFailure { .. } => {
+                    Err(self
+                        .unsupported(fault, "pull failures cannot be caused on a real registry"))
+                }
+            }
+        })
+    }
+
+    fn prepare_images<'a>(&'a self, images: &'a [String]) -> BoxFut<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            for image in images {
+                let done = self
+                    .loaded
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .contains(image);
+                if done {
+                    continue;
+                }
+                // Only images present in the local engine can be loaded; others are pulled
+                // by the node itself.
+                let present =
+                    run_blocking(self.settings.docker.clone(), image_inspect_args(image)).await;
+                match present {
+                    Ok(_) => {
+                        run_blocking(
+                            self.settings.kind.clone(),
+                            load_image_args(&self.settings, image),
+                        )
+                        .await?;
+                    }
+                    Err(CommandError::Failed { .. }) => {
+                        eprintln!("[e2e] {image} is not in the local engine: the node pulls it");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                self.loaded
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(image.clone());
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> KindSettings {
+        KindSettings {
+            name: "odo-e2e".into(),
+            reuse: false,
+            config: PathBuf::from("/repo/ci/kind-config.yaml"),
+            wait: "120s".into(),
+            node_image: None,
+            kind: "kind".into(),
+            docker: "docker".into(),
+        }
+    }
+
+    fn strs(args: Vec<OsString>) -> Vec<String> {
+        args.into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn create_arguments() {
+        assert_eq!(
+            strs(create_args(&settings())),
+            [
+                "create",
+                "cluster",
+                "--name",
+                "odo-e2e",
+                "--config",
+                "/repo/ci/kind-config.yaml",
+                "--wait",
+                "120s"
+            ]
+        );
+        let with_image = KindSettings {
+            node_image: Some("kindest/node:v1.34.0".into()),
+            ..settings()
+        };
+        assert_eq!(
+            strs(create_args(&with_image))[8..],
+            ["--image", "kindest/node:v1.34.0"]
+        );
+    }
+
+    #[test]
+    fn other_arguments() {
+        let s = settings();
+        assert_eq!(
+            strs(kubeconfig_args(&s)),
+            ["get", "kubeconfig", "--name", "odo-e2e"]
+        );
+        assert_eq!(
+            strs(load_image_args(&s, "busybox:latest")),
+            [
+                "load",
+                "docker-image",
+                "busybox:latest",
+                "--name",
+                "odo-e2e"
+            ]
+        );
+        assert_eq!(
+            strs(delete_args(&s)),
+            ["delete", "cluster", "--name", "odo-e2e"]
+        );
+        assert_eq!(
+            strs(node_args("odo-e2e-worker", false)),
+            ["stop", "odo-e2e-worker"]
+        );
+        assert_eq!(
+            strs(node_args("odo-e2e-worker", true)),
+            ["start", "odo-e2e-worker"]
+        );
+        assert_eq!(
+            strs(image_inspect_args("busybox:latest")),
+            ["image", "inspect", "--format", "{{.Id}}", "busybox:latest"]
+        );
+    }
+
+    #[test]
+    fn missing_binary_names_what_to_install() {
+        let err = run_command(
+            Path::new("/nonexistent/odo-e2e/kind"),
+            &create_args(&settings()),
+        )
+        .expect_err("missing");
+        let text = err.to_string();
+        assert!(matches!(err, CommandError::Missing { .. }), "{text}");
+        assert!(text.contains("install kind"), "{text}");
+        let err = run_command(Path::new("/nonexistent/docker"), &[]).expect_err("missing");
+        assert!(err.to_string().contains("Docker Engine"), "{err}");
+    }
+
+    #[test]
+    fn failure_keeps_stderr() {
+        let err = run_command(
+            Path::new("sh"),
+            &["-c".into(), "echo boom >&2; exit 3".into()],
+        )
+        .expect_err("fails");
+        let text = err.to_string();
+        assert!(text.contains("sh -c echo boom >&2; exit 3"), "{text}");
+        assert!(text.contains("boom"), "{text}");
+        assert!(text.contains('3'), "{text}");
+    }
+
+    #[test]
+    fn reuse_comes_from_kind_cluster() {
+        // Only the pure part: a named cluster is reused, the default name carries the pid.
+        let s = settings();
+        assert!(!s.reuse);
+        let fresh = KindSettings::from_env();
+        if std::env::var(CLUSTER_ENV).is_err() {
+            assert!(!fresh.reuse);
+            assert!(fresh.name.starts_with("odo-e2e-"), "{}", fresh.name);
+            assert!(fresh.config.ends_with("ci/kind-config.yaml"));
+        } else {
+            assert!(fresh.reuse);
+        }
+    }
+}
