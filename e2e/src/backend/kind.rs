@@ -79,6 +79,12 @@ pub struct KindSettings {
     pub kind: PathBuf,
     /// The `docker` executable.
     pub docker: PathBuf,
+    /// Extra environment for every command (`PATH`, `DOCKER_HOST`, ...); a `PATH` here is
+    /// also where `kind` and `docker` are looked up.
+    pub env: Vec<(OsString, OsString)>,
+    /// The backend's name in logs and the trace directory (`kind`; tests use another so that
+    /// their traces are not taken for a real cluster's).
+    pub label: String,
 }
 
 impl KindSettings {
@@ -100,6 +106,8 @@ impl KindSettings {
             node_image: var(NODE_IMAGE_ENV),
             kind: var(KIND_BIN_ENV).map_or_else(|| "kind".into(), PathBuf::from),
             docker: var(DOCKER_BIN_ENV).map_or_else(|| "docker".into(), PathBuf::from),
+            env: Vec::new(),
+            label: "kind".into(),
         }
     }
 }
@@ -183,12 +191,17 @@ fn render(program: &Path, args: &[OsString]) -> String {
 }
 
 /// Runs a command to completion, logging it; returns its stdout.
-pub fn run_command(program: &Path, args: &[OsString]) -> Result<String, CommandError> {
+pub fn run_command(
+    program: &Path,
+    args: &[OsString],
+    env: &[(OsString, OsString)],
+) -> Result<String, CommandError> {
     let command = render(program, args);
     tracing::info!(target: "e2e::kind", "$ {command}");
     eprintln!("[e2e] $ {command}");
     let out = Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
@@ -213,9 +226,13 @@ pub fn run_command(program: &Path, args: &[OsString]) -> Result<String, CommandE
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-async fn run_blocking(program: PathBuf, args: Vec<OsString>) -> Result<String, CommandError> {
+async fn run_blocking(
+    program: PathBuf,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+) -> Result<String, CommandError> {
     let command = render(&program, &args);
-    tokio::task::spawn_blocking(move || run_command(&program, &args))
+    tokio::task::spawn_blocking(move || run_command(&program, &args, &env))
         .await
         .unwrap_or_else(|e| {
             Err(CommandError::Io {
@@ -249,7 +266,12 @@ impl KindBackend {
     pub async fn start(settings: KindSettings) -> Result<Self, BackendError> {
         let mut created = false;
         if !settings.reuse {
-            run_blocking(settings.kind.clone(), create_args(&settings)).await?;
+            run_blocking(
+                settings.kind.clone(),
+                create_args(&settings),
+                settings.env.clone(),
+            )
+            .await?;
             created = true;
         }
         let connected = Self::connect(&settings).await;
@@ -264,7 +286,7 @@ impl KindBackend {
             }),
             Err(e) => {
                 if created {
-                    let _ = run_command(&settings.kind, &delete_args(&settings));
+                    let _ = run_command(&settings.kind, &delete_args(&settings), &settings.env);
                 }
                 Err(e)
             }
@@ -272,7 +294,12 @@ impl KindBackend {
     }
 
     async fn connect(settings: &KindSettings) -> Result<(String, kube::Client), BackendError> {
-        let text = run_blocking(settings.kind.clone(), kubeconfig_args(settings)).await?;
+        let text = run_blocking(
+            settings.kind.clone(),
+            kubeconfig_args(settings),
+            settings.env.clone(),
+        )
+        .await?;
         let source_name = format!("from `kind get kubeconfig --name {}`", settings.name);
         let client = super::kubeconfig::client_from_yaml(&text, &source_name).await?;
         Ok((text, client))
@@ -291,7 +318,12 @@ impl KindBackend {
     /// Deletes the cluster now (unless reused), reporting a failure.
     pub fn delete(mut self) -> Result<(), CommandError> {
         let result = if self.created {
-            run_command(&self.settings.kind, &delete_args(&self.settings)).map(drop)
+            run_command(
+                &self.settings.kind,
+                &delete_args(&self.settings),
+                &self.settings.env,
+            )
+            .map(drop)
         } else {
             Ok(())
         };
@@ -301,7 +333,7 @@ impl KindBackend {
 
     fn unsupported(&self, fault: &Fault, reason: &str) -> Unsupported {
         Unsupported {
-            backend: "kind".into(),
+            backend: self.settings.label.clone(),
             fault: fault.to_string(),
             reason: reason.into(),
         }
@@ -311,7 +343,11 @@ impl KindBackend {
 impl Drop for KindBackend {
     fn drop(&mut self) {
         if self.created {
-            if let Err(e) = run_command(&self.settings.kind, &delete_args(&self.settings)) {
+            if let Err(e) = run_command(
+                &self.settings.kind,
+                &delete_args(&self.settings),
+                &self.settings.env,
+            ) {
                 eprintln!(
                     "[e2e] could not delete kind cluster {}: {e}",
                     self.settings.name
@@ -324,7 +360,7 @@ impl Drop for KindBackend {
 
 impl Backend for KindBackend {
     fn name(&self) -> &str {
-        "kind"
+        &self.settings.label
     }
 
     fn describe(&self) -> String {
@@ -368,10 +404,14 @@ impl Backend for KindBackend {
                     let up = matches!(fault, Fault::NodeUp { .. });
                     let args = node_args(node, up);
                     let how = render(&self.settings.docker, &args);
-                    run_blocking(self.settings.docker.clone(), args)
-                        .await
-                        .map(|_| Injected { how })
-                        .map_err(|e| self.unsupported(fault, &e.to_string()))
+                    run_blocking(
+                        self.settings.docker.clone(),
+                        args,
+                        self.settings.env.clone(),
+                    )
+                    .await
+                    .map(|_| Injected { how })
+                    .map_err(|e| self.unsupported(fault, &e.to_string()))
                 }
                 Fault::KillContainer { .. } => Err(self.unsupported(
                     fault,
@@ -398,13 +438,18 @@ impl Backend for KindBackend {
                 }
                 // Only images present in the local engine can be loaded; others are pulled
                 // by the node itself.
-                let present =
-                    run_blocking(self.settings.docker.clone(), image_inspect_args(image)).await;
+                let present = run_blocking(
+                    self.settings.docker.clone(),
+                    image_inspect_args(image),
+                    self.settings.env.clone(),
+                )
+                .await;
                 match present {
                     Ok(_) => {
                         run_blocking(
                             self.settings.kind.clone(),
                             load_image_args(&self.settings, image),
+                            self.settings.env.clone(),
                         )
                         .await?;
                     }
@@ -436,6 +481,8 @@ mod tests {
             node_image: None,
             kind: "kind".into(),
             docker: "docker".into(),
+            env: Vec::new(),
+            label: "kind".into(),
         }
     }
 
@@ -510,12 +557,13 @@ mod tests {
         let err = run_command(
             Path::new("/nonexistent/odo-e2e/kind"),
             &create_args(&settings()),
+            &[],
         )
         .expect_err("missing");
         let text = err.to_string();
         assert!(matches!(err, CommandError::Missing { .. }), "{text}");
         assert!(text.contains("install kind"), "{text}");
-        let err = run_command(Path::new("/nonexistent/docker"), &[]).expect_err("missing");
+        let err = run_command(Path::new("/nonexistent/docker"), &[], &[]).expect_err("missing");
         assert!(err.to_string().contains("Docker Engine"), "{err}");
     }
 
@@ -524,6 +572,7 @@ mod tests {
         let err = run_command(
             Path::new("sh"),
             &["-c".into(), "echo boom >&2; exit 3".into()],
+            &[],
         )
         .expect_err("fails");
         let text = err.to_string();

@@ -32,10 +32,9 @@ static RULES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 
 /// Normalises one string: the namespace becomes `<ns>`, then [`RULES`] apply.
 pub fn normalise_str(s: &str, namespace: &str) -> String {
-    let mut out = if namespace.is_empty() {
-        s.to_string()
-    } else {
-        s.replace(namespace, "<ns>")
+    let mut out = match Regex::new(&format!(r"\b{}\b", regex::escape(namespace))) {
+        Ok(re) if !namespace.is_empty() => re.replace_all(s, "<ns>").into_owned(),
+        _ => s.to_string(),
     };
     for (re, with) in RULES.iter() {
         out = re.replace_all(&out, *with).into_owned();
@@ -271,7 +270,7 @@ mod tests {
     #[test]
     fn differences_are_reported_with_the_backend_names() {
         let kind = trace("kind", "a", &[("p", &["Pending", "Running", "Succeeded"])]);
-        let sim = trace("sim", "b", &[("p", &["Pending", "Failed"])]);
+        let sim = trace("sim", "s", &[("p", &["Pending", "Failed"])]);
         let report = compare(&kind, &sim).expect("differs");
         assert!(
             report.contains("kind | Pod/p [1] {\"phase\":\"Running\"}"),
