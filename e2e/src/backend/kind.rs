@@ -359,6 +359,10 @@ impl Drop for KindBackend {
 }
 
 impl Backend for KindBackend {
+    #[expect(
+        clippy::misnamed_getters,
+        reason = "the backend's name is its label, not the cluster's name"
+    )]
     fn name(&self) -> &str {
         &self.settings.label
     }
