@@ -392,3 +392,69 @@ mod tests {
         );
     }
 }
+
+/// The outcomes of a suite run on one backend.
+#[derive(Debug, Default)]
+pub struct SuiteReport {
+    /// Scenarios that passed.
+    pub passed: Vec<String>,
+    /// Scenarios skipped, with why.
+    pub skipped: Vec<(String, String)>,
+    /// Scenarios that failed.
+    pub failed: Vec<ScenarioFailed>,
+}
+
+impl std::fmt::Display for SuiteReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for name in &self.passed {
+            writeln!(f, "PASSED  {name}")?;
+        }
+        for (name, why) in &self.skipped {
+            writeln!(f, "SKIPPED {name}: {why}")?;
+        }
+        for failed in &self.failed {
+            writeln!(f, "FAILED  {failed}")?;
+        }
+        write!(
+            f,
+            "{} passed, {} failed, {} skipped",
+            self.passed.len(),
+            self.failed.len(),
+            self.skipped.len()
+        )
+    }
+}
+
+/// The scenario names selected by `ODO_E2E_SCENARIOS` (comma-separated), or all.
+pub fn selected(all: Vec<Scenario>) -> Vec<Scenario> {
+    match std::env::var("ODO_E2E_SCENARIOS") {
+        Ok(list) if !list.trim().is_empty() => {
+            let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
+            all.into_iter()
+                .filter(|s| wanted.contains(&s.name))
+                .collect()
+        }
+        _ => all,
+    }
+}
+
+/// Runs scenarios one after another on one backend.
+pub async fn run_suite(
+    backend: &dyn Backend,
+    scenarios: &[Scenario],
+    odo: Option<Arc<dyn OdoDriver>>,
+) -> SuiteReport {
+    let mut report = SuiteReport::default();
+    for s in scenarios {
+        eprintln!("[e2e] {} on {}: {}", s.name, backend.name(), s.about);
+        match run(backend, s, odo.clone()).await {
+            Ok(Outcome::Passed) => report.passed.push(s.name.into()),
+            Ok(Outcome::Skipped(why)) => report.skipped.push((s.name.into(), why)),
+            Err(failed) => {
+                eprintln!("[e2e] {failed}");
+                report.failed.push(failed);
+            }
+        }
+    }
+    report
+}
