@@ -56,7 +56,9 @@ for img in "${built[@]}" "${pulled[@]}"; do
 done
 
 status=0
-KIND_CLUSTER="$CLUSTER" cargo test -p e2e --test kind -- --ignored --nocapture "$@" || status=$?
+# The images are loaded above: the suite need not load them again.
+KIND_CLUSTER="$CLUSTER" ODO_E2E_KIND_LOAD=0 \
+  cargo test -p e2e --test kind every_scenario_on_kind -- --ignored --nocapture "$@" || status=$?
 
 if [[ $status -ne 0 ]]; then
   mkdir -p "$ARTIFACTS"
@@ -64,10 +66,10 @@ if [[ $status -ne 0 ]]; then
   kubectl get events -A --sort-by=.lastTimestamp >"$ARTIFACTS/events.txt" 2>&1 || true
   kubectl get pods -A -o wide >"$ARTIFACTS/pods.txt" 2>&1 || true
   kind export logs "$ARTIFACTS/kind-logs" --name "$CLUSTER" >/dev/null 2>&1 || true
-  cp -r target/e2e-traces "$ARTIFACTS/" 2>/dev/null || true
+  cp -r "${ODO_E2E_TRACES:-target/e2e-traces}" "$ARTIFACTS/" 2>/dev/null || true
 fi
 # Where the simulator differs from this cluster (informational: needs the sim traces too).
-if [[ -d target/e2e-traces/sim ]]; then
+if [[ -d "${ODO_E2E_TRACES:-target/e2e-traces}/sim" ]]; then
   cargo run -q -p e2e --bin trace-diff || true
 fi
 rm -f "$kubeconfig"

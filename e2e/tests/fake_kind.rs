@@ -58,6 +58,7 @@ fn settings(f: &Fake, name: &str, reuse: bool) -> KindSettings {
         kind: "kind".into(),
         docker: "docker".into(),
         env: f.env.clone(),
+        load_images: true,
         label: "fake-kind".into(),
     }
 }
