@@ -1,10 +1,13 @@
 //! [`SimBackend`]: scenarios on the in-process simulator, one fresh cluster and seed per
 //! scenario (the seed is printed on failure; `ODO_E2E_SEED` replays it).
 //!
-//! The simulator currently offers the API core only (objects, watches, allocation, deletion
-//! and namespace termination): its capability set says so, and scenarios that need workload
-//! controllers, the kubelet or exec report themselves as skipped on it. Waiting lets virtual
-//! time pass; with no clock to drive in the API core, it only yields to let watches deliver.
+//! Without the `sim-cluster` feature the simulator is taken as the API core only (objects,
+//! watches, allocation, deletion and namespace termination): the capability set says so, and
+//! scenarios that need workload controllers or a kubelet report themselves as skipped; waiting
+//! only yields so that watches deliver. With `sim-cluster` (for an odo-sim that has the
+//! cluster: `Sim::advance`, `Sim::inject`, controllers and kubelet) waiting advances virtual
+//! time, faults go to `Sim::inject`, and controllers and kubelet are offered. Exec and DNS
+//! inside containers come with the container runtime.
 
 use std::time::Duration;
 
@@ -55,7 +58,7 @@ impl SimBackend {
         Ok(Self {
             sim,
             seed,
-            caps: Capabilities::api_only(),
+            caps: sim_capabilities(),
         })
     }
 
@@ -67,6 +70,43 @@ impl SimBackend {
     /// The seed of this cluster.
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+}
+
+#[cfg(not(feature = "sim-cluster"))]
+fn sim_capabilities() -> Capabilities {
+    Capabilities::api_only()
+}
+
+#[cfg(feature = "sim-cluster")]
+fn sim_capabilities() -> Capabilities {
+    use super::Capability;
+    Capabilities::api_only()
+        .with(Capability::Controllers)
+        .with(Capability::Kubelet)
+}
+
+/// The simulator's own form of a fault.
+#[cfg(feature = "sim-cluster")]
+fn to_sim_fault(fault: &Fault) -> odo_sim::Fault {
+    match fault.clone() {
+        Fault::DeletePod { namespace, pod } => odo_sim::Fault::DeletePod { namespace, pod },
+        Fault::KillContainer {
+            namespace,
+            pod,
+            container,
+        } => odo_sim::Fault::KillContainer {
+            namespace,
+            pod,
+            container: Some(container),
+            oom: false,
+        },
+        Fault::NodeDown { node } => odo_sim::Fault::NodeDown { node },
+        Fault::NodeUp { node } => odo_sim::Fault::NodeUp { node },
+        Fault::ImagePullFailure { image } => odo_sim::Fault::ImagePullFailure {
+            image,
+            active: true,
+        },
     }
 }
 
@@ -90,9 +130,13 @@ impl Backend for SimBackend {
         &self.caps
     }
 
-    fn wait(&self, _d: Duration) -> BoxFut<'_, ()> {
-        Box::pin(async {
-            // Nothing in the API core is timed; let watch deliveries run.
+    fn wait(&self, d: Duration) -> BoxFut<'_, ()> {
+        Box::pin(async move {
+            #[cfg(feature = "sim-cluster")]
+            self.sim.advance(d);
+            #[cfg(not(feature = "sim-cluster"))]
+            let _ = d;
+            // Let watch deliveries run.
             for _ in 0..4 {
                 tokio::task::yield_now().await;
             }
@@ -109,6 +153,15 @@ impl Backend for SimBackend {
 
     fn inject<'a>(&'a self, fault: &'a Fault) -> BoxFut<'a, Result<Injected, Unsupported>> {
         Box::pin(async move {
+            #[cfg(feature = "sim-cluster")]
+            return self
+                .sim
+                .inject(to_sim_fault(fault))
+                .map(|()| Injected {
+                    how: format!("Sim::inject({fault})"),
+                })
+                .map_err(|e| self.unsupported(fault, e.to_string()));
+            #[cfg(not(feature = "sim-cluster"))]
             match fault {
                 Fault::DeletePod { namespace, pod } => {
                     super::delete_pod_via_api(self.client(), namespace, pod)
@@ -155,6 +208,7 @@ mod tests {
         assert_eq!(seed_for("a"), 0xaf63_dc4c_8601_ec8c);
     }
 
+    #[cfg(not(feature = "sim-cluster"))]
     #[tokio::test]
     async fn node_faults_are_unsupported_not_ignored() {
         let b = SimBackend::with_seed(1).expect("sim");
