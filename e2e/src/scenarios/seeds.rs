@@ -457,6 +457,8 @@ fn crash_loop_backoff<'a>(ctx: &'a Ctx<'a>) -> BoxFut<'a, StepResult> {
             },
         )
         .await?;
+        // Logs exist where container processes really run (the same capability as exec).
+        ctx.require(Capability::Exec)?;
         let log = ctx
             .api::<Pod>()
             .logs("crasher", &kube::api::LogParams::default())
