@@ -43,3 +43,13 @@ async fn every_scenario_on_kubeconfig_cluster() {
         .unwrap_or_else(|e| panic!("{e}"));
     suite(&backend).await;
 }
+
+#[cfg(feature = "k3s")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Docker engine: cargo test -p e2e --features k3s --test kind every_scenario_on_k3s -- --ignored"]
+async fn every_scenario_on_k3s() {
+    let backend = e2e::backend::k3s::K3sBackend::start()
+        .await
+        .unwrap_or_else(|e| panic!("cannot start K3s: {e}"));
+    suite(&backend).await;
+}

@@ -2,8 +2,11 @@
 //! images), with one implementation per kind of cluster: the in-process simulator
 //! ([`sim::SimBackend`]), a kind cluster driven through the `kind` binary
 //! ([`kind::KindBackend`]) and any cluster named by a kubeconfig
-//! ([`kubeconfig::KubeconfigBackend`]).
+//! ([`kubeconfig::KubeconfigBackend`]); with the `k3s` feature, a K3s container started with
+//! testcontainers (`k3s::K3sBackend`).
 
+#[cfg(feature = "k3s")]
+pub mod k3s;
 pub mod kind;
 pub mod kubeconfig;
 pub mod sim;
