@@ -81,7 +81,8 @@ fn driver<'c>(ctx: &'c Ctx<'_>) -> StepResult<&'c dyn OdoDriver> {
         .ok_or_else(|| anyhow::anyhow!("no odo driver").into())
 }
 
-/// Copies `fixtures/<lang>` into a fresh directory (odo writes `.odo/` into it).
+/// Copies `fixtures/<lang>` into a fresh directory, without its `.odo/` (the scenario's own
+/// `odo create` writes one for its namespace).
 fn fixture(lang: &str) -> StepResult<(tempfile::TempDir, PathBuf)> {
     let src = crate::workspace_root().join("fixtures").join(lang);
     let tmp = tempfile::tempdir()?;
@@ -96,6 +97,9 @@ fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(src)? {
         let entry = entry?;
         let to = dst.join(entry.file_name());
+        if entry.file_name() == ".odo" {
+            continue;
+        }
         if entry.file_type()?.is_dir() {
             copy_tree(&entry.path(), &to)?;
         } else {
@@ -114,6 +118,12 @@ fn component(ctx: &Ctx<'_>, lang: &str) -> Component {
     }
 }
 
+/// The label odo's pod template carries: `component=<component>-<app>`.
+fn pod_selector(c: &Component) -> String {
+    format!("component={}-{}", c.name, c.app)
+}
+
+/// The labels on every object odo creates for a component.
 fn selector(c: &Component) -> String {
     format!(
         "app.kubernetes.io/instance={},app.kubernetes.io/part-of={}",
@@ -159,7 +169,7 @@ async fn create_and_push(
     let pod = ctx
         .wait_for::<Pod>(
             "the component's pod runs with both init containers completed",
-            labelled(&selector(&c)),
+            labelled(&pod_selector(&c)),
             CONVERGE,
             |v| v.iter().find(|p| initialised(p)).cloned(),
         )
@@ -243,7 +253,7 @@ fn pod_replaced<'a>(ctx: &'a Ctx<'a>) -> BoxFut<'a, StepResult> {
         let new = ctx
             .wait_for::<Pod>(
                 "a new pod runs with both init containers completed",
-                labelled(&selector(&c)),
+                labelled(&pod_selector(&c)),
                 CONVERGE,
                 |v| v.iter().find(|p| p.uid() != old && initialised(p)).cloned(),
             )
@@ -311,7 +321,7 @@ fn url_storage<'a>(ctx: &'a Ctx<'a>) -> BoxFut<'a, StepResult> {
         let pod = ctx
             .wait_for::<Pod>(
                 "a pod mounting /data runs",
-                labelled(&selector(&c)),
+                labelled(&pod_selector(&c)),
                 CONVERGE,
                 |v| {
                     v.iter()
@@ -346,12 +356,24 @@ fn delete<'a>(ctx: &'a Ctx<'a>) -> BoxFut<'a, StepResult> {
     Box::pin(async move {
         let (_tmp, dir, c, _, _) = create_and_push(ctx, "nodejs").await?;
         let odo = driver(ctx)?;
+        let sel = selector(&c);
+        // What is to go must be there first, or the checks below would hold vacuously.
+        let params = kube::api::ListParams::default().labels(&sel);
+        let services = ctx.api::<Service>().list(&params).await?.items.len();
+        let claims = ctx
+            .api::<PersistentVolumeClaim>()
+            .list(&params)
+            .await?
+            .items
+            .len();
+        check(services > 0 && claims > 0, || {
+            format!("before odo delete: {services} Service(s), {claims} claim(s) labelled {sel}")
+        })?;
         ctx.step("odo delete -f");
         odo.delete(&dir).await?;
-        let sel = selector(&c);
         ctx.wait_for::<Pod>(
             "the component's pods are gone",
-            labelled(&sel),
+            labelled(&pod_selector(&c)),
             CONVERGE,
             |v| v.is_empty().then(Pod::default),
         )
