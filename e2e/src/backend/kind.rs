@@ -11,11 +11,12 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub use super::command::{CommandError, run_command};
+use super::command::{render, run_blocking};
 use super::{
     Backend, BackendError, BoxFut, Capabilities, Capability, Fault, Injected, Unsupported,
 };
@@ -32,37 +33,6 @@ pub const KIND_BIN_ENV: &str = "ODO_E2E_KIND_BIN";
 pub const DOCKER_BIN_ENV: &str = "ODO_E2E_DOCKER_BIN";
 /// `0` when the images are already loaded into the nodes (ci/kind-e2e.sh loads them).
 pub const LOAD_ENV: &str = "ODO_E2E_KIND_LOAD";
-
-/// A failed external command.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    /// The program is not installed (or not on PATH).
-    #[error("`{program}` was not found on PATH: {install}")]
-    Missing {
-        /// The program.
-        program: String,
-        /// What to install.
-        install: &'static str,
-    },
-    /// The program ran and failed.
-    #[error("`{command}` failed ({status}); its stderr:\n{stderr}")]
-    Failed {
-        /// The command line.
-        command: String,
-        /// The exit status.
-        status: String,
-        /// What it printed on stderr.
-        stderr: String,
-    },
-    /// The program could not be started for another reason.
-    #[error("cannot run `{command}`: {source}")]
-    Io {
-        /// The command line.
-        command: String,
-        /// The error.
-        source: std::io::Error,
-    },
-}
 
 /// How to reach and name the kind cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,77 +144,6 @@ pub fn node_args(node: &str, up: bool) -> Vec<OsString> {
         .into_iter()
         .map(OsString::from)
         .collect()
-}
-
-fn install_hint(program: &Path) -> &'static str {
-    match program.file_name().and_then(|n| n.to_str()) {
-        Some("docker") => {
-            "install Docker Engine (or Podman with the docker CLI shim) and make sure the daemon is running"
-        }
-        _ => {
-            "install kind (`go install sigs.k8s.io/kind@latest`, or your package manager) and put it on PATH, or set ODO_E2E_KIND_BIN"
-        }
-    }
-}
-
-fn render(program: &Path, args: &[OsString]) -> String {
-    std::iter::once(program.as_os_str())
-        .chain(args.iter().map(OsString::as_os_str))
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Runs a command to completion, logging it; returns its stdout.
-pub fn run_command(
-    program: &Path,
-    args: &[OsString],
-    env: &[(OsString, OsString)],
-) -> Result<String, CommandError> {
-    let command = render(program, args);
-    tracing::info!(target: "e2e::kind", "$ {command}");
-    eprintln!("[e2e] $ {command}");
-    let out = Command::new(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                CommandError::Missing {
-                    program: program.display().to_string(),
-                    install: install_hint(program),
-                }
-            } else {
-                CommandError::Io {
-                    command: command.clone(),
-                    source,
-                }
-            }
-        })?;
-    if !out.status.success() {
-        return Err(CommandError::Failed {
-            command,
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-async fn run_blocking(
-    program: PathBuf,
-    args: Vec<OsString>,
-    env: Vec<(OsString, OsString)>,
-) -> Result<String, CommandError> {
-    let command = render(&program, &args);
-    tokio::task::spawn_blocking(move || run_command(&program, &args, &env))
-        .await
-        .unwrap_or_else(|e| {
-            Err(CommandError::Io {
-                command,
-                source: std::io::Error::other(e.to_string()),
-            })
-        })
 }
 
 /// A kind cluster as a backend.
@@ -483,6 +382,7 @@ impl Backend for KindBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn settings() -> KindSettings {
         KindSettings {

@@ -5,6 +5,7 @@
 //! ([`kubeconfig::KubeconfigBackend`]); with the `k3s` feature, a K3s container started with
 //! testcontainers (`k3s::K3sBackend`).
 
+pub mod command;
 #[cfg(feature = "k3s")]
 pub mod k3s;
 pub mod kind;
