@@ -324,7 +324,10 @@ mod tests {
         let mut tr = Trace::new(t(0), true);
         tr.record(t(0), || "a".into());
         tr.record(after(t(0), Duration::from_millis(1500)), || "b".into());
-        assert_eq!(tr.render(), "      0.000s #1      a\n      1.500s #2      b\n");
+        assert_eq!(
+            tr.render(),
+            "      0.000s #1      a\n      1.500s #2      b\n"
+        );
         let mut off = Trace::new(t(0), false);
         off.record(t(1), || "x".into());
         assert_eq!(off.count(), 1);
