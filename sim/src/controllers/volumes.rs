@@ -35,11 +35,21 @@ pub(crate) fn ensure_default_storage_class(store: &Store, kinds: Kinds) {
     let _ = store.create(tid, "", sc, &WriteOptions::default());
 }
 
-fn class_of<'a>(cache: &'a Cache, pvc: &Value) -> Option<&'a Arc<Value>> {
-    let name = pvc
+/// The claim's class: `spec.storageClassName`, or the default class when it names none (the
+/// API server's DefaultStorageClass admission would have written it at create).
+fn effective_class(cache: &Cache, pvc: &Value) -> String {
+    match pvc
         .pointer("/spec/storageClassName")
-        .and_then(Value::as_str)?;
-    cache.sc.get(&(String::new(), name.to_string()))
+        .and_then(Value::as_str)
+    {
+        Some(c) => c.to_string(),
+        None if pvc.pointer("/spec/volumeName").is_some() => String::new(),
+        None => default_class(cache).unwrap_or_default(),
+    }
+}
+
+fn class_of<'a>(cache: &'a Cache, pvc: &Value) -> Option<&'a Arc<Value>> {
+    cache.sc.get(&(String::new(), effective_class(cache, pvc)))
 }
 
 /// Whether a claim's class binds only once a consumer is scheduled.
@@ -80,32 +90,10 @@ pub(crate) fn reconcile_claim(w: &mut World<'_>, key: &ObjKey) {
     if meta::is_deleting(&pvc) {
         return;
     }
-    // Retroactive default class assignment.
-    if pvc.pointer("/spec/storageClassName").is_none() && pvc.pointer("/spec/volumeName").is_none()
-    {
-        let class = default_class(&w.cache());
-        if let Some(class) = class {
-            let mut o = (*pvc).clone();
-            o["spec"]["storageClassName"] = json!(class);
-            let _ = w.store.update(
-                pvc_t,
-                &key.0,
-                &key.1,
-                o,
-                Part::Main,
-                &WriteOptions::default(),
-            );
-        }
-        return;
-    }
     if pvc.pointer("/status/phase").and_then(Value::as_str) == Some("Bound") {
         return;
     }
-    let class = pvc
-        .pointer("/spec/storageClassName")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let class = effective_class(&w.cache(), &pvc);
     let modes = pvc
         .pointer("/spec/accessModes")
         .cloned()
