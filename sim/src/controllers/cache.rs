@@ -128,7 +128,11 @@ pub struct Cache {
     rs_by_owner: BTreeMap<String, BTreeSet<ObjKey>>,
     /// Pods without a controller, for adoption.
     orphan_pods: BTreeSet<ObjKey>,
-    queue: VecDeque<Work>,
+    /// Node-level work (kubelet, scheduler): runs before controller work, so a controller
+    /// sees every pod change of the round at once instead of one reconcile per pod.
+    fast: VecDeque<Work>,
+    /// Controller work.
+    slow: VecDeque<Work>,
     queued: BTreeSet<Work>,
     /// Container exits reported by a runtime outside the event queue.
     pub(crate) exits: VecDeque<crate::kubelet::ExitReport>,
@@ -172,6 +176,28 @@ pub fn selector_of(obj: &Value) -> Option<LabelSelector> {
     }
 }
 
+/// Whether a change touched only `status` (a controller's own status write needs no new
+/// reconcile of that object).
+fn status_only(ev: &StoreEvent) -> bool {
+    let Some(old) = ev.old.as_deref() else {
+        return false;
+    };
+    if ev.event_type != EventType::Modified {
+        return false;
+    }
+    let m = |o: &Value, f: &str| o.get("metadata").and_then(|m| m.get(f)).cloned();
+    [
+        "generation",
+        "labels",
+        "ownerReferences",
+        "deletionTimestamp",
+        "finalizers",
+    ]
+    .iter()
+    .all(|f| m(old, f) == m(&ev.object, f))
+        && old.get("spec") == ev.object.get("spec")
+}
+
 fn put(map: &mut Objects, ev: &StoreEvent) -> ObjKey {
     let key = key_of(&ev.object);
     if ev.event_type == EventType::Deleted {
@@ -213,20 +239,26 @@ impl Cache {
     /// Queues a reconcile unless it is already pending.
     pub fn enqueue(&mut self, w: Work) {
         if self.queued.insert(w.clone()) {
-            self.queue.push_back(w);
+            match w {
+                Work::Pod(_) | Work::Schedule(_) | Work::Reschedule => self.fast.push_back(w),
+                _ => self.slow.push_back(w),
+            }
         }
     }
 
-    /// Takes the oldest pending reconcile.
+    /// Takes the oldest pending reconcile, node-level work first.
     pub fn pop(&mut self) -> Option<Work> {
-        let w = self.queue.pop_front()?;
+        let w = match self.fast.pop_front() {
+            Some(w) => w,
+            None => self.slow.pop_front()?,
+        };
         self.queued.remove(&w);
         Some(w)
     }
 
     /// Whether reconciles or runtime reports are pending.
     pub fn has_work(&self) -> bool {
-        !self.queue.is_empty() || !self.exits.is_empty()
+        !self.fast.is_empty() || !self.slow.is_empty() || !self.exits.is_empty()
     }
 
     /// The pods a controller (by UID) owns.
@@ -292,19 +324,25 @@ impl Cache {
                 if new.is_some_and(|n| controller_of(n).is_none()) {
                     self.enqueue_adopters_of_rs(&key, new);
                 }
-                self.enqueue(Work::ReplicaSet(key));
-            } else {
+                if !status_only(ev) {
+                    self.enqueue(Work::ReplicaSet(key));
+                }
+            } else if !status_only(ev) {
                 self.enqueue(Work::ReplicationController(key));
             }
         } else if t == k.deploy {
             let key = put(&mut self.deploy, ev);
-            self.enqueue(Work::Deployment(key));
+            if !status_only(ev) {
+                self.enqueue(Work::Deployment(key));
+            }
         } else if t == k.svc {
             let key = put(&mut self.svc, ev);
             self.enqueue(Work::Endpoints(key));
         } else if t == k.job {
             let key = put(&mut self.jobs, ev);
-            self.enqueue(Work::Job(key));
+            if !status_only(ev) {
+                self.enqueue(Work::Job(key));
+            }
         } else if t == k.pvc {
             let key = put(&mut self.pvc, ev);
             self.enqueue(Work::Claim(key));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::cache::{Cache, selector_of};
-use super::{pod_ready_since, pod_terminal};
+use super::{pod_ready as ready_now, pod_terminal};
 use crate::cluster::World;
 use crate::store::{DeleteOptions, ObjKey, Part, WriteOptions, meta};
 
@@ -75,7 +75,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
         let target =
             json!({"kind": "Pod", "namespace": key.0, "name": meta::name(p), "uid": meta::uid(p)});
         let addr = json!({"ip": ip, "nodeName": node, "targetRef": target});
-        let is_ready = pod_ready_since(p).is_some() && !meta::is_deleting(p);
+        let is_ready = ready_now(p) && !meta::is_deleting(p);
         if is_ready || publish_all {
             ready.push(addr);
         } else {
@@ -83,7 +83,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
         }
         slice_eps.push(json!({
             "addresses": [ip],
-            "conditions": {"ready": is_ready || publish_all, "serving": pod_ready_since(p).is_some(), "terminating": meta::is_deleting(p)},
+            "conditions": {"ready": is_ready || publish_all, "serving": ready_now(p), "terminating": meta::is_deleting(p)},
             "nodeName": node,
             "targetRef": target,
         }));

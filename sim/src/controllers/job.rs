@@ -156,10 +156,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
         .iter()
         .filter(|p| !pod_terminal(p) && !meta::is_deleting(p))
         .count();
-    let ready = pods
-        .iter()
-        .filter(|p| super::pod_ready_since(p).is_some())
-        .count();
+    let ready = pods.iter().filter(|p| super::pod_ready(p)).count();
     let terminating = pods.iter().filter(|p| meta::is_deleting(p)).count();
     let mut status = json!({
         "startTime": job.pointer("/status/startTime").cloned().unwrap_or(json!(now)),

@@ -114,6 +114,19 @@ pub(crate) fn pod_terminal(pod: &Value) -> bool {
     )
 }
 
+/// Whether a pod's Ready condition is True (no timestamp parsing).
+pub(crate) fn pod_ready(pod: &Value) -> bool {
+    pod.get("status")
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some("Ready")
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+}
+
 /// Whether a pod is Ready, and since when.
 pub(crate) fn pod_ready_since(pod: &Value) -> Option<jiff::Timestamp> {
     pod.pointer("/status/conditions")?

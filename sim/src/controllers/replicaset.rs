@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::cache::{Work, controller_of, selector_of};
-use super::{controller_ref, pod_ready_since, pod_terminal, write, write_status};
+use super::{controller_ref, pod_ready, pod_ready_since, pod_terminal, write, write_status};
 use crate::cluster::{Timer, World};
 use crate::store::{DeleteOptions, ObjKey, WriteOptions, meta};
 
@@ -33,7 +33,7 @@ fn deletion_rank(p: &Value) -> (u8, u8, u8, i64, std::cmp::Reverse<String>) {
         .and_then(Value::as_str)
         .is_some_and(|n| !n.is_empty());
     let running = p.pointer("/status/phase").and_then(Value::as_str) == Some("Running");
-    let ready = pod_ready_since(p).is_some();
+    let ready = pod_ready(p);
     let restarts: i64 = p
         .pointer("/status/containerStatuses")
         .and_then(Value::as_array)
@@ -54,6 +54,9 @@ fn deletion_rank(p: &Value) -> (u8, u8, u8, i64, std::cmp::Reverse<String>) {
 
 /// Whether a ready pod has been ready for `min_ready` seconds at `now`.
 pub(crate) fn available(p: &Value, min_ready: i64, now: jiff::Timestamp) -> bool {
+    if min_ready <= 0 {
+        return pod_ready(p);
+    }
     pod_ready_since(p).is_some_and(|since| {
         crate::clock::after(
             since,
@@ -162,12 +165,9 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
         }
     };
     let Some(obj) = obj else { return };
-    let pods: Vec<Arc<Value>> = w
-        .cache()
-        .pods_of(&uid)
-        .into_iter()
-        .filter(|p| active(p))
-        .collect();
+    let owned = w.cache().pods_of(&uid);
+    let terminating = owned.iter().filter(|p| meta::is_deleting(p)).count();
+    let pods: Vec<Arc<Value>> = owned.into_iter().filter(|p| active(p)).collect();
     let labels = obj
         .pointer("/spec/template/metadata/labels")
         .and_then(Value::as_object)
@@ -186,7 +186,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
                 .all(|(k, v)| pl.and_then(|m| m.get(k)) == Some(v))
         })
         .count();
-    let ready = pods.iter().filter(|p| pod_ready_since(p).is_some()).count();
+    let ready = pods.iter().filter(|p| pod_ready(p)).count();
     let avail = pods
         .iter()
         .filter(|p| available(p, min_ready, w.now))
@@ -217,12 +217,6 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
         "observedGeneration": obj.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
     });
     if flavor == Flavor::ReplicaSet {
-        let terminating = w
-            .cache()
-            .pods_of(&uid)
-            .iter()
-            .filter(|p| meta::is_deleting(p))
-            .count();
         status["terminatingReplicas"] = json!(terminating);
     }
     if let Some(m) = status.as_object_mut() {

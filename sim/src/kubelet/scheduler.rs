@@ -63,9 +63,54 @@ pub fn quantity_milli(v: &Value) -> Option<u64> {
     Some((n * 1000.0) as u64)
 }
 
+/// What the scheduler needs of a node, parsed once per node version.
+#[derive(Debug, Clone)]
+struct NodeFacts {
+    rv: String,
+    ready: bool,
+    unschedulable: bool,
+    taints: Vec<Value>,
+    labels: serde_json::Map<String, Value>,
+    pods: Option<u64>,
+    cpu: Option<u64>,
+    mem: Option<u64>,
+}
+
+impl NodeFacts {
+    fn of(node: &Value) -> Self {
+        let alloc = |r: &str| {
+            node.get("status")
+                .and_then(|s| s.get("allocatable"))
+                .and_then(|a| a.get(r))
+                .and_then(quantity_milli)
+        };
+        Self {
+            rv: meta::resource_version(node).to_string(),
+            ready: node_ready(node),
+            unschedulable: node.pointer("/spec/unschedulable").and_then(Value::as_bool)
+                == Some(true),
+            taints: node
+                .pointer("/spec/taints")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            labels: node
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            pods: alloc("pods"),
+            cpu: alloc("cpu"),
+            mem: alloc("memory"),
+        }
+    }
+}
+
 /// What the scheduler remembers between reconciles.
 #[derive(Debug, Default)]
 pub(crate) struct SchedulerState {
+    /// Parsed node facts by node name.
+    facts: BTreeMap<String, NodeFacts>,
     /// Pods that did not fit anywhere, retried on changes.
     pub unschedulable: BTreeSet<ObjKey>,
     /// Pods placed on nodes and what they use: key -> (node, cpu, mem).
@@ -141,50 +186,40 @@ fn tolerates(pod: &Value, taint: &Value) -> bool {
 /// Why a node does not fit a pod, or `None` when it does.
 fn misfit(
     pod: &Value,
-    node: &Value,
+    node: &NodeFacts,
     usage: (u64, u64, u64),
     req: (u64, u64),
 ) -> Option<&'static str> {
-    if !node_ready(node) {
+    if !node.ready {
         return Some("node(s) were not ready");
     }
-    if node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+    if node.unschedulable {
         return Some("node(s) were unschedulable");
     }
-    if let Some(taints) = node.pointer("/spec/taints").and_then(Value::as_array)
-        && taints.iter().any(|t| {
-            matches!(
-                t.get("effect").and_then(Value::as_str),
-                Some("NoSchedule" | "NoExecute")
-            ) && !tolerates(pod, t)
-        })
-    {
+    if node.taints.iter().any(|t| {
+        matches!(
+            t.get("effect").and_then(Value::as_str),
+            Some("NoSchedule" | "NoExecute")
+        ) && !tolerates(pod, t)
+    }) {
         return Some("node(s) had untolerated taint(s)");
     }
-    if let Some(sel) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object) {
-        let labels = node.pointer("/metadata/labels").and_then(Value::as_object);
-        if !sel
-            .iter()
-            .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-        {
-            return Some("node(s) didn't match Pod's node affinity/selector");
-        }
+    if let Some(sel) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object)
+        && !sel.iter().all(|(k, v)| node.labels.get(k) == Some(v))
+    {
+        return Some("node(s) didn't match Pod's node affinity/selector");
     }
-    let alloc = |r: &str| {
-        node.pointer(&format!("/status/allocatable/{r}"))
-            .and_then(quantity_milli)
-    };
-    if let Some(pods) = alloc("pods")
+    if let Some(pods) = node.pods
         && usage.0 * 1000 >= pods
     {
         return Some("Too many pods");
     }
-    if let Some(cpu) = alloc("cpu")
+    if let Some(cpu) = node.cpu
         && usage.1 + req.0 > cpu
     {
         return Some("Insufficient cpu");
     }
-    if let Some(mem) = alloc("memory")
+    if let Some(mem) = node.mem
         && (usage.2 + req.1) * 1000 > mem
     {
         return Some("Insufficient memory");
@@ -252,7 +287,18 @@ pub(crate) fn schedule(w: &mut World<'_>, key: &ObjKey) {
     if claim.is_none() {
         for (name, node) in &nodes {
             let usage = w.st.sched.usage.get(name).copied().unwrap_or_default();
-            match misfit(&pod, node, usage, req) {
+            let fresh =
+                w.st.sched
+                    .facts
+                    .get(name)
+                    .is_some_and(|f| f.rv == meta::resource_version(node));
+            if !fresh {
+                w.st.sched.facts.insert(name.clone(), NodeFacts::of(node));
+            }
+            let Some(facts) = w.st.sched.facts.get(name) else {
+                continue;
+            };
+            match misfit(&pod, facts, usage, req) {
                 Some(r) => *reasons.entry(r).or_default() += 1,
                 None => {
                     if usage.0 < best_load {
