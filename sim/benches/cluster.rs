@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
     let stats = sim.stats();
     eprintln!(
         "deployment of {PODS} pods on {NODES} nodes: all Ready in {:.2?} wall ({:.1} s virtual), \
-         {n_events} events ({:.0} events/s), {} store changes, {} reconciles, ~{} KiB RSS per pod",
+         {n_events} events ({:.0} events/s), {} store changes, {} reconciles {:?}, ~{} KiB RSS per pod",
         wall,
         sim.now()
             .duration_since(
@@ -72,6 +72,7 @@ fn bench(c: &mut Criterion) {
         n_events as f64 / wall.as_secs_f64(),
         stats.store_changes,
         stats.reconciles,
+        stats.by_kind,
         after.saturating_sub(before) / PODS / 1024,
     );
     drop(sim);

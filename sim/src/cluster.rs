@@ -67,6 +67,8 @@ pub(crate) struct State {
     pub reconciles: u64,
     /// Whether Kubernetes Event objects are written (trace lines are always recorded).
     pub record_events: bool,
+    /// Reconciles run, by kind of work.
+    pub by_kind: BTreeMap<&'static str, u64>,
 }
 
 /// The view a reconcile works with.
@@ -308,6 +310,7 @@ impl Cluster {
                 fired: 0,
                 reconciles: 0,
                 record_events: true,
+                by_kind: BTreeMap::new(),
             }),
             notify,
             kinds,
@@ -378,6 +381,7 @@ impl Cluster {
             }
             let Some(work) = work else { break };
             st.reconciles += 1;
+            *st.by_kind.entry(work.kind()).or_default() += 1;
             n += 1;
             if n > MAX_RECONCILES_PER_ROUND {
                 tracing::error!("reconciles keep re-queueing each other; stopping this round");
@@ -490,6 +494,7 @@ impl Cluster {
             reconciles: st.reconciles,
             trace_entries: st.trace.count(),
             store_changes: changes,
+            by_kind: st.by_kind.clone(),
         }
     }
 
@@ -557,7 +562,7 @@ impl Cluster {
 }
 
 /// Counters of a cluster's work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterStats {
     /// Timers fired.
     pub timers: u64,
@@ -567,4 +572,6 @@ pub struct ClusterStats {
     pub trace_entries: u64,
     /// Store changes observed.
     pub store_changes: u64,
+    /// Reconciles by kind of work (`pod`, `schedule`, `replicaset`, ...).
+    pub by_kind: BTreeMap<&'static str, u64>,
 }

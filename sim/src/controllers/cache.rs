@@ -38,6 +38,23 @@ pub enum Work {
     Claim(ObjKey),
 }
 
+impl Work {
+    /// A short name of the kind of work, for statistics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Work::Pod(_) => "pod",
+            Work::Schedule(_) => "schedule",
+            Work::Reschedule => "reschedule",
+            Work::ReplicaSet(_) => "replicaset",
+            Work::ReplicationController(_) => "replicationcontroller",
+            Work::Deployment(_) => "deployment",
+            Work::Endpoints(_) => "endpoints",
+            Work::Job(_) => "job",
+            Work::Claim(_) => "claim",
+        }
+    }
+}
+
 /// The resource types the cluster works with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Kinds {
