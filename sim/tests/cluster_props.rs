@@ -7,9 +7,9 @@
 //!   replica count with Ready pods, and bare pods that were not deleted still exist;
 //! - the same seed and the same actions give the same trace, byte for byte.
 //!
-//! Runs 64 cases by default (each case runs twice, for the replay check), which keeps the
-//! suite fast on two cores; CI and soak runs set `PROPTEST_CASES=256` (or more). A failing
-//! case prints its seed and actions; proptest also records it in `proptest-regressions/`.
+//! Runs 256 cases by default (each case runs twice, for the replay check; about 10 s on two
+//! cores); set `PROPTEST_CASES` for more (soak runs) or fewer. A failing case prints its seed
+//! and actions; proptest also records it in `proptest-regressions/`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -433,7 +433,7 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(256)
 }
 
 proptest! {

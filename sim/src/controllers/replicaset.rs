@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::cache::{Work, controller_of, selector_of};
+use super::cache::{Work, selector_of};
 use super::{controller_ref, pod_ready, pod_ready_since, pod_terminal, write, write_status};
 use crate::cluster::{Timer, World};
 use crate::store::{DeleteOptions, ObjKey, WriteOptions, meta};
@@ -289,5 +289,4 @@ fn create_pod(w: &mut World<'_>, owner: &Value, template: &Value, key: &ObjKey, 
             );
         }
     }
-    let _ = controller_of(owner);
 }
