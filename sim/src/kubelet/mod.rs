@@ -27,6 +27,7 @@
 
 mod backoff;
 mod fake;
+mod lifecycle;
 pub(crate) mod pod;
 pub(crate) mod scheduler;
 mod status;
