@@ -76,6 +76,16 @@ fn bench(c: &mut Criterion) {
         after.saturating_sub(before) / PODS / 1024,
     );
     drop(sim);
+    // The same run without writing Event objects (trace lines are still counted), to show
+    // what the ~60,000 Events cost.
+    let t = Instant::now();
+    let (quiet_events, quiet) = run(false);
+    eprintln!(
+        "  without Event objects: {:.2?} wall ({} store changes)",
+        t.elapsed(),
+        quiet.stats().store_changes
+    );
+    drop((quiet_events, quiet));
     let mut g = c.benchmark_group("cluster");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(30));
