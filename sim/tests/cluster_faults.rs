@@ -192,3 +192,72 @@ async fn auto_mode_drives_time_for_waiting_clients() {
             >= 121
     );
 }
+
+/// A runtime plugged in through the kubelet's trait: scripted behaviour, with a readiness
+/// probe whose answer the test controls.
+struct ProbeRuntime {
+    inner: odo_sim::kubelet::ScriptedRuntime,
+    healthy: std::sync::atomic::AtomicBool,
+}
+
+impl odo_sim::kubelet::ContainerRuntime for ProbeRuntime {
+    fn pull(&self, image: &str, node: &str) -> Result<Duration, odo_sim::kubelet::PullError> {
+        self.inner.pull(image, node)
+    }
+    fn start(
+        &self,
+        req: odo_sim::kubelet::StartRequest<'_>,
+        exits: odo_sim::kubelet::ExitSender,
+    ) -> Result<odo_sim::kubelet::Outcome, odo_sim::kubelet::StartError> {
+        self.inner.start(req, exits)
+    }
+    fn stop(
+        &self,
+        id: &odo_sim::kubelet::ContainerId,
+        container: &Value,
+        grace: Duration,
+    ) -> Duration {
+        self.inner.stop(id, container, grace)
+    }
+    fn probe(&self, _id: &odo_sim::kubelet::ContainerId, _probe: &Value) -> bool {
+        self.healthy.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn readiness_probe_gates_ready_through_the_runtime() {
+    let rt = std::sync::Arc::new(ProbeRuntime {
+        inner: odo_sim::kubelet::ScriptedRuntime::new(),
+        healthy: std::sync::atomic::AtomicBool::new(false),
+    });
+    let sim = Sim::builder()
+        .seed(3)
+        .runtime(rt.clone())
+        .build()
+        .expect("sim");
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    let p: Pod = serde_json::from_value(json!({"metadata": {"name": "probed"},
+        "spec": {"containers": [{"name": "app", "image": "busybox:1.36", "command": ["sleep", "infinity"],
+            "readinessProbe": {"initialDelaySeconds": 5, "periodSeconds": 3, "exec": {"command": ["true"]}}}]}}))
+    .expect("pod");
+    pods.create(&PostParams::default(), &p)
+        .await
+        .expect("create");
+    let ready = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    };
+    sim.advance(Duration::from_secs(20));
+    assert!(
+        !ready(&pods.get("probed").await.expect("get")),
+        "failing probe: not ready"
+    );
+    rt.healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+    sim.advance(Duration::from_secs(3));
+    assert!(
+        ready(&pods.get("probed").await.expect("get")),
+        "probe passes at the next period"
+    );
+}

@@ -217,6 +217,8 @@ pub(super) fn try_start(
             let c = ctr(rt, init, i);
             c.state = CState::Running { since: now };
             c.started_once = true;
+            // A container with a readiness probe is unready until its first probe passes.
+            c.probe_ok = init || spec.get("readinessProbe").is_none();
             c.ready_at = if init {
                 None
             } else {
@@ -255,8 +257,9 @@ pub(super) fn try_start(
                     },
                 );
             }
+            let has_probe = spec.get("readinessProbe").is_some();
             if let Some(at) = ctr(rt, init, i).ready_at
-                && at > now
+                && (at > now || has_probe)
             {
                 w.at_instant(at, Timer::Work(Work::Pod(key.clone())));
             }

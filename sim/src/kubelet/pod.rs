@@ -59,6 +59,8 @@ pub(crate) struct Ctr {
     pub image_ok: bool,
     pub ready_at: Option<Timestamp>,
     pub started_once: bool,
+    /// Result of the last readiness probe (true when the container has none).
+    pub probe_ok: bool,
 }
 
 impl Ctr {
@@ -90,6 +92,7 @@ impl Ctr {
             image_ok: false,
             ready_at: None,
             started_once: false,
+            probe_ok: true,
         }
     }
 
@@ -324,6 +327,31 @@ pub(crate) fn initialized(rt: &PodRt) -> bool {
         .all(|c| matches!(&c.state, CState::Terminated(t) if t.code == 0))
 }
 
+/// Runs the readiness probe of a running app container through the runtime; a failing
+/// probe is retried every `periodSeconds` (default 10).
+fn probe(w: &mut World<'_>, key: &ObjKey, rt: &mut PodRt, i: usize) {
+    let Some(spec) = rt.app[i].spec.get("readinessProbe").cloned() else {
+        return;
+    };
+    let id = cid(key, rt, false, i);
+    let ok = w.runtime.probe(&id, &spec);
+    if !ok {
+        let period = spec
+            .get("periodSeconds")
+            .and_then(Value::as_u64)
+            .unwrap_or(10);
+        w.at(
+            std::time::Duration::from_secs(period.max(1)),
+            Timer::Work(Work::Pod(key.clone())),
+        );
+    }
+    if rt.app[i].probe_ok != ok {
+        let name = rt.app[i].name.clone();
+        w.trace(|| format!("readiness {}/{}/{name} {ok}", key.0, key.1));
+    }
+    rt.app[i].probe_ok = ok;
+}
+
 fn step(w: &mut World<'_>, key: &ObjKey, pod: &Value, rt: &mut PodRt) {
     // Init containers strictly in order.
     for i in 0..rt.init.len() {
@@ -344,13 +372,12 @@ fn step(w: &mut World<'_>, key: &ObjKey, pod: &Value, rt: &mut PodRt) {
     }
     for i in 0..rt.app.len() {
         match rt.app[i].state.clone() {
-            CState::Running { .. } => {
-                if let Some(at) = rt.app[i].ready_at
-                    && at > w.now
-                {
+            CState::Running { .. } => match rt.app[i].ready_at {
+                Some(at) if at > w.now => {
                     w.at_instant(at, Timer::Work(Work::Pod(key.clone())));
                 }
-            }
+                _ => probe(w, key, rt, i),
+            },
             CState::Terminated(t) => {
                 if restarts(rt.policy, false, t.code) {
                     restart(w, key, pod, rt, false, i, t);

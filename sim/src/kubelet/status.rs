@@ -81,7 +81,7 @@ pub(crate) fn ready(w: &World<'_>, c: &Ctr, init: bool) -> bool {
     if init {
         return matches!(&c.state, CState::Terminated(t) if t.code == 0);
     }
-    c.running() && c.ready_at.is_none_or(|at| at <= w.now)
+    c.running() && c.probe_ok && c.ready_at.is_none_or(|at| at <= w.now)
 }
 
 /// The kubelet's phase rule.
