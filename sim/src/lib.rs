@@ -10,16 +10,24 @@
 //!   `Status` objects. [`resources`] lists the served kinds.
 //! - [`runtime`] is what runs inside containers: filesystems, volumes, the image catalogue and
 //!   a shell.
+//! - [`cluster`] runs the [`controllers`] and the [`kubelet`] on the virtual [`clock`];
+//!   [`faults`] are injected with [`Sim::inject`].
 
 pub mod api;
 pub mod clock;
+pub mod cluster;
+pub mod controllers;
 pub mod error;
+pub mod faults;
+pub mod kubelet;
 pub mod resources;
 pub mod runtime;
 pub mod server;
 mod sim;
 pub mod store;
 
+pub use clock::TimeMode;
 pub use error::{ApiError, ApiResult};
+pub use faults::Fault;
 pub use resources::Flavor;
-pub use sim::{Sim, SimBuilder};
+pub use sim::{DEFAULT_SETTLE_HORIZON, Sim, SimBuilder};

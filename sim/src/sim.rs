@@ -2,22 +2,43 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::api::{self, ApiOptions};
-use crate::clock::{ManualTime, SystemTime, TimeSource};
+use crate::clock::{ManualTime, TimeMode, TimeSource, TraceEntry};
+use crate::cluster::{Cluster, ClusterStats, Settled};
+use crate::faults::{Fault, FaultError};
+use crate::kubelet::{ContainerRuntime, ScriptedRuntime};
 use crate::resources::Flavor;
 use crate::store::persist::PersistError;
 use crate::store::{Store, StoreConfig};
 
+/// How long [`Sim::settle`] may run virtual time at most.
+pub const DEFAULT_SETTLE_HORIZON: Duration = Duration::from_secs(3600);
+
 /// Options for a simulated cluster.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimBuilder {
     seed: u64,
     nodes: usize,
     flavor: Flavor,
     state_dir: Option<PathBuf>,
-    real_time: bool,
+    mode: TimeMode,
     token: Option<String>,
+    runtime: Option<Arc<dyn ContainerRuntime>>,
+    trace: bool,
+    events: bool,
+}
+
+impl std::fmt::Debug for SimBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimBuilder")
+            .field("seed", &self.seed)
+            .field("nodes", &self.nodes)
+            .field("flavor", &self.flavor)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SimBuilder {
@@ -27,8 +48,11 @@ impl Default for SimBuilder {
             nodes: 1,
             flavor: Flavor::Kubernetes,
             state_dir: None,
-            real_time: false,
+            mode: TimeMode::Manual,
             token: None,
+            runtime: None,
+            trace: true,
+            events: true,
         }
     }
 }
@@ -60,7 +84,36 @@ impl SimBuilder {
 
     /// Use wall-clock time instead of the deterministic manual clock.
     pub fn real_time(mut self, yes: bool) -> Self {
-        self.real_time = yes;
+        self.mode = if yes {
+            TimeMode::RealTime { scale: 1.0 }
+        } else {
+            TimeMode::Manual
+        };
+        self
+    }
+
+    /// How virtual time moves (manual by default; auto and real time start a driver task on
+    /// the current tokio runtime).
+    pub fn time_mode(mut self, mode: TimeMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The container runtime the kubelet drives (default: [`ScriptedRuntime`]).
+    pub fn runtime(mut self, runtime: Arc<dyn ContainerRuntime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Whether the event trace keeps its text (counting always happens; default on).
+    pub fn trace(mut self, yes: bool) -> Self {
+        self.trace = yes;
+        self
+    }
+
+    /// Whether Kubernetes Event objects are written (default on).
+    pub fn events(mut self, yes: bool) -> Self {
+        self.events = yes;
         self
     }
 
@@ -72,14 +125,15 @@ impl SimBuilder {
 
     /// Builds the cluster.
     pub fn build(self) -> Result<Sim, PersistError> {
-        let clock: Arc<dyn TimeSource> = if self.real_time {
-            Arc::new(SystemTime)
-        } else {
-            Arc::new(ManualTime::default())
-        };
+        let manual = Arc::new(match self.mode {
+            TimeMode::RealTime { .. } => ManualTime::starting_at(jiff::Timestamp::now()),
+            _ => ManualTime::default(),
+        });
+        let clock: Arc<dyn TimeSource> = manual.clone();
         let config = StoreConfig {
             flavor: self.flavor,
             seed: self.seed,
+            graceful_pod_deletion: true,
             ..StoreConfig::default()
         };
         let store = match &self.state_dir {
@@ -88,16 +142,44 @@ impl SimBuilder {
         };
         let store = Arc::new(store);
         crate::store::nodes::ensure_nodes(&store, self.nodes);
+        let runtime = self
+            .runtime
+            .unwrap_or_else(|| Arc::new(ScriptedRuntime::new()));
+        let cluster = Cluster::new(
+            store.clone(),
+            manual,
+            self.seed,
+            runtime,
+            self.mode,
+            self.trace,
+        );
+        cluster.set_record_events(self.events);
+        if self.mode != TimeMode::Manual {
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn(Cluster::drive(Arc::downgrade(&cluster)));
+                }
+                Err(_) => tracing::warn!(
+                    "time mode {:?} needs a tokio runtime to drive it; build the Sim inside one",
+                    self.mode
+                ),
+            }
+        }
         let router = api::router(
             store.clone(),
             ApiOptions {
                 token: self.token.clone(),
             },
-        );
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            cluster.api_faults.clone(),
+            crate::faults::layer,
+        ));
         Ok(Sim {
             store,
             router,
             token: self.token,
+            cluster,
         })
     }
 }
@@ -108,6 +190,7 @@ pub struct Sim {
     store: Arc<Store>,
     router: axum::Router,
     token: Option<String>,
+    cluster: Arc<Cluster>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -149,5 +232,52 @@ impl Sim {
             })
             .service(self.router.clone());
         kube::Client::new(service, "default")
+    }
+
+    /// The cluster machinery (controllers, kubelet, clock, trace).
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
+    /// The current virtual instant.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.cluster.now()
+    }
+
+    /// Moves virtual time forward by `d`, running everything due on the way; returns the
+    /// number of timers fired.
+    pub fn advance(&self, d: Duration) -> u64 {
+        self.cluster.advance(d)
+    }
+
+    /// Runs until nothing is pending, jumping from event to event, for at most
+    /// [`DEFAULT_SETTLE_HORIZON`] of virtual time.
+    pub fn settle(&self) -> Settled {
+        self.cluster.settle_for(DEFAULT_SETTLE_HORIZON)
+    }
+
+    /// Like [`Sim::settle`] with an explicit bound on virtual time.
+    pub fn settle_for(&self, max: Duration) -> Settled {
+        self.cluster.settle_for(max)
+    }
+
+    /// Injects a fault now (recorded in the trace).
+    pub fn inject(&self, fault: Fault) -> Result<(), FaultError> {
+        self.cluster.inject(fault)
+    }
+
+    /// The event trace, one line per event.
+    pub fn trace_text(&self) -> String {
+        self.cluster.trace_text()
+    }
+
+    /// The event trace entries.
+    pub fn trace(&self) -> Vec<TraceEntry> {
+        self.cluster.trace()
+    }
+
+    /// Work counters.
+    pub fn stats(&self) -> ClusterStats {
+        self.cluster.stats()
     }
 }

@@ -1,0 +1,100 @@
+//! A Deployment of 10,000 pods over 100 nodes, from creation until every pod is Ready:
+//! wall time per run, simulator events per second, and resident memory per pod.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use odo_sim::Sim;
+use odo_sim::store::WriteOptions;
+use serde_json::{Value, json};
+
+const PODS: u64 = 10_000;
+const NODES: usize = 100;
+
+/// Resident set size in bytes (Linux), for the memory-per-pod figure.
+fn rss() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Builds the cluster, creates the Deployment and runs until it is fully available.
+/// Returns (events processed, the sim).
+fn run(events: bool) -> (u64, Sim) {
+    let sim = Sim::builder()
+        .seed(1)
+        .nodes(NODES)
+        .trace(false)
+        .events(events)
+        .build()
+        .expect("sim");
+    let store = sim.store();
+    let tid = store
+        .type_id_of::<k8s_openapi::api::apps::v1::Deployment>()
+        .expect("deployments served");
+    let deploy = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "big", "namespace": "default"},
+        "spec": {"replicas": PODS, "selector": {"matchLabels": {"app": "big"}},
+            "template": {"metadata": {"labels": {"app": "big"}},
+                "spec": {"containers": [{"name": "web", "image": "openshift/hello-openshift:v1"}]}}}
+    });
+    store
+        .create(tid, "default", deploy, &WriteOptions::default())
+        .expect("create deployment");
+    let settled = sim.settle_for(Duration::from_secs(3600));
+    assert!(settled.idle, "the rollout finishes");
+    let d = store.get(tid, "default", "big").expect("deployment");
+    assert_eq!(
+        d.pointer("/status/readyReplicas").and_then(Value::as_u64),
+        Some(PODS),
+        "every pod Ready"
+    );
+    (sim.stats().trace_entries, sim)
+}
+
+fn bench(c: &mut Criterion) {
+    let before = rss().unwrap_or(0);
+    let t = Instant::now();
+    let (n_events, sim) = run(true);
+    let wall = t.elapsed();
+    let after = rss().unwrap_or(0);
+    let stats = sim.stats();
+    eprintln!(
+        "deployment of {PODS} pods on {NODES} nodes: all Ready in {:.2?} wall ({:.1} s virtual), \
+         {n_events} events ({:.0} events/s), {} store changes, {} reconciles {:?}, ~{} KiB RSS per pod",
+        wall,
+        sim.now()
+            .duration_since(
+                jiff::Timestamp::from_second(odo_sim::clock::EPOCH_SECONDS).expect("epoch")
+            )
+            .as_secs_f64(),
+        n_events as f64 / wall.as_secs_f64(),
+        stats.store_changes,
+        stats.reconciles,
+        stats.by_kind,
+        after.saturating_sub(before) / PODS / 1024,
+    );
+    drop(sim);
+    // The same run without writing Event objects (trace lines are still counted), to show
+    // what the ~60,000 Events cost.
+    let t = Instant::now();
+    let (quiet_events, quiet) = run(false);
+    eprintln!(
+        "  without Event objects: {:.2?} wall ({} store changes)",
+        t.elapsed(),
+        quiet.stats().store_changes
+    );
+    drop((quiet_events, quiet));
+    let mut g = c.benchmark_group("cluster");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(30));
+    g.throughput(Throughput::Elements(n_events));
+    g.bench_function("deployment_10000_pods_100_nodes_until_ready", |b| {
+        b.iter(|| run(true).0)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

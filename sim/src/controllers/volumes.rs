@@ -1,0 +1,296 @@
+//! The PersistentVolumeClaim binder: the default StorageClass `standard`, binding claims to
+//! matching Available volumes, dynamic provisioning (`pvc-<uid>` volumes; with
+//! `WaitForFirstConsumer` only once a pod using the claim is scheduled), and reclaim when a
+//! claim goes: `Delete` removes the volume, `Retain` leaves it `Released`.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::cache::{Cache, Kinds};
+use crate::cluster::World;
+use crate::kubelet::scheduler::quantity_milli;
+use crate::store::{DeleteOptions, ObjKey, Part, Store, WriteOptions, meta};
+
+/// The name of the default StorageClass.
+pub const DEFAULT_CLASS: &str = "standard";
+/// The provisioner named by the default StorageClass.
+pub const PROVISIONER: &str = "odo-sim.io/hostpath";
+
+/// Creates the default StorageClass when it is missing.
+pub(crate) fn ensure_default_storage_class(store: &Store, kinds: Kinds) {
+    let Some(tid) = kinds.sc else { return };
+    if store.get(tid, "", DEFAULT_CLASS).is_ok() {
+        return;
+    }
+    let sc = json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": DEFAULT_CLASS, "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": PROVISIONER,
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+        "allowVolumeExpansion": true,
+    });
+    let _ = store.create(tid, "", sc, &WriteOptions::default());
+}
+
+/// The claim's class: `spec.storageClassName`, or the default class when it names none (the
+/// API server's DefaultStorageClass admission would have written it at create).
+fn effective_class(cache: &Cache, pvc: &Value) -> String {
+    match pvc
+        .pointer("/spec/storageClassName")
+        .and_then(Value::as_str)
+    {
+        Some(c) => c.to_string(),
+        None if pvc.pointer("/spec/volumeName").is_some() => String::new(),
+        None => default_class(cache).unwrap_or_default(),
+    }
+}
+
+fn class_of<'a>(cache: &'a Cache, pvc: &Value) -> Option<&'a Arc<Value>> {
+    cache.sc.get(&(String::new(), effective_class(cache, pvc)))
+}
+
+/// Whether a claim's class binds only once a consumer is scheduled.
+pub(crate) fn waits_for_consumer(cache: &Cache, pvc: &Value) -> bool {
+    class_of(cache, pvc)
+        .and_then(|c| c.get("volumeBindingMode"))
+        .and_then(Value::as_str)
+        == Some("WaitForFirstConsumer")
+}
+
+fn default_class(cache: &Cache) -> Option<String> {
+    cache
+        .sc
+        .values()
+        .find(|c| {
+            c.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
+                .and_then(Value::as_str)
+                == Some("true")
+        })
+        .map(|c| meta::name(c).to_string())
+}
+
+fn request(pvc: &Value) -> u64 {
+    pvc.pointer("/spec/resources/requests/storage")
+        .and_then(quantity_milli)
+        .unwrap_or(0)
+}
+
+pub(crate) fn reconcile_claim(w: &mut World<'_>, key: &ObjKey) {
+    let (Some(pvc_t), Some(pv_t)) = (w.kinds.pvc, w.kinds.pv) else {
+        return;
+    };
+    let pvc = w.cache().pvc.get(key).cloned();
+    let Some(pvc) = pvc else {
+        release_volumes_of(w, key);
+        return;
+    };
+    if meta::is_deleting(&pvc) {
+        return;
+    }
+    if pvc.pointer("/status/phase").and_then(Value::as_str) == Some("Bound") {
+        return;
+    }
+    let class = effective_class(&w.cache(), &pvc);
+    let modes = pvc
+        .pointer("/spec/accessModes")
+        .cloned()
+        .unwrap_or_else(|| json!(["ReadWriteOnce"]));
+    let want = request(&pvc);
+    // An existing volume first.
+    let wanted_name = pvc
+        .pointer("/spec/volumeName")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let candidate = w
+        .cache()
+        .pv
+        .values()
+        .find(|pv| {
+            let available = pv.pointer("/status/phase").and_then(Value::as_str)
+                == Some("Available")
+                || pv.pointer("/status/phase").and_then(Value::as_str) == Some("Pending");
+            let unclaimed = pv.pointer("/spec/claimRef").is_none();
+            match &wanted_name {
+                Some(n) => meta::name(pv) == n && unclaimed,
+                None => {
+                    available
+                        && unclaimed
+                        && pv
+                            .pointer("/spec/storageClassName")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            == class
+                        && pv
+                            .pointer("/spec/capacity/storage")
+                            .and_then(quantity_milli)
+                            .unwrap_or(0)
+                            >= want
+                        && modes.as_array().is_none_or(|ms| {
+                            ms.iter().all(|m| {
+                                pv.pointer("/spec/accessModes")
+                                    .and_then(Value::as_array)
+                                    .is_some_and(|pm| pm.contains(m))
+                            })
+                        })
+                }
+            }
+        })
+        .cloned();
+    let pv = match candidate {
+        Some(pv) => pv,
+        None => {
+            let sc = class_of(&w.cache(), &pvc).cloned();
+            let Some(sc) = sc else { return };
+            if waits_for_consumer(&w.cache(), &pvc) && !has_scheduled_consumer(&w.cache(), key) {
+                let msg = "waiting for first consumer to be created before binding".to_string();
+                w.event(
+                    &pvc,
+                    false,
+                    "WaitForFirstConsumer",
+                    msg,
+                    "persistentvolume-controller",
+                );
+                return;
+            }
+            let size = pvc
+                .pointer("/spec/resources/requests/storage")
+                .cloned()
+                .unwrap_or(json!("1Gi"));
+            let name = format!("pvc-{}", meta::uid(&pvc));
+            let pv = json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": name, "annotations": {"pv.kubernetes.io/provisioned-by": sc.get("provisioner").cloned().unwrap_or(json!(PROVISIONER))},
+                    "finalizers": []},
+                "spec": {
+                    "capacity": {"storage": size},
+                    "accessModes": modes,
+                    "persistentVolumeReclaimPolicy": sc.get("reclaimPolicy").cloned().unwrap_or(json!("Delete")),
+                    "storageClassName": class,
+                    "volumeMode": pvc.pointer("/spec/volumeMode").cloned().unwrap_or(json!("Filesystem")),
+                    "hostPath": {"path": format!("/var/lib/odo-sim/volumes/{name}"), "type": "DirectoryOrCreate"},
+                },
+            });
+            match w.store.create(pv_t, "", pv, &WriteOptions::default()) {
+                Ok(pv) => {
+                    w.event(
+                        &pvc,
+                        false,
+                        "ProvisioningSucceeded",
+                        format!("Successfully provisioned volume {name}"),
+                        "persistentvolume-controller",
+                    );
+                    pv
+                }
+                Err(_) => return,
+            }
+        }
+    };
+    // Bind both sides.
+    let pv_name = meta::name(&pv).to_string();
+    let mut p = (*pv).clone();
+    p["spec"]["claimRef"] = json!({"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": key.0, "name": key.1, "uid": meta::uid(&pvc), "resourceVersion": meta::resource_version(&pvc)});
+    let Ok(p) = w
+        .store
+        .update(pv_t, "", &pv_name, p, Part::Main, &WriteOptions::default())
+    else {
+        return;
+    };
+    let mut ps = (*p).clone();
+    ps["status"] = json!({"phase": "Bound"});
+    let _ = w.store.update(
+        pv_t,
+        "",
+        &pv_name,
+        ps,
+        Part::Status,
+        &WriteOptions::default(),
+    );
+    let mut c = (*pvc).clone();
+    c["spec"]["volumeName"] = json!(pv_name);
+    let ann = &mut c["metadata"]["annotations"];
+    if !ann.is_object() {
+        *ann = json!({});
+    }
+    ann["pv.kubernetes.io/bind-completed"] = json!("yes");
+    ann["pv.kubernetes.io/bound-by-controller"] = json!("yes");
+    ann["volume.kubernetes.io/storage-provisioner"] = json!(PROVISIONER);
+    let Ok(c) = w.store.update(
+        pvc_t,
+        &key.0,
+        &key.1,
+        c,
+        Part::Main,
+        &WriteOptions::default(),
+    ) else {
+        return;
+    };
+    let mut cs = (*c).clone();
+    cs["status"] = json!({"phase": "Bound", "accessModes": p.pointer("/spec/accessModes").cloned().unwrap_or(json!([])), "capacity": p.pointer("/spec/capacity").cloned().unwrap_or(json!({}))});
+    let _ = w.store.update(
+        pvc_t,
+        &key.0,
+        &key.1,
+        cs,
+        Part::Status,
+        &WriteOptions::default(),
+    );
+    w.trace(|| format!("claim-bound {}/{} {pv_name}", key.0, key.1));
+}
+
+fn has_scheduled_consumer(cache: &Cache, key: &ObjKey) -> bool {
+    Cache::in_ns(&cache.pods, &key.0).iter().any(|p| {
+        p.pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty())
+            && p.pointer("/spec/volumes")
+                .and_then(Value::as_array)
+                .is_some_and(|vs| {
+                    vs.iter().any(|v| {
+                        v.pointer("/persistentVolumeClaim/claimName")
+                            .and_then(Value::as_str)
+                            == Some(key.1.as_str())
+                    })
+                })
+    })
+}
+
+/// A claim is gone: its volume is released, then deleted or kept per reclaim policy.
+fn release_volumes_of(w: &mut World<'_>, key: &ObjKey) {
+    let Some(pv_t) = w.kinds.pv else { return };
+    let bound: Vec<Arc<Value>> = w
+        .cache()
+        .pv
+        .values()
+        .filter(|pv| {
+            pv.pointer("/spec/claimRef/namespace")
+                .and_then(Value::as_str)
+                == Some(key.0.as_str())
+                && pv.pointer("/spec/claimRef/name").and_then(Value::as_str) == Some(key.1.as_str())
+                && pv.pointer("/status/phase").and_then(Value::as_str) == Some("Bound")
+        })
+        .cloned()
+        .collect();
+    for pv in bound {
+        let name = meta::name(&pv).to_string();
+        let policy = pv
+            .pointer("/spec/persistentVolumeReclaimPolicy")
+            .and_then(Value::as_str)
+            .unwrap_or("Retain");
+        if policy == "Delete" {
+            let _ = w.store.delete(pv_t, "", &name, &DeleteOptions::default());
+            w.runtime.set_disk_full(&key.0, &key.1, false);
+            w.trace(|| format!("volume-deleted {name}"));
+        } else {
+            let mut o = (*pv).clone();
+            o["status"] = json!({"phase": "Released"});
+            let _ = w
+                .store
+                .update(pv_t, "", &name, o, Part::Status, &WriteOptions::default());
+            w.trace(|| format!("volume-released {name}"));
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The simulated kubelet: the scheduler, the per-pod state machine, and the seam to the
+//! container runtime.
+//!
+//! # The container runtime seam
+//!
+//! The kubelet decides *when* containers start, restart and stop (init order, restart
+//! policies, back-off, grace periods); what a container *does* is the business of a
+//! [`ContainerRuntime`]. The kubelet calls it at four points:
+//!
+//! 1. [`ContainerRuntime::pull`] before a container is created, when the image is not on the
+//!    node yet (or `imagePullPolicy: Always`): `Ok(duration)` is how long the pull takes in
+//!    virtual time, `Err` a pull failure (`ErrImagePull`, then `ImagePullBackOff`).
+//! 2. [`ContainerRuntime::start`] once the image is there: the runtime creates and starts
+//!    the process and answers with an [`Outcome`]: it exits with a code after some virtual
+//!    time, or it runs until stopped. A runtime whose processes end later for reasons of its
+//!    own (an exec that kills PID 1, a shell that finishes) reports that through the
+//!    [`ExitSender`] it was given.
+//! 3. [`ContainerRuntime::stop`] on deletion or a kill: SIGTERM, and how long the process
+//!    takes to exit (the kubelet caps it at the grace period, then SIGKILLs).
+//! 4. [`ContainerRuntime::remove_pod`] when the pod is gone (volumes, logs of that UID).
+//!
+//! The default, [`ScriptedRuntime`], needs no images or filesystems: a container behaves as
+//! its command says (`exit N`, `sh -c "...; exit N"`, `sleep N` in virtual time, `true`,
+//! `false`; anything else runs until stopped). The real runtime (simulated filesystems, the
+//! image catalogue, the mini shell) implements the same trait and plugs in with
+//! `Sim::builder().runtime(...)`.
+
+mod backoff;
+mod fake;
+mod lifecycle;
+pub(crate) mod pod;
+pub(crate) mod scheduler;
+mod status;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use backoff::Backoff;
+pub use fake::ScriptedRuntime;
+pub(crate) use pod::Kubelet;
+
+use crate::controllers::cache::Cache;
+
+/// Identifies one container instance: a restart is a new instance.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContainerId {
+    /// Namespace of the pod.
+    pub namespace: String,
+    /// Name of the pod.
+    pub pod: String,
+    /// UID of the pod (a recreated pod with the same name is another pod).
+    pub pod_uid: String,
+    /// Container name.
+    pub container: String,
+    /// 0 for the first run, +1 per restart.
+    pub instance: u32,
+    /// Whether it is an init container.
+    pub init: bool,
+}
+
+impl ContainerId {
+    /// The `containerID` shown in pod status (`odo-sim://<hash>`).
+    pub fn runtime_id(&self) -> String {
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(format!(
+            "{}/{}/{}",
+            self.pod_uid, self.container, self.instance
+        ));
+        format!("odo-sim://{}", hex::encode(h))
+    }
+}
+
+/// What a started container will do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The process exits with `code` after `after` of virtual time.
+    ExitsAfter {
+        /// Run time.
+        after: Duration,
+        /// Exit code.
+        code: i32,
+    },
+    /// The process runs until it is stopped (or reports an exit through its [`ExitSender`]).
+    RunsUntilStopped,
+}
+
+/// Why a container could not be started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct StartError {
+    /// Waiting reason shown in status (`CreateContainerError`, `RunContainerError`, ...).
+    pub reason: String,
+    /// The message shown with it.
+    pub message: String,
+}
+
+/// Why an image could not be pulled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PullError {
+    /// The message shown in `ErrImagePull` / the `Failed` event.
+    pub message: String,
+}
+
+/// A container exit reported by a runtime outside of [`Outcome::ExitsAfter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitReport {
+    /// Which container instance.
+    pub id: ContainerId,
+    /// Its exit code.
+    pub code: i32,
+}
+
+/// Lets a runtime report that a container exited on its own.
+#[derive(Clone)]
+pub struct ExitSender {
+    cache: Arc<Mutex<Cache>>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for ExitSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExitSender")
+    }
+}
+
+impl ExitSender {
+    pub(crate) fn new(cache: Arc<Mutex<Cache>>, notify: Arc<tokio::sync::Notify>) -> Self {
+        Self { cache, notify }
+    }
+
+    /// Reports that `id` exited with `code` (processed at the current virtual instant).
+    pub fn exited(&self, id: ContainerId, code: i32) {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .exits
+            .push_back(ExitReport { id, code });
+        self.notify.notify_one();
+    }
+}
+
+/// What the kubelet tells the runtime about a container it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct StartRequest<'a> {
+    /// Which instance.
+    pub id: &'a ContainerId,
+    /// The pod as stored.
+    pub pod: &'a Value,
+    /// The container's spec (an entry of `spec.containers` or `spec.initContainers`).
+    pub container: &'a Value,
+    /// The node it runs on.
+    pub node: &'a str,
+    /// The pod's IP.
+    pub pod_ip: &'a str,
+}
+
+/// The container runtime the kubelet drives (see the module documentation).
+pub trait ContainerRuntime: Send + Sync + 'static {
+    /// Pulls `image` onto `node`: the virtual time it takes, or why it failed.
+    fn pull(&self, image: &str, node: &str) -> Result<Duration, PullError>;
+
+    /// Creates and starts a container; `exits` reports exits that happen later.
+    fn start(&self, req: StartRequest<'_>, exits: ExitSender) -> Result<Outcome, StartError>;
+
+    /// Sends SIGTERM to `container` (its spec); returns how long the process takes to exit
+    /// (capped by the kubelet at the grace period, after which it is killed with exit code 137).
+    fn stop(&self, id: &ContainerId, container: &Value, grace: Duration) -> Duration;
+
+    /// Forgets everything about a pod that left its node (its emptyDirs, logs, processes).
+    fn remove_pod(&self, _pod_uid: &str) {}
+
+    /// Whether a readiness probe of a running container succeeds now (default: yes).
+    fn probe(&self, _id: &ContainerId, _probe: &Value) -> bool {
+        true
+    }
+
+    /// Marks a volume (namespace, claim name) as full or not (fault injection).
+    fn set_disk_full(&self, _namespace: &str, _claim: &str, _full: bool) {}
+}
