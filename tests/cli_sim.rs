@@ -220,7 +220,14 @@ fn projects_and_missing_namespace() {
     let list = e.json(&["list", "-o", "json"]);
     assert_eq!(list["items"][0]["metadata"]["namespace"], "nope");
     let err = e.odo(&["log"]);
-    assert!(String::from_utf8_lossy(&err.stderr).contains("has no running pod"));
+    // The simulated kubelet runs the pod, but container logs are not served yet: odo must
+    // say which pod it could not read, not hang or panic.
+    let stderr = String::from_utf8_lossy(&err.stderr);
+    assert_eq!(err.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the logs of pod api-app-"),
+        "{stderr}"
+    );
     e.ok(&["app", "delete", "app", "-f"]);
     assert!(
         e.json(&["list", "-o", "json"])["items"]
