@@ -8,7 +8,8 @@
 //! - [`catalog`]: the builder images and how component types resolve.
 //! - [`config`]: `.odo/config.yaml` and `~/.odo/preference.yaml`, validation, atomic writes.
 //! - [`manifests`]: pure rendering of the Kubernetes/OpenShift objects of a component.
-//! - [`push`]: `odo push` and the other cluster-side component commands.
+//! - [`push`]: `odo push` and the other cluster-side component commands; [`push_sync`] plugs
+//!   the indexer and sync into it.
 //! - [`error`]: the error every command returns.
 //! - [`indexer`]: which files changed since the last push (`.odo/odo-file-index.json`).
 //! - [`sync`]: one streamed tar of the changes into the container, deletions, the new index.
@@ -24,5 +25,6 @@ pub mod error;
 pub mod indexer;
 pub mod manifests;
 pub mod push;
+pub mod push_sync;
 pub mod sync;
 pub mod watch;

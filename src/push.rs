@@ -181,11 +181,10 @@ impl SourceSync for SyncUnavailable {
     }
 }
 
-/// INTEGRATION POINT (sync): returns the file sync the CLI uses. Replace `SyncUnavailable` with
-/// the `crate::sync` implementation of [`SourceSync`] when the indexer/sync modules are merged
-/// (see `src/push_sync.rs`).
+/// The file sync the CLI uses: the indexer finds the changes, `crate::sync` streams them over
+/// exec (see `src/push_sync.rs`).
 pub fn default_sync() -> Box<dyn SourceSync> {
-    Box::new(SyncUnavailable)
+    Box::new(crate::push_sync::IndexerSync)
 }
 
 /// Directories deletions are applied to besides the sync target, as odo does: the deployment,
@@ -487,14 +486,13 @@ pub fn run_push(g: &GlobalArgs, file: &LocalConfigFile, args: &PushArgs) -> Resu
 
 /// `odo watch` from the CLI.
 pub fn run_watch(
-    _g: &GlobalArgs,
-    _file: &LocalConfigFile,
-    _delay: u64,
-    _show_log: bool,
-    _ignore: &[String],
+    g: &GlobalArgs,
+    file: &LocalConfigFile,
+    delay: u64,
+    show_log: bool,
+    ignore: &[String],
 ) -> Result<()> {
-    // INTEGRATION POINT (watch): `crate::watch` drives `push_component` with the changed paths.
-    Err(PushError::WatchUnavailable.into())
+    crate::push_sync::run_watch(g, file, delay, show_log, ignore)
 }
 
 /// `odo utils index` from the CLI: what the next push would send.

@@ -1,11 +1,6 @@
 //! The indexer/sync implementation of [`crate::push::SourceSync`]: `crate::indexer` finds what
 //! changed, `crate::sync::push_changes` sends it over exec, runs the build step and writes the
 //! index; plus `odo watch` driving `push_component` from `crate::watch`.
-//!
-//! INTEGRATION POINT: this file compiles once `src/indexer`, `src/sync` and `src/watch.rs` are
-//! in the crate. To enable it: add `pub mod push_sync;` to `src/lib.rs`, make
-//! `push::default_sync` return `Box::new(crate::push_sync::IndexerSync)`, and make
-//! `push::run_watch` call `crate::push_sync::run_watch`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
