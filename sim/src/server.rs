@@ -101,7 +101,8 @@ pub async fn bind(addr: SocketAddr, allow_remote: bool) -> Result<Bound, ServeEr
 pub async fn serve(sim: Sim, bound: Bound) -> std::io::Result<()> {
     let store = sim.store().clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        let period = Duration::from_secs(10);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tick.tick().await;
             store.send_bookmarks();
