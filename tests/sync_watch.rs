@@ -213,10 +213,12 @@ async fn a_burst_during_a_push_becomes_one_push_and_the_target_follows() {
 
     h.until(|n| matches!(n, WatchNotice::Pushed)).await;
     let second = pushing(&h.until(|n| pushing(n).is_some()).await).expect("second push");
+    // inotify only watches a new directory once it has seen it, so files written into it
+    // straight away may be reported as the directory alone: the batch names the burst, and the
+    // push (a full re-index) sends every file, which the snapshot comparison below checks.
     assert!(
-        second.len() >= 300,
-        "one batch holds the burst: {} paths",
-        second.len()
+        second.iter().any(|p| p.starts_with("pkg")),
+        "one batch holds the burst: {second:?}"
     );
     assert!(second.contains(&"seed.txt".to_string()));
     h.until(|n| matches!(n, WatchNotice::Pushed)).await;
