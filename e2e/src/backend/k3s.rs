@@ -97,23 +97,12 @@ impl Backend for K3sBackend {
     }
 
     fn inject<'a>(&'a self, fault: &'a Fault) -> BoxFut<'a, Result<Injected, Unsupported>> {
-        Box::pin(async move {
-            let unsupported = |reason: String| Unsupported {
-                backend: "k3s".into(),
-                fault: fault.to_string(),
-                reason,
-            };
-            match fault {
-                Fault::DeletePod { namespace, pod } => {
-                    super::delete_pod_via_api(self.client(), namespace, pod)
-                        .await
-                        .map_err(unsupported)
-                }
-                _ => Err(unsupported(
-                    "the single K3s node cannot be stopped without stopping the API".into(),
-                )),
-            }
-        })
+        Box::pin(super::inject_through_api_only(
+            self.client(),
+            "k3s",
+            fault,
+            "the single K3s node cannot be stopped without stopping the API",
+        ))
     }
 
     fn prepare_images<'a>(&'a self, _images: &'a [String]) -> BoxFut<'a, Result<(), BackendError>> {

@@ -90,23 +90,12 @@ impl Backend for KubeconfigBackend {
     }
 
     fn inject<'a>(&'a self, fault: &'a Fault) -> BoxFut<'a, Result<Injected, Unsupported>> {
-        Box::pin(async move {
-            let unsupported = |reason: String| Unsupported {
-                backend: "kubeconfig".into(),
-                fault: fault.to_string(),
-                reason,
-            };
-            match fault {
-                Fault::DeletePod { namespace, pod } => {
-                    super::delete_pod_via_api(self.client(), namespace, pod)
-                        .await
-                        .map_err(unsupported)
-                }
-                _ => Err(unsupported(
-                    "only API-level faults can be caused on an arbitrary cluster".into(),
-                )),
-            }
-        })
+        Box::pin(super::inject_through_api_only(
+            self.client(),
+            "kubeconfig",
+            fault,
+            "only API-level faults can be caused on an arbitrary cluster",
+        ))
     }
 
     fn prepare_images<'a>(&'a self, _images: &'a [String]) -> BoxFut<'a, Result<(), BackendError>> {

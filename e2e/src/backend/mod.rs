@@ -241,6 +241,27 @@ pub trait Backend: Send + Sync {
 }
 
 /// Deletes a pod through the API (a fault every backend with an API can cause).
+/// Fault injection for backends that can only act through the API: a pod delete is done, any
+/// other fault is reported unsupported with `why`.
+pub(crate) async fn inject_through_api_only(
+    client: kube::Client,
+    backend: &str,
+    fault: &Fault,
+    why: &str,
+) -> Result<Injected, Unsupported> {
+    let unsupported = |reason: String| Unsupported {
+        backend: backend.into(),
+        fault: fault.to_string(),
+        reason,
+    };
+    match fault {
+        Fault::DeletePod { namespace, pod } => delete_pod_via_api(client, namespace, pod)
+            .await
+            .map_err(unsupported),
+        _ => Err(unsupported(why.into())),
+    }
+}
+
 pub(crate) async fn delete_pod_via_api(
     client: kube::Client,
     namespace: &str,

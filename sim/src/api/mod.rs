@@ -276,7 +276,7 @@ fn resource(
             let include = IncludeObject::parse(params.get("includeObject"));
             ok(&render_one(store, rt, &obj, repr, include))
         }
-        ("GET", Some(name), Some("scale")) => ok(&scale_of(rt, store.get(tid, ns, name)?.as_ref())),
+        ("GET", Some(name), Some("scale")) => ok(&scale_of(store.get(tid, ns, name)?.as_ref())),
         ("POST", None, None) => {
             let obj = request::decode_body(body, headers, rt)?;
             let v = store.create(tid, ns, obj, &write)?;
@@ -322,7 +322,7 @@ fn resource(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             let kind = PatchKind::from_content_type(ct)?;
-            let current = scale_of(rt, store.get(tid, ns, name)?.as_ref());
+            let current = scale_of(store.get(tid, ns, name)?.as_ref());
             let patched = crate::store::patch::apply_patch(kind, &current, body, rt, &write)?;
             ok(&set_scale(store, target, name, &patched, &write)?)
         }
@@ -380,8 +380,7 @@ fn resource(
             )
         }
         ("POST", Some(name), Some("eviction")) => {
-            let d = store.delete(tid, ns, name, &crate::store::DeleteOptions::default())?;
-            let _ = d;
+            store.delete(tid, ns, name, &crate::store::DeleteOptions::default())?;
             created(
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
             )
@@ -405,7 +404,7 @@ fn resource(
     }
 }
 
-fn scale_of(rt: &crate::resources::ResourceType, obj: &Value) -> Value {
+fn scale_of(obj: &Value) -> Value {
     let selector = obj.pointer("/spec/selector").map(|s| {
         let map = s
             .get("matchLabels")
@@ -418,7 +417,6 @@ fn scale_of(rt: &crate::resources::ResourceType, obj: &Value) -> Value {
             .collect::<Vec<_>>()
             .join(",")
     });
-    let _ = rt;
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -467,7 +465,7 @@ fn set_scale(
         Part::Main,
         write,
     )?;
-    Ok(scale_of(&target.rt, &updated))
+    Ok(scale_of(&updated))
 }
 
 /// Streams a body chunk by chunk (watches, followed logs).

@@ -56,7 +56,6 @@ pub fn respond(
         }
         None => super::streaming_body(all),
     };
-    let _: Option<Value> = None;
     (
         StatusCode::OK,
         [

@@ -238,8 +238,6 @@ impl Store {
                 let (group, version) = crate::resources::split_api_version(&api_version);
                 if let Some(tid) = inner.registry.find(group, version, &plural) {
                     inner.load(tid, obj);
-                } else if plural == "customresourcedefinitions" {
-                    // Loaded before its custom resources by construction of the snapshot order.
                 } else {
                     tracing::warn!(%api_version, %plural, "state holds a resource type this flavor does not serve; skipped");
                 }
@@ -495,7 +493,7 @@ impl Store {
         let current = match inner.get(tid, ns, name) {
             Ok(cur) => cur,
             Err(e) if e.code == 404 && kind == PatchKind::Apply => {
-                let applied = patch::apply_to_new(body, &rt, name)?;
+                let applied = patch::apply_to_new(body, name)?;
                 drop(inner);
                 let opts = WriteOptions {
                     field_manager: opts.field_manager.clone(),

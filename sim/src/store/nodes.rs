@@ -39,25 +39,16 @@ pub fn ensure_nodes(store: &Store, n: usize) {
         let created = store.create(tid, "", node.clone(), &WriteOptions::default());
         if let Ok(obj) = created {
             // Status is dropped on create (status subresource); set it as a kubelet would.
+            let mut with_status = (*obj).clone();
+            with_status["status"] = node["status"].clone();
             let _ = store.update(
                 tid,
                 "",
                 &name,
-                (*obj).clone().tap_status(&node),
+                with_status,
                 super::Part::Status,
                 &WriteOptions::default(),
             );
         }
-    }
-}
-
-trait TapStatus {
-    fn tap_status(self, from: &serde_json::Value) -> serde_json::Value;
-}
-
-impl TapStatus for serde_json::Value {
-    fn tap_status(mut self, from: &serde_json::Value) -> serde_json::Value {
-        self["status"] = from["status"].clone();
-        self
     }
 }

@@ -122,7 +122,7 @@ pub fn apply_patch(
 }
 
 /// The object a server-side apply creates when nothing exists yet.
-pub fn apply_to_new(body: &[u8], rt: &ResourceType, name: &str) -> ApiResult<Value> {
+pub fn apply_to_new(body: &[u8], name: &str) -> ApiResult<Value> {
     let mut applied = parse_body(body, true)?;
     if !applied.is_object() {
         return Err(ApiError::bad_request(
@@ -136,7 +136,6 @@ pub fn apply_to_new(body: &[u8], rt: &ResourceType, name: &str) -> ApiResult<Val
         )));
     }
     super::meta::meta_mut(&mut applied).insert("name".into(), json!(name));
-    let _ = rt;
     Ok(applied)
 }
 
