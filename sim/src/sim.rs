@@ -149,7 +149,7 @@ impl SimBuilder {
             store.clone(),
             manual,
             self.seed,
-            runtime,
+            runtime.clone(),
             self.mode,
             self.trace,
         );
@@ -169,6 +169,7 @@ impl SimBuilder {
             store.clone(),
             ApiOptions {
                 token: self.token.clone(),
+                runtime: Some(runtime),
             },
         )
         .layer(axum::middleware::from_fn_with_state(

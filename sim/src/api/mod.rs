@@ -29,10 +29,22 @@ use request::Params;
 use table::{IncludeObject, Representation};
 
 /// Settings of the HTTP API.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ApiOptions {
     /// When set, every request must carry `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// The container runtime behind `pods/exec`, `pods/attach`, `pods/log` and
+    /// `pods/portforward` (none: those answer 400 as for a pod on a node without a runtime).
+    pub runtime: Option<Arc<dyn crate::kubelet::ContainerRuntime>>,
+}
+
+impl std::fmt::Debug for ApiOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiOptions")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("runtime", &self.runtime.is_some())
+            .finish()
+    }
 }
 
 struct ApiState {

@@ -31,6 +31,7 @@ mod lifecycle;
 pub(crate) mod pod;
 pub(crate) mod scheduler;
 mod status;
+pub mod streams;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -179,4 +180,46 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 
     /// Marks a volume (namespace, claim name) as full or not (fault injection).
     fn set_disk_full(&self, _namespace: &str, _claim: &str, _full: bool) {}
+
+    /// Runs `command` in a running container instance (`pods/exec`).
+    fn exec(
+        &self,
+        _id: &ContainerId,
+        _command: Vec<String>,
+        _io: streams::SessionIo,
+    ) -> Result<streams::Session, streams::StreamError> {
+        Err(streams::StreamError::Unsupported(
+            "this simulator's container runtime runs no processes, so it cannot exec".into(),
+        ))
+    }
+
+    /// Attaches to the main process of a running container instance (`pods/attach`).
+    fn attach(
+        &self,
+        _id: &ContainerId,
+        _io: streams::SessionIo,
+    ) -> Result<streams::Session, streams::StreamError> {
+        Err(streams::StreamError::Unsupported(
+            "this simulator's container runtime runs no processes, so it cannot attach".into(),
+        ))
+    }
+
+    /// The log of a container instance (`pods/log`).
+    fn logs(&self, _id: &ContainerId) -> Result<streams::LogStream, streams::StreamError> {
+        Err(streams::StreamError::Unsupported(
+            "this simulator's container runtime keeps no container logs".into(),
+        ))
+    }
+
+    /// Opens a connection to `port` in the network namespace of pod `pod_uid`
+    /// (`pods/portforward`).
+    fn connect(
+        &self,
+        _pod_uid: &str,
+        _port: u16,
+    ) -> Result<tokio::io::DuplexStream, streams::StreamError> {
+        Err(streams::StreamError::Unsupported(
+            "this simulator's container runtime serves no ports".into(),
+        ))
+    }
 }
