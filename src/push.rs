@@ -267,6 +267,17 @@ pub async fn connect(g: &GlobalArgs, file: Option<&LocalConfigFile>) -> Result<C
     Ok(cluster::connect(&opts).await?)
 }
 
+/// What one `odo push` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushSummary {
+    /// Whether the workload was created by this push.
+    pub created: bool,
+    /// The pod the sources went to (`None` with `--config`).
+    pub pod: Option<String>,
+    /// What the sync did (`None` with `--config`).
+    pub sync: Option<SyncReport>,
+}
+
 /// Pushes a component: apply the config (unless `--source`), wait for the pod, sync and build
 /// (unless `--config`).
 pub async fn push_component(
@@ -275,7 +286,7 @@ pub async fn push_component(
     args: &PushArgs,
     sync: &dyn SourceSync,
     push_timeout: std::time::Duration,
-) -> Result<()> {
+) -> Result<PushSummary> {
     let p = prepare(file)?;
     let c = &p.component;
     if c.source_type == SourceType::Git {
@@ -329,7 +340,10 @@ pub async fn push_component(
         }
         if args.config {
             println!("Configuration of component {} applied", c.name);
-            return Ok(());
+            return Ok(PushSummary {
+                created: first_push,
+                ..PushSummary::default()
+            });
         }
     }
 
@@ -466,12 +480,16 @@ pub async fn push_component(
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
-    if !report.built {
+    if report.built {
+        println!("Changes successfully pushed to component: {}", c.name);
+    } else {
         println!("No file changes detected, skipping build. Use the '-f' flag to force the build.");
-        return Ok(());
     }
-    println!("Changes successfully pushed to component: {}", c.name);
-    Ok(())
+    Ok(PushSummary {
+        created: first_push,
+        pod: Some(pod.name),
+        sync: Some(report),
+    })
 }
 
 /// `odo push` from the CLI.
@@ -480,7 +498,9 @@ pub fn run_push(g: &GlobalArgs, file: &LocalConfigFile, args: &PushArgs) -> Resu
     let sync = default_sync();
     cluster::block_on(async {
         let conn = connect(g, Some(file)).await?;
-        push_component(&conn, file, args, sync.as_ref(), pref.push_timeout()).await
+        push_component(&conn, file, args, sync.as_ref(), pref.push_timeout())
+            .await
+            .map(|_| ())
     })
 }
 

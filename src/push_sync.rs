@@ -119,6 +119,7 @@ pub fn run_watch(
                 async move {
                     push_component(conn, file, args, sync, timeout)
                         .await
+                        .map(|_| ())
                         .map_err(|e| Box::new(e) as BoxError)
                 }
             },

@@ -5,9 +5,11 @@
 //! - [`harness`]: running one scenario (namespace, capability check, trace, cleanup).
 //! - [`scenarios`]: the scenarios themselves, listed by [`scenarios::all`].
 //! - [`trace`]: the observable traces and their comparison across backends.
-//! - [`odo`]: the odo operations the odo scenarios drive.
+//! - [`odo`]: the odo operations the odo scenarios drive; [`driver`] implements them over the
+//!   odo crate.
 
 pub mod backend;
+pub mod driver;
 pub mod harness;
 pub mod odo;
 pub mod scenarios;

@@ -4,15 +4,19 @@
 //! `cargo test -p e2e --test kind -- --ignored` with kind on PATH. `ODO_E2E_SCENARIOS=a,b`
 //! selects scenarios. Traces go to `target/e2e-traces/kind/` for `trace-diff`.
 
+use std::sync::Arc;
+
 use e2e::backend::Backend;
 use e2e::backend::kind::{KindBackend, KindSettings};
 use e2e::backend::kubeconfig::KubeconfigBackend;
+use e2e::driver::LibDriver;
 use e2e::harness::{run_suite, selected};
 use e2e::scenarios;
 
 async fn suite(backend: &dyn Backend) {
     eprintln!("[e2e] running on {}", backend.describe());
-    let report = run_suite(backend, &selected(scenarios::all()), None).await;
+    let odo = Arc::new(LibDriver::new(backend.client(), backend.describe()));
+    let report = run_suite(backend, &selected(scenarios::all()), Some(odo)).await;
     eprintln!("{report}");
     assert!(
         report.failed.is_empty(),

@@ -2,14 +2,19 @@
 //! seed per scenario (printed on failure; `ODO_E2E_SEED=<n>` repeats it). A scenario the
 //! simulator cannot run yet is reported as skipped on stderr and in its trace.
 
+use std::sync::Arc;
+
+use e2e::backend::Backend;
 use e2e::backend::sim::SimBackend;
+use e2e::driver::LibDriver;
 use e2e::harness::{self, Outcome};
 use e2e::scenarios;
 
 async fn run(name: &str) {
     let scenario = scenarios::by_name(name).unwrap_or_else(|| panic!("no scenario {name}"));
     let backend = SimBackend::for_scenario(name).expect("simulator");
-    match harness::run(&backend, &scenario, None).await {
+    let odo = Arc::new(LibDriver::new(backend.client(), "odo-sim (in-process)"));
+    match harness::run(&backend, &scenario, Some(odo)).await {
         Ok(Outcome::Passed) => {}
         Ok(Outcome::Skipped(why)) => {
             // Straight to stderr, past the test harness's capture: a skip must be seen.
