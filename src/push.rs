@@ -15,12 +15,14 @@ use crate::cli::GlobalArgs;
 use crate::cli::component::PushArgs;
 use crate::cli::progress::Step;
 use crate::cluster::exec::{self, ASSEMBLE_AND_RESTART, Stream};
-use crate::cluster::{self, ClusterError, ConnectOptions, Connection, apply, prune, query, wait};
+use crate::cluster::{
+    self, ClusterError, ConnectOptions, Connection, apply, prune, query, tls, wait,
+};
 use crate::config::preference::PreferenceFile;
 use crate::config::validate::PortSpec;
 use crate::config::{Component, LocalConfigFile, SourceType};
 use crate::error::Result;
-use crate::manifests::{self, RenderInput, meta};
+use crate::manifests::{self, Flavor, RenderInput, meta};
 
 pub use crate::cluster::query::{ClusterStorage, ClusterUrl, Observed};
 
@@ -330,6 +332,16 @@ pub async fn push_component(
             }
         };
         let pruned = prune::prune(conn, &c.name, &c.app, &manifests).await?;
+        if conn.flavor == Flavor::Kubernetes {
+            for url in c.urls.iter().filter(|u| u.secure && u.tls_secret.is_none()) {
+                let secret = manifests::kubernetes::tls_secret_name(&input, url);
+                let ingress = meta::url_object(&url.name, &c.app);
+                let host = manifests::kubernetes::ingress_host(url).unwrap_or(ingress.clone());
+                if tls::ensure_self_signed(conn, &secret, &ingress, &host).await? {
+                    step.note(&format!("created self-signed certificate secret {secret}"));
+                }
+            }
+        }
         for (kind, name) in &pruned {
             step.note(&format!("deleted {} {name}", kind.gvk().2));
         }

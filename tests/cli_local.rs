@@ -228,6 +228,23 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn context_cannot_be_combined_with_app_or_project_except_on_create() {
+    let e = Env::new();
+    let ctx = e.ctx();
+    let ctx = ctx.to_str().unwrap();
+    e.ok(&["create", "nodejs", "web", "--context", ctx, "--app", "shop"]);
+    for flag in ["--app", "--project"] {
+        let err = e.fail(&["push", "--context", ctx, flag, "x"], 2);
+        assert!(
+            err.contains("--context cannot be combined with --app or --project"),
+            "{err}"
+        );
+    }
+    // --context alone is fine.
+    e.ok(&["url", "list", "--context", ctx]);
+}
+
+#[test]
 fn commands_without_config_say_how_to_fix() {
     let e = Env::new();
     for args in [

@@ -198,6 +198,17 @@ pub fn run(cli: Cli) -> Result<()> {
         });
     }
     let g = &cli.global;
+    if g.context.is_some()
+        && (g.app.is_some() || g.project.is_some())
+        && !matches!(cli.command, Command::Create(_))
+    {
+        return Err(Error::Usage {
+            message: "--context cannot be combined with --app or --project: the component's \
+                      .odo/config.yaml in that directory already names its application and \
+                      project (change them with `odo config set`)"
+                .into(),
+        });
+    }
     match cli.command {
         Command::Create(a) => component::create(g, a),
         Command::Push(a) => component::push(g, a),

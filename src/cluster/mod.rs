@@ -13,6 +13,7 @@ pub mod query;
 pub mod select;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 pub mod wait;
 
 use std::future::Future;
@@ -67,6 +68,14 @@ pub enum ClusterError {
         server: String,
         /// Cause.
         source: kube::Error,
+    },
+    /// A self-signed certificate could not be generated.
+    #[error("cannot generate a self-signed certificate for {host}: {message}")]
+    Certificate {
+        /// The host it was for.
+        host: String,
+        /// What went wrong.
+        message: String,
     },
     /// An API call failed.
     #[error("{action}")]
