@@ -431,6 +431,30 @@ fn default_pod_spec(spec: &mut Value) {
     }
 }
 
+/// The default StorageClass, as the DefaultStorageClass admission plugin picks it: among the
+/// classes annotated `storageclass.kubernetes.io/is-default-class: "true"`, the newest.
+fn default_storage_class(inner: &Inner) -> Option<String> {
+    let tid = inner.find_type("storage.k8s.io", "storageclasses")?;
+    inner
+        .objects_of(tid)
+        .values()
+        .filter(|c| {
+            c.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
+                .and_then(Value::as_str)
+                == Some("true")
+        })
+        .max_by_key(|c| {
+            (
+                c.pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                meta::name(c).to_string(),
+            )
+        })
+        .map(|c| meta::name(c).to_string())
+}
+
 fn default_workload(obj: &mut Value, kind: &str) {
     let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
@@ -440,7 +464,22 @@ fn default_workload(obj: &mut Value, kind: &str) {
     }
     match kind {
         "Deployment" => {
-            spec.entry("strategy").or_insert_with(|| json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}));
+            let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
+            if let Some(strategy) = strategy.as_object_mut() {
+                let kind = strategy
+                    .entry("type")
+                    .or_insert_with(|| json!("RollingUpdate"))
+                    .clone();
+                if kind == "RollingUpdate" {
+                    let rolling = strategy.entry("rollingUpdate").or_insert_with(|| json!({}));
+                    if let Some(rolling) = rolling.as_object_mut() {
+                        rolling
+                            .entry("maxUnavailable")
+                            .or_insert_with(|| json!("25%"));
+                        rolling.entry("maxSurge").or_insert_with(|| json!("25%"));
+                    }
+                }
+            }
             spec.entry("revisionHistoryLimit")
                 .or_insert_with(|| json!(10));
             spec.entry("progressDeadlineSeconds")
@@ -651,9 +690,15 @@ pub(super) fn on_create(inner: &mut Inner, rt: &ResourceType, obj: &mut Value) -
         }
         ("", "Secret") => fold_string_data(obj),
         ("", "PersistentVolumeClaim") => {
+            let class = default_storage_class(inner);
             if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
                 spec.entry("volumeMode")
                     .or_insert_with(|| json!("Filesystem"));
+                // The DefaultStorageClass admission plugin: only an absent class is filled in
+                // (an explicit "" asks for no class at all).
+                if let Some(class) = class {
+                    spec.entry("storageClassName").or_insert(json!(class));
+                }
             }
             obj["status"] = json!({"phase": "Pending"});
         }
