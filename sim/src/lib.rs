@@ -11,8 +11,10 @@
 //! - [`runtime`] is what runs inside containers: filesystems, volumes, the image catalogue and
 //!   a shell.
 //! - [`cluster`] runs the [`controllers`] and the [`kubelet`] on the virtual [`clock`];
-//!   [`faults`] are injected with [`Sim::inject`].
+//!   [`faults`] are injected with [`Sim::inject`], or into a served simulator through the
+//!   [`admin`] endpoint (`odo-sim fault ...`).
 
+pub mod admin;
 pub mod api;
 pub mod clock;
 pub mod cluster;

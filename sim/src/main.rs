@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod fault_cmd;
+
 use clap::{Parser, Subcommand};
 use odo_sim::server::{self, kubeconfig, write_atomic};
 use odo_sim::{Flavor, Sim};
@@ -23,6 +25,8 @@ enum Command {
         after_help = "Examples:\n  odo-sim serve --addr 127.0.0.1:0 --kubeconfig /tmp/sim.kubeconfig\n  KUBECONFIG=/tmp/sim.kubeconfig kubectl get namespaces\n\n  # keep objects across restarts\n  odo-sim serve --state ~/.local/state/odo-sim"
     )]
     Serve(ServeArgs),
+    /// Inject a fault into a running `odo-sim serve`.
+    Fault(fault_cmd::FaultArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Fault(args) => runtime.block_on(fault_cmd::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -175,7 +175,8 @@ impl SimBuilder {
         .layer(axum::middleware::from_fn_with_state(
             cluster.api_faults.clone(),
             crate::faults::layer,
-        ));
+        ))
+        .merge(crate::admin::router(&cluster, self.token.clone()));
         Ok(Sim {
             store,
             router,
