@@ -58,6 +58,23 @@ struct ServeArgs {
     /// Exit once the server answers (for scripts and the quick start).
     #[arg(long)]
     exit_after_ready: bool,
+    /// Run virtual time this many times faster than the wall clock (10: a 5-minute
+    /// CrashLoopBackOff delay passes in 30 s; 0.5: half speed).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale, value_name = "FACTOR")]
+    time_scale: f64,
+}
+
+fn parse_time_scale(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number; use e.g. 1, 10 or 0.5"))?;
+    if v.is_finite() && v > 0.0 && v <= 10_000.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{s} is out of range; the time scale must be above 0 and at most 10000"
+        ))
+    }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -66,7 +83,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .seed(args.seed)
         .nodes(args.nodes)
         .flavor(flavor)
-        .real_time(true);
+        .time_mode(odo_sim::clock::TimeMode::RealTime {
+            scale: args.time_scale,
+        });
     if let Some(dir) = &args.state {
         builder = builder.state_dir(dir);
     }
@@ -132,5 +151,25 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time_scale;
+
+    #[test]
+    fn time_scale_must_be_a_positive_bounded_number() {
+        assert_eq!(parse_time_scale("10"), Ok(10.0));
+        assert_eq!(parse_time_scale("0.5"), Ok(0.5));
+        for bad in ["0", "-1", "inf", "NaN", "20000"] {
+            let err = parse_time_scale(bad).unwrap_err();
+            assert!(err.contains("out of range"), "{bad}: {err}");
+        }
+        assert!(
+            parse_time_scale("fast")
+                .unwrap_err()
+                .contains("not a number")
+        );
     }
 }
