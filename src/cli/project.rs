@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::{GlobalArgs, output};
-use crate::cluster::{self, query};
+use crate::cluster::{self, projects};
 use crate::config::validate;
 use crate::error::{Error, Result};
 use crate::push::connect;
@@ -70,14 +70,14 @@ pub fn run(g: &GlobalArgs, cmd: ProjectCommand) -> Result<()> {
             validate::dns_label("project name", &name)?;
             cluster::block_on(async {
                 let conn = connect(g, local.as_ref()).await?;
-                query::create_project(&conn, &name).await?;
+                projects::create_project(&conn, &name).await?;
                 println!(" ✓  Project '{name}' is ready for use");
                 Ok(())
             })
         }
         ProjectCommand::List => cluster::block_on(async {
             let conn = connect(g, local.as_ref()).await?;
-            let names = query::list_projects(&conn).await?;
+            let names = projects::list_projects(&conn).await?;
             if g.json() {
                 let items = names
                     .iter()
@@ -148,7 +148,7 @@ pub fn run(g: &GlobalArgs, cmd: ProjectCommand) -> Result<()> {
             }
             cluster::block_on(async {
                 let conn = connect(g, local.as_ref()).await?;
-                query::delete_project(&conn, &name).await?;
+                projects::delete_project(&conn, &name).await?;
                 println!(" ✓  Deleted project: {name}");
                 Ok(())
             })

@@ -8,6 +8,7 @@ pub mod exec;
 #[cfg(test)]
 pub mod fake;
 pub mod flavor;
+pub mod projects;
 pub mod prune;
 pub mod query;
 pub mod select;

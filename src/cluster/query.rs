@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use kube::api::{Api, ListParams};
 use serde_json::Value;
 
 use super::apply::dynamic_api;
@@ -230,52 +230,6 @@ pub async fn component_pod(conn: &Connection, selector: &str) -> Result<Option<P
             .cmp(&b.metadata.creation_timestamp)
     });
     Ok(list.pop())
-}
-
-/// Project names.
-pub async fn list_projects(conn: &Connection) -> Result<Vec<String>, ClusterError> {
-    let api: Api<Namespace> = Api::all(conn.client.clone());
-    let mut names: Vec<String> = api
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| ClusterError::api("cannot list projects", e))?
-        .items
-        .into_iter()
-        .filter_map(|n| n.metadata.name)
-        .collect();
-    names.sort();
-    Ok(names)
-}
-
-/// Creates a project.
-pub async fn create_project(conn: &Connection, name: &str) -> Result<(), ClusterError> {
-    let api: Api<Namespace> = Api::all(conn.client.clone());
-    let ns = Namespace {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    api.create(&PostParams::default(), &ns)
-        .await
-        .map(|_| ())
-        .map_err(|e| ClusterError::api(format!("cannot create project {name}"), e))
-}
-
-/// Deletes a project.
-pub async fn delete_project(conn: &Connection, name: &str) -> Result<(), ClusterError> {
-    let api: Api<Namespace> = Api::all(conn.client.clone());
-    match api.delete(name, &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => {
-            Err(ClusterError::NamespaceNotFound(name.into()))
-        }
-        Err(e) => Err(ClusterError::api(
-            format!("cannot delete project {name}"),
-            e,
-        )),
-    }
 }
 
 #[cfg(test)]
