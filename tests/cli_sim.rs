@@ -193,6 +193,113 @@ fn config_push_lifecycle_openshift() {
     config_push_lifecycle("openshift");
 }
 
+/// The simulated cluster behind the `odo` runs of `e` (opened between commands).
+fn cluster_env_from(e: &Env, workload: &str) -> Vec<String> {
+    let flavor = if e.flavor == "openshift" {
+        odo_sim::Flavor::Openshift
+    } else {
+        odo_sim::Flavor::Kubernetes
+    };
+    let sim = odo_sim::Sim::builder()
+        .state_dir(e.dir.path().join("sim"))
+        .flavor(flavor)
+        .build()
+        .unwrap();
+    let (group, plural) = if e.flavor == "openshift" {
+        ("apps.openshift.io", "deploymentconfigs")
+    } else {
+        ("apps", "deployments")
+    };
+    let (tid, _) = sim.store().resolve(group, "v1", plural).unwrap();
+    let obj = sim.store().get(tid, "default", workload).unwrap();
+    obj.pointer("/spec/template/spec/containers/0/envFrom")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|f| f.pointer("/secretRef/name").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn link_lifecycle(flavor: &'static str) {
+    let e = Env::new(flavor);
+    let back = e.dir.path().join("back");
+    std::fs::create_dir_all(&back).unwrap();
+    let b = back.to_str().unwrap();
+    e.ok(&[
+        "create",
+        "nodejs",
+        "backend",
+        "--app",
+        "shop",
+        "--context",
+        b,
+    ]);
+    e.ok(&["create", "python", "frontend", "--app", "shop"]);
+
+    let err = e.odo(&["link", "backend"]);
+    assert_eq!(err.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&err.stderr);
+    assert!(msg.contains("there is no component backend"), "{msg}");
+    assert!(msg.contains("odo push"), "{msg}");
+
+    e.ok(&["push", "--config", "--context", b]);
+    let out = e.ok(&["link", "backend"]);
+    assert!(out.contains("takes effect on the next `odo push`"), "{out}");
+    assert!(
+        out.contains("linked to component backend (port 8080)"),
+        "{out}"
+    );
+    let desc = e.json(&["describe", "-o", "json"]);
+    assert_eq!(
+        desc["status"]["linkedComponents"],
+        serde_json::json!({"backend": ["8080"]})
+    );
+    e.ok(&["push", "--config"]);
+    assert_eq!(cluster_env_from(&e, "frontend-shop"), ["backend-shop-8080"]);
+
+    let again = e.odo(&["link", "backend"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already linked"));
+    let wrong_port = e.odo(&["link", "backend", "--port", "9999"]);
+    assert!(
+        String::from_utf8_lossy(&wrong_port.stderr).contains("does not expose port 9999"),
+        "{}",
+        String::from_utf8_lossy(&wrong_port.stderr)
+    );
+    let myself = e.odo(&["link", "frontend"]);
+    assert!(String::from_utf8_lossy(&myself.stderr).contains("cannot be linked to itself"));
+
+    // Unlinking a pushed component applies at once.
+    let out = e.ok(&["unlink", "backend"]);
+    assert!(out.contains("unlinked from backend"), "{out}");
+    assert!(cluster_env_from(&e, "frontend-shop").is_empty());
+    assert!(
+        !std::fs::read_to_string(e.ctx().join(".odo/config.yaml"))
+            .unwrap()
+            .contains("Link"),
+        "no empty Link list is left behind"
+    );
+    let none = e.odo(&["unlink", "backend"]);
+    assert!(String::from_utf8_lossy(&none.stderr).contains("is not linked to backend"));
+
+    // Relinking a pushed component applies at once too.
+    e.ok(&["link", "backend"]);
+    assert_eq!(cluster_env_from(&e, "frontend-shop"), ["backend-shop-8080"]);
+}
+
+#[test]
+fn link_lifecycle_kubernetes() {
+    link_lifecycle("kubernetes");
+}
+
+#[test]
+fn link_lifecycle_openshift() {
+    link_lifecycle("openshift");
+}
+
 #[test]
 fn projects_and_missing_namespace() {
     let e = Env::new("kubernetes");

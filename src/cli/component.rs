@@ -12,7 +12,7 @@ use super::output::{self, API_VERSION};
 use crate::catalog;
 use crate::config::local::{DEFAULT_APP, EnvVar};
 use crate::config::preference::PreferenceFile;
-use crate::config::{LocalConfigFile, SourceType, validate};
+use crate::config::{LinkKind, LocalConfigFile, SourceType, validate};
 use crate::error::{Error, Result};
 
 /// `odo create`.
@@ -259,8 +259,33 @@ pub fn component_json(file: &LocalConfigFile, namespace: Option<&str>, state: &s
             "env": env,
             "ports": ports,
         },
-        "status": {"context": context.display().to_string(), "state": state},
+        "status": {
+            "context": context.display().to_string(),
+            "state": state,
+            "linkedComponents": linked_components(s),
+            "linkedServices": s.links.iter().flatten()
+                .filter(|l| l.kind == LinkKind::Service)
+                .map(|l| l.name.clone())
+                .collect::<Vec<_>>(),
+        },
     })
+}
+
+/// `status.linkedComponents` as odo shows it: component name -> linked ports.
+fn linked_components(s: &crate::config::ComponentSettings) -> Value {
+    let mut map = serde_json::Map::new();
+    for l in s
+        .links
+        .iter()
+        .flatten()
+        .filter(|l| l.kind == LinkKind::Component)
+    {
+        let ports = map.entry(l.name.clone()).or_insert_with(|| json!([]));
+        if let (Some(p), Some(list)) = (l.port, ports.as_array_mut()) {
+            list.push(json!(p.to_string()));
+        }
+    }
+    Value::Object(map)
 }
 
 /// Runs `odo create`.
@@ -531,6 +556,18 @@ pub fn describe_text(file: &LocalConfigFile, state: &str, url_lines: &[String]) 
                 " · {} of size {} mounted to {}\n",
                 e.name, e.size, e.path
             ));
+        }
+    }
+    if let Some(links) = s.links.as_ref().filter(|l| !l.is_empty()) {
+        out.push_str("Linked:\n");
+        for l in links {
+            match l.port {
+                Some(p) => out.push_str(&format!(
+                    " · component {} port {p} (secret {})\n",
+                    l.name, l.secret
+                )),
+                None => out.push_str(&format!(" · service {} (secret {})\n", l.name, l.secret)),
+            }
         }
     }
     if !url_lines.is_empty() {

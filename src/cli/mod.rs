@@ -5,6 +5,7 @@ pub mod app;
 pub mod catalog_cmd;
 pub mod component;
 pub mod config_cmd;
+pub mod link;
 pub mod misc;
 pub mod output;
 pub mod preference_cmd;
@@ -143,6 +144,10 @@ pub enum Command {
     Describe(component::DescribeArgs),
     /// Show the component's logs
     Log(component::LogArgs),
+    /// Link the component to another component or a service (their Secret becomes environment)
+    Link(link::LinkArgs),
+    /// Remove a link made with `odo link`
+    Unlink(link::UnlinkArgs),
     /// Manage URLs (Routes on OpenShift, Ingresses on Kubernetes)
     #[command(subcommand)]
     Url(url::UrlCommand),
@@ -217,6 +222,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::List(a) => component::list(g, a),
         Command::Describe(a) => component::describe(g, a),
         Command::Log(a) => component::log(g, a),
+        Command::Link(a) => link::link(g, a),
+        Command::Unlink(a) => link::unlink(g, a),
         Command::Url(c) => url::run(g, c),
         Command::Storage(c) => storage::run(g, c),
         Command::Config(c) => config_cmd::run(g, c),

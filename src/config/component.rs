@@ -3,7 +3,8 @@
 
 use super::ConfigError;
 use super::local::{
-    ComponentSettings, DEFAULT_APP, DEFAULT_DEBUG_PORT, EnvVar, SourceType, StorageEntry, UrlEntry,
+    ComponentSettings, DEFAULT_APP, DEFAULT_DEBUG_PORT, EnvVar, LinkEntry, SourceType,
+    StorageEntry, UrlEntry,
 };
 use super::validate::{self, Invalid, PortSpec};
 
@@ -47,6 +48,8 @@ pub struct Component {
     pub resources: Resources,
     /// Debug port.
     pub debug_port: u16,
+    /// Links (`odo link`), in order.
+    pub links: Vec<LinkEntry>,
 }
 
 impl Component {
@@ -105,6 +108,17 @@ impl Component {
                 }));
             }
         }
+        let links = s.links.clone().unwrap_or_default();
+        for (i, link) in links.iter().enumerate() {
+            validate::dns_subdomain("linked secret name", &link.secret).map_err(wrap)?;
+            if links[..i].iter().any(|o| o.secret == link.secret) {
+                return Err(wrap(Invalid {
+                    what: "link",
+                    value: link.name.clone(),
+                    reason: "is linked twice".into(),
+                }));
+            }
+        }
         let resources = Resources {
             min_cpu: s.min_cpu.clone(),
             max_cpu: s.max_cpu.clone(),
@@ -134,6 +148,7 @@ impl Component {
             urls,
             resources,
             debug_port: s.debug_port.unwrap_or(DEFAULT_DEBUG_PORT),
+            links,
         })
     }
 

@@ -159,6 +159,36 @@ pub struct ComponentSettings {
     /// URLs.
     #[serde(rename = "Url", default, skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<UrlEntry>>,
+    /// Components and services this one is linked to (`odo link`).
+    #[serde(rename = "Link", default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<Vec<LinkEntry>>,
+}
+
+/// One `odo link`: the Secret whose keys become environment variables of the component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkEntry {
+    /// The linked component or service, as given to `odo link`.
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// `component` or `service`.
+    #[serde(rename = "Kind")]
+    pub kind: LinkKind,
+    /// The linked component's port (components only).
+    #[serde(rename = "Port", default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The Secret injected with `envFrom`.
+    #[serde(rename = "Secret")]
+    pub secret: String,
+}
+
+/// What a link points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// Another odo component of the same application (its per-port Secret).
+    Component,
+    /// A service's binding Secret.
+    Service,
 }
 
 /// The whole `.odo/config.yaml` document.

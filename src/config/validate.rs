@@ -31,6 +31,46 @@ fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> Invali
     }
 }
 
+/// Checks that `value` is a DNS-1123 subdomain (lower-case alphanumerics, '-' and '.', each
+/// dot-separated part starting and ending alphanumeric, at most 253 characters): what Secret
+/// and ConfigMap names require.
+pub fn dns_subdomain(what: &'static str, value: &str) -> Result<(), Invalid> {
+    if value.is_empty() {
+        return Err(invalid(what, value, "must not be empty"));
+    }
+    if value.len() > 253 {
+        return Err(invalid(
+            what,
+            value,
+            format!(
+                "is {} characters long, at most 253 are allowed",
+                value.len()
+            ),
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
+    {
+        return Err(invalid(
+            what,
+            value,
+            format!("contains {c:?}; only a-z, 0-9, '-' and '.' are allowed"),
+        ));
+    }
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if value.split('.').any(|part| {
+        part.is_empty() || !alnum(part.as_bytes()[0]) || !alnum(part.as_bytes()[part.len() - 1])
+    }) {
+        return Err(invalid(
+            what,
+            value,
+            "each '.'-separated part must start and end with a letter or digit",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that `value` is a DNS-1035 label (lower-case letters, digits and '-', starting with a
 /// letter, ending alphanumeric, at most 63 characters): what Service names require.
 pub fn dns_label(what: &'static str, value: &str) -> Result<(), Invalid> {

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaimVolumeSource,
-    PodSpec, PodTemplateSpec, ResourceRequirements, Volume, VolumeMount,
+    Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SecretEnvSource, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -195,6 +196,20 @@ pub fn pod_template(input: &RenderInput<'_>, flavor: Flavor) -> PodTemplateSpec 
         args: Some(GO_INIT_ARGS.iter().map(|s| s.to_string()).collect()),
         ports: (!ports.is_empty()).then_some(ports),
         env: Some(container_env(input)),
+        env_from: (!input.component.links.is_empty()).then(|| {
+            input
+                .component
+                .links
+                .iter()
+                .map(|l| EnvFromSource {
+                    secret_ref: Some(SecretEnvSource {
+                        name: l.secret.clone(),
+                        optional: None,
+                    }),
+                    ..Default::default()
+                })
+                .collect()
+        }),
         resources: resources(input),
         volume_mounts: Some(mounts),
         ..Default::default()

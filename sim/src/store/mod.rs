@@ -421,7 +421,7 @@ impl Store {
         }
         admission::on_create(&mut inner, &rt, &mut obj)?;
         admission::validate(&rt, &obj, None)?;
-        set_managed_fields(&mut obj, None, opts, "Update", &rt, now);
+        set_managed_fields(&mut obj, None, opts, Owned::Update, &rt, now);
         if opts.dry_run {
             return Ok(Arc::new(obj));
         }
@@ -469,7 +469,7 @@ impl Store {
         if !sent_rv.is_empty() && sent_rv != meta::resource_version(&current) {
             return Err(ApiError::stale(&rt.group, &rt.plural, name));
         }
-        inner.apply_update(tid, &rt, &current, obj, part, opts, "Update", now)
+        inner.apply_update(tid, &rt, &current, obj, part, opts, Owned::Update, now)
     }
 
     /// Patches an object (PATCH). Server-side apply creates the object when it is missing.
@@ -508,12 +508,13 @@ impl Store {
         if !sent_rv.is_empty() && sent_rv != meta::resource_version(&current) {
             return Err(ApiError::stale(&rt.group, &rt.plural, name));
         }
-        let operation = if kind == PatchKind::Apply {
-            "Apply"
+        let applied = if kind == PatchKind::Apply {
+            Some(patch::parse_applied(body)?)
         } else {
-            "Update"
+            None
         };
-        inner.apply_update(tid, &rt, &current, patched, part, opts, operation, now)
+        let owned = applied.as_ref().map_or(Owned::Update, Owned::Apply);
+        inner.apply_update(tid, &rt, &current, patched, part, opts, owned, now)
     }
 
     fn create_applied(
@@ -523,6 +524,7 @@ impl Store {
         obj: Value,
         opts: &WriteOptions,
     ) -> ApiResult<Arc<Value>> {
+        let applied = obj.clone();
         let created = self.create(
             tid,
             ns,
@@ -534,7 +536,14 @@ impl Store {
         )?;
         let mut obj = (*created).clone();
         let rt = self.lock().registry.get(tid).clone();
-        set_managed_fields(&mut obj, None, opts, "Apply", &rt, self.clock.now());
+        set_managed_fields(
+            &mut obj,
+            None,
+            opts,
+            Owned::Apply(&applied),
+            &rt,
+            self.clock.now(),
+        );
         if opts.dry_run {
             return Ok(Arc::new(obj));
         }
@@ -700,13 +709,23 @@ fn check_type_meta(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
     Ok(())
 }
 
-/// Records a write in `metadata.managedFields`: one entry per manager and operation, with the
-/// set of fields the request touched.
+/// Who owns what after a write (see [`set_managed_fields`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Owned<'a> {
+    /// A server-side apply of this configuration: the manager owns exactly its fields.
+    Apply(&'a Value),
+    /// A create, update or non-apply patch: the manager owns the fields it set or changed.
+    Update,
+}
+
+/// Records a write in `metadata.managedFields`: one entry per manager and operation. An
+/// apply owns the fields of the applied configuration; an update adds the fields whose value
+/// it changed to what the manager owned before (a create owns everything it wrote).
 fn set_managed_fields(
     obj: &mut Value,
     old: Option<&Value>,
     opts: &WriteOptions,
-    operation: &str,
+    owned: Owned<'_>,
     rt: &ResourceType,
     now: jiff::Timestamp,
 ) {
@@ -714,24 +733,42 @@ fn set_managed_fields(
         .field_manager
         .clone()
         .unwrap_or_else(|| "unknown".into());
+    let operation = match owned {
+        Owned::Apply(_) => "Apply",
+        Owned::Update => "Update",
+    };
     let mut entries: Vec<Value> = old
         .and_then(|o| o.pointer("/metadata/managedFields"))
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let fields = patch::fields_v1(obj);
-    entries.retain(|e| {
-        !(e.get("manager").and_then(Value::as_str) == Some(manager.as_str())
-            && e.get("operation").and_then(Value::as_str) == Some(operation))
-    });
-    entries.push(json!({
-        "manager": manager,
-        "operation": operation,
-        "apiVersion": rt.api_version(),
-        "time": rfc3339(now),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": fields,
-    }));
+    let same = |e: &Value| {
+        e.get("manager").and_then(Value::as_str) == Some(manager.as_str())
+            && e.get("operation").and_then(Value::as_str) == Some(operation)
+    };
+    let fields = match (owned, old) {
+        (Owned::Apply(applied), _) => patch::fields_v1(applied),
+        (Owned::Update, None) => patch::fields_v1(obj),
+        (Owned::Update, Some(old)) => {
+            let before = entries
+                .iter()
+                .find(|e| same(e))
+                .and_then(|e| e.get("fieldsV1"));
+            patch::changed_fields(old, obj, before)
+        }
+    };
+    entries.retain(|e| !same(e));
+    let empty = fields.as_object().is_none_or(serde_json::Map::is_empty);
+    if !empty {
+        entries.push(json!({
+            "manager": manager,
+            "operation": operation,
+            "apiVersion": rt.api_version(),
+            "time": rfc3339(now),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fields,
+        }));
+    }
     meta::meta_mut(obj).insert("managedFields".into(), Value::Array(entries));
 }
 
@@ -893,9 +930,13 @@ impl Inner {
         mut obj: Value,
         part: Part,
         opts: &WriteOptions,
-        operation: &str,
+        owned: Owned<'_>,
         now: jiff::Timestamp,
     ) -> ApiResult<Arc<Value>> {
+        let operation = match owned {
+            Owned::Apply(_) => "Apply",
+            Owned::Update => "Update",
+        };
         if !rt.has_verb("update") && operation == "Update" {
             return Err(ApiError::method_not_allowed("PUT", &rt.plural));
         }
@@ -979,7 +1020,7 @@ impl Inner {
         if without_volatile(&obj) == without_volatile(current) && operation == "Update" {
             return Ok(current.clone());
         }
-        set_managed_fields(&mut obj, Some(current), opts, operation, rt, now);
+        set_managed_fields(&mut obj, Some(current), opts, owned, rt, now);
         if opts.dry_run {
             meta::meta_mut(&mut obj).insert(
                 "resourceVersion".into(),

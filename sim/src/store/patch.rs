@@ -116,9 +116,46 @@ pub fn apply_patch(
             check_apply_conflicts(current, &applied, opts, rt)?;
             let mut doc = current.clone();
             strategic_merge(&mut doc, &applied);
+            remove_dropped_fields(&mut doc, current, &applied, opts);
             Ok(doc)
         }
     }
+}
+
+/// The configuration of a server-side apply request.
+pub(super) fn parse_applied(body: &[u8]) -> ApiResult<Value> {
+    parse_body(body, true)
+}
+
+/// The fieldsV1 an update leaves its manager with: the leaves whose value it changed, plus
+/// what the manager owned `before` that is still there.
+pub(super) fn changed_fields(old: &Value, new: &Value, before: Option<&Value>) -> Value {
+    let mut segs = Vec::new();
+    leaf_segments(&fields_v1(new), Vec::new(), &mut segs);
+    let mut owned: Vec<Segments> = segs
+        .into_iter()
+        .filter(|seg| value_at(old, seg) != value_at(new, seg))
+        .collect();
+    if let Some(before) = before {
+        let mut prev = Vec::new();
+        leaf_segments(before, Vec::new(), &mut prev);
+        owned.extend(prev.into_iter().filter(|seg| value_at(new, seg).is_some()));
+    }
+    let mut out = Value::Object(Map::new());
+    for seg in owned {
+        let mut cur = &mut out;
+        for (field, key) in seg {
+            let name = match key {
+                None => format!("f:{field}"),
+                Some(k) => format!("k:{k}"),
+            };
+            let Some(map) = cur.as_object_mut() else {
+                break;
+            };
+            cur = map.entry(name).or_insert_with(|| Value::Object(Map::new()));
+        }
+    }
+    out
 }
 
 /// The object a server-side apply creates when nothing exists yet.
@@ -402,6 +439,99 @@ fn render_path(seg: &[(String, Option<Value>)]) -> String {
             Some(k) => format!("[{k}]"),
         })
         .collect()
+}
+
+type Segments = Vec<(String, Option<Value>)>;
+
+/// Server-side apply's removal rule: a field the applying manager set in its previous apply
+/// and leaves out of this one is removed, unless another manager owns it too; a list item or
+/// object under which nobody owns anything any more goes as a whole.
+fn remove_dropped_fields(doc: &mut Value, current: &Value, applied: &Value, opts: &WriteOptions) {
+    let manager = opts.field_manager.clone().unwrap_or_default();
+    let entries = current
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let is_mine = |e: &Value| {
+        e.get("manager").and_then(Value::as_str) == Some(manager.as_str())
+            && e.get("operation").and_then(Value::as_str) == Some("Apply")
+    };
+    let Some(mine) = entries.iter().find(|e| is_mine(e)) else {
+        return;
+    };
+    let mut kept = BTreeSet::new();
+    leaf_paths(&fields_v1(applied), "", &mut kept);
+    for e in entries.iter().filter(|e| !is_mine(e)) {
+        leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null), "", &mut kept);
+    }
+    let owned_below = |prefix: &str| {
+        kept.iter().any(|p| {
+            p == prefix
+                || p.starts_with(&format!("{prefix}."))
+                || p.starts_with(&format!("{prefix}["))
+        })
+    };
+    let mut before: Vec<Segments> = Vec::new();
+    leaf_segments(
+        mine.get("fieldsV1").unwrap_or(&Value::Null),
+        Vec::new(),
+        &mut before,
+    );
+    for seg in before {
+        if render_path(&seg).starts_with(".metadata.managedFields") {
+            continue;
+        }
+        // Remove the largest subtree that holds this leaf and nothing anyone keeps: a whole
+        // list item or object goes at once (its key fields are needed to find it).
+        if let Some(depth) = (1..=seg.len()).find(|&d| !owned_below(&render_path(&seg[..d]))) {
+            remove_at(doc, &seg[..depth]);
+        }
+    }
+}
+
+fn value_at_mut<'a>(
+    obj: &'a mut Value,
+    fields_path: &[(String, Option<Value>)],
+) -> Option<&'a mut Value> {
+    let mut cur = obj;
+    for (seg, key) in fields_path {
+        cur = match key {
+            None => cur.get_mut(seg)?,
+            Some(k) => {
+                let (kname, kval) = k.as_object()?.iter().next()?;
+                cur.as_array_mut()?
+                    .iter_mut()
+                    .find(|i| i.get(kname) == Some(kval))?
+            }
+        };
+    }
+    Some(cur)
+}
+
+/// Removes the field or keyed list item `seg` names (nothing when it is not there).
+fn remove_at(doc: &mut Value, seg: &[(String, Option<Value>)]) {
+    let Some(((field, key), parent)) = seg.split_last() else {
+        return;
+    };
+    let Some(parent) = value_at_mut(doc, parent) else {
+        return;
+    };
+    match key {
+        None => {
+            if let Some(m) = parent.as_object_mut() {
+                m.remove(field);
+            }
+        }
+        Some(k) => {
+            let Some((kname, kval)) = k.as_object().and_then(|o| o.iter().next()) else {
+                return;
+            };
+            if let Some(items) = parent.as_array_mut() {
+                items.retain(|i| i.get(kname) != Some(kval));
+            }
+        }
+    }
 }
 
 fn check_apply_conflicts(
