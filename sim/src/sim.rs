@@ -8,8 +8,9 @@ use crate::api::{self, ApiOptions};
 use crate::clock::{ManualTime, TimeMode, TimeSource, TraceEntry};
 use crate::cluster::{Cluster, ClusterStats, Settled};
 use crate::faults::{Fault, FaultError};
-use crate::kubelet::{ContainerRuntime, ScriptedRuntime};
+use crate::kubelet::{ContainerRuntime, RealRuntime, ScriptedRuntime};
 use crate::resources::Flavor;
+use crate::runtime::Catalogue;
 use crate::store::persist::PersistError;
 use crate::store::{Store, StoreConfig};
 
@@ -26,6 +27,7 @@ pub struct SimBuilder {
     mode: TimeMode,
     token: Option<String>,
     runtime: Option<Arc<dyn ContainerRuntime>>,
+    real: Option<Catalogue>,
     trace: bool,
     events: bool,
 }
@@ -51,6 +53,7 @@ impl Default for SimBuilder {
             mode: TimeMode::Manual,
             token: None,
             runtime: None,
+            real: None,
             trace: true,
             events: true,
         }
@@ -102,6 +105,20 @@ impl SimBuilder {
     /// The container runtime the kubelet drives (default: [`ScriptedRuntime`]).
     pub fn runtime(mut self, runtime: Arc<dyn ContainerRuntime>) -> Self {
         self.runtime = Some(runtime);
+        self.real = None;
+        self
+    }
+
+    /// Runs containers for real ([`RealRuntime`]): images from `catalogue`, simulated
+    /// filesystems and volumes, the shell and builtin programs as processes, logs, exec,
+    /// attach and port-forward. `odo-sim serve` uses it by default.
+    ///
+    /// The builder's default stays [`ScriptedRuntime`]: it starts no processes, so the
+    /// cluster benchmarks (10,000 pods) and the controller property tests measure the
+    /// control plane alone, and their traces do not depend on what images contain.
+    pub fn real_runtime(mut self, catalogue: Catalogue) -> Self {
+        self.real = Some(catalogue);
+        self.runtime = None;
         self
     }
 
@@ -142,9 +159,21 @@ impl SimBuilder {
         };
         let store = Arc::new(store);
         crate::store::nodes::ensure_nodes(&store, self.nodes);
-        let runtime = self
-            .runtime
-            .unwrap_or_else(|| Arc::new(ScriptedRuntime::new()));
+        let mut real = None;
+        let runtime = match (self.runtime, self.real) {
+            (Some(r), _) => r,
+            (None, Some(catalogue)) => {
+                let r = Arc::new(RealRuntime::new(
+                    catalogue,
+                    store.clone(),
+                    manual.clone(),
+                    self.mode,
+                ));
+                real = Some(r.clone());
+                r
+            }
+            (None, None) => Arc::new(ScriptedRuntime::new()),
+        };
         let cluster = Cluster::new(
             store.clone(),
             manual,
@@ -169,7 +198,7 @@ impl SimBuilder {
             store.clone(),
             ApiOptions {
                 token: self.token.clone(),
-                runtime: Some(runtime),
+                runtime: Some(runtime.clone()),
             },
         )
         .layer(axum::middleware::from_fn_with_state(
@@ -181,6 +210,8 @@ impl SimBuilder {
             router,
             token: self.token,
             cluster,
+            runtime,
+            real,
         })
     }
 }
@@ -192,6 +223,8 @@ pub struct Sim {
     router: axum::Router,
     token: Option<String>,
     cluster: Arc<Cluster>,
+    runtime: Arc<dyn ContainerRuntime>,
+    real: Option<Arc<RealRuntime>>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -238,6 +271,16 @@ impl Sim {
     /// The cluster machinery (controllers, kubelet, clock, trace).
     pub fn cluster(&self) -> &Arc<Cluster> {
         &self.cluster
+    }
+
+    /// The container runtime the kubelet drives (exec, logs, attach, port-forward).
+    pub fn container_runtime(&self) -> &Arc<dyn ContainerRuntime> {
+        &self.runtime
+    }
+
+    /// The real container runtime, when the cluster runs one (volumes, containers).
+    pub fn real_runtime(&self) -> Option<&Arc<RealRuntime>> {
+        self.real.as_ref()
     }
 
     /// The current virtual instant.

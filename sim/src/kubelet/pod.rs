@@ -486,6 +486,14 @@ pub(crate) fn on_exit(
     });
     let name = c.name.clone();
     w.trace(|| format!("container-exit {}/{}/{name} code {code}", key.0, key.1));
+    w.runtime.kill(&ContainerId {
+        namespace: key.0.clone(),
+        pod: key.1.clone(),
+        pod_uid: uid.to_string(),
+        container: name,
+        instance,
+        init,
+    });
     w.enqueue(Work::Pod(key.clone()));
 }
 
