@@ -35,6 +35,17 @@ fn container_status(w: &World<'_>, rt: &PodRt, c: &Ctr, init: bool, key: (&str, 
         (CState::Terminated(t), None) => term_json(t),
         (CState::Running { since }, _) => json!({"running": {"startedAt": rfc3339(*since)}}),
         (CState::Waiting { reason, message }, _) => {
+            // A container of a pod with init containers that was never created shows
+            // PodInitializing, as the kubelet's default waiting state for such pods.
+            let reason = if reason == "ContainerCreating"
+                && !rt.init.is_empty()
+                && !c.started_once
+                && c.last.is_none()
+            {
+                "PodInitializing"
+            } else {
+                reason.as_str()
+            };
             let mut m = Map::new();
             m.insert("reason".into(), json!(reason));
             if let Some(msg) = message {
