@@ -113,9 +113,13 @@ impl SimBuilder {
     /// filesystems and volumes, the shell and builtin programs as processes, logs, exec,
     /// attach and port-forward. `odo-sim serve` uses it by default.
     ///
-    /// The builder's default stays [`ScriptedRuntime`]: it starts no processes, so the
-    /// cluster benchmarks (10,000 pods) and the controller property tests measure the
-    /// control plane alone, and their traces do not depend on what images contain.
+    /// The builder's default stays [`ScriptedRuntime`]. With the real runtime an image that
+    /// is not in the catalogue (`nginx:1.25` in the controller tests and the seed examples)
+    /// runs its command on the busybox base, whose default command is `sh`: with no stdin it
+    /// exits at once and the pod crash-loops, where the scripted runtime treats any
+    /// entrypoint as a server that runs until stopped. The scripted runtime also starts no
+    /// processes, so the cluster benchmark (10,000 pods) and the controller property tests
+    /// measure the control plane alone.
     pub fn real_runtime(mut self, catalogue: Catalogue) -> Self {
         self.real = Some(catalogue);
         self.runtime = None;

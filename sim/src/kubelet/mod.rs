@@ -34,6 +34,7 @@ mod backoff;
 mod fake;
 mod lifecycle;
 pub(crate) mod pod;
+mod probes;
 mod real;
 pub(crate) mod scheduler;
 mod status;

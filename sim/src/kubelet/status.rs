@@ -67,7 +67,7 @@ fn container_status(w: &World<'_>, rt: &PodRt, c: &Ctr, init: bool, key: (&str, 
         "restartCount": c.restarts,
         "image": c.image,
         "imageID": if c.started_once { json!(format!("{}@sha256:{}", c.image.split(':').next().unwrap_or_default(), "0".repeat(64))) } else { json!("") },
-        "started": c.running(),
+        "started": c.running() && c.probes.started,
     });
     if c.started_once || matches!(c.state, CState::Terminated(_)) {
         let id = match &c.state {
