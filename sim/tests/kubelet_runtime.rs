@@ -399,3 +399,132 @@ async fn port_forward_reaches_a_listening_server() {
         Err(StreamError::PortClosed(_))
     ));
 }
+
+#[tokio::test]
+async fn a_restart_keeps_the_empty_dir_and_resets_the_writable_layer() {
+    let sim = sim();
+    let pods = create(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "r"},
+               "spec": {"volumes": [{"name": "data", "emptyDir": {}}],
+                        "containers": [{"name": "c", "image": "busybox", "imagePullPolicy": "IfNotPresent",
+                            "command": ["sh", "-c", "ls /tmp/layer 2>/dev/null; touch /tmp/layer; echo run >> /data/runs; cat /data/runs; exit 1"],
+                            "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}}),
+    )
+    .await;
+    sim.advance(Duration::from_secs(2));
+    let p = get(&pods, "r").await;
+    assert_eq!(log_text(&sim, &id(&p, "c", 0)), "run\n");
+    assert_eq!(
+        log_text(&sim, &id(&p, "c", 1)),
+        "run\nrun\n",
+        "the emptyDir survives, /tmp/layer does not"
+    );
+}
+
+#[tokio::test]
+async fn attach_streams_the_main_process_and_feeds_its_stdin() {
+    let sim = sim();
+    let pods = create(
+        &sim,
+        pod(
+            "cat",
+            json!([{"name": "c", "image": "busybox", "stdin": true, "command": ["cat"]}]),
+        ),
+    )
+    .await;
+    sim.advance(Duration::from_secs(2));
+    let p = get(&pods, "cat").await;
+    assert_eq!(cstatus(&p, "c")["state"]["running"].is_object(), true);
+    let (in_tx, in_rx) = mpsc::channel(4);
+    let (out_tx, mut out_rx) = mpsc::channel(4);
+    let session = sim
+        .container_runtime()
+        .attach(
+            &id(&p, "c", 0),
+            SessionIo {
+                stdin: Some(in_rx),
+                stdout: Some(out_tx),
+                stderr: None,
+                tty: false,
+                resize: None,
+            },
+        )
+        .expect("attach");
+    let session = tokio::spawn(session);
+    in_tx.send(Bytes::from("hello\n")).await.expect("send");
+    assert_eq!(out_rx.recv().await, Some(Bytes::from("hello\n")));
+    // the attached input also lands in the container log
+    assert_eq!(log_text(&sim, &id(&p, "c", 0)), "hello\n");
+    drop(in_tx);
+    session.abort();
+}
+
+#[tokio::test]
+async fn real_time_mode_sleeps_follow_the_wall_clock() {
+    let sim = Sim::builder()
+        .seed(1)
+        .time_mode(TimeMode::RealTime { scale: 50.0 })
+        .real_runtime(Catalogue::builtin().expect("catalogue"))
+        .build()
+        .expect("sim");
+    let pods = create(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ab"},
+               "spec": {"restartPolicy": "Never", "containers": [
+                   {"name": "c", "image": "busybox", "command": ["sh", "-c", "echo a; sleep 5; echo b"]}]}}),
+    )
+    .await;
+    let wall = std::time::Instant::now();
+    let mut p = get(&pods, "ab").await;
+    while p["status"]["phase"] != "Succeeded" {
+        assert!(wall.elapsed() < Duration::from_secs(30), "{p}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        p = get(&pods, "ab").await;
+    }
+    // at 50x, 6 virtual seconds (pull + sleep) take at least 120 ms of wall time
+    assert!(wall.elapsed() >= Duration::from_millis(100));
+    let logs = sim.container_runtime().logs(&id(&p, "c", 0)).expect("logs");
+    assert_eq!(
+        logs.history[1].time.duration_since(logs.history[0].time),
+        jiff::SignedDuration::from_secs(5)
+    );
+}
+
+#[tokio::test]
+async fn exec_in_auto_mode_sleeps_in_virtual_time() {
+    let sim = Sim::builder()
+        .seed(5)
+        .time_mode(TimeMode::Auto {
+            horizon: Duration::from_secs(600),
+        })
+        .real_runtime(Catalogue::builtin().expect("catalogue"))
+        .build()
+        .expect("sim");
+    let pods = create(
+        &sim,
+        pod(
+            "idle",
+            json!([{"name": "c", "image": "busybox", "command": ["sleep", "infinity"]}]),
+        ),
+    )
+    .await;
+    let mut p = get(&pods, "idle").await;
+    for _ in 0..500 {
+        if p["status"]["phase"] == "Running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        p = get(&pods, "idle").await;
+    }
+    let before = sim.now();
+    let (out, _, code) = exec(
+        &sim,
+        &id(&p, "c", 0),
+        &["sh", "-c", "sleep 30; echo done"],
+        None,
+    )
+    .await;
+    assert_eq!((out.as_str(), code), ("done\n", ExecExit::Code(0)));
+    assert!(sim.now().duration_since(before) >= jiff::SignedDuration::from_secs(30));
+}

@@ -155,7 +155,8 @@ impl RealRuntime {
             .map(|i| i.inst.clone())
     }
 
-    /// The host (clock and DNS) processes of pod `pod` in `namespace` see.
+    /// The host (virtual clock and cluster DNS) that processes of a pod with this hostname
+    /// and IP see.
     pub fn host_for(&self, hostname: &str, ip: Option<std::net::Ipv4Addr>) -> SimHost {
         SimHost::new(self.shared.clone(), ip.map(|ip| (hostname.to_string(), ip)))
     }
