@@ -74,9 +74,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(t) = &args.token {
         builder = builder.token(t);
     }
-    if args.runtime == "real" {
-        builder = builder.real_runtime(odo_sim::runtime::Catalogue::builtin()?);
-    }
+    builder = if args.runtime == "real" {
+        builder.real_runtime(odo_sim::runtime::Catalogue::builtin()?)
+    } else {
+        builder.scripted_runtime()
+    };
     let sim = builder.build()?;
     let bound = server::bind(args.addr, args.allow_remote).await?;
     let addr = bound.addr;

@@ -102,28 +102,28 @@ impl SimBuilder {
         self
     }
 
-    /// The container runtime the kubelet drives (default: [`ScriptedRuntime`]).
+    /// The container runtime the kubelet drives (default: [`RealRuntime`] over the built-in
+    /// image catalogue; see [`SimBuilder::real_runtime`]).
     pub fn runtime(mut self, runtime: Arc<dyn ContainerRuntime>) -> Self {
         self.runtime = Some(runtime);
         self.real = None;
         self
     }
 
-    /// Runs containers for real ([`RealRuntime`]): images from `catalogue`, simulated
-    /// filesystems and volumes, the shell and builtin programs as processes, logs, exec,
-    /// attach and port-forward. `odo-sim serve` uses it by default.
-    ///
-    /// The builder's default stays [`ScriptedRuntime`]. With the real runtime an image that
-    /// is not in the catalogue (`nginx:1.25` in the controller tests and the seed examples)
-    /// runs its command on the busybox base, whose default command is `sh`: with no stdin it
-    /// exits at once and the pod crash-loops, where the scripted runtime treats any
-    /// entrypoint as a server that runs until stopped. The scripted runtime also starts no
-    /// processes, so the cluster benchmark (10,000 pods) and the controller property tests
-    /// measure the control plane alone.
+    /// Runs containers for real ([`RealRuntime`], the default): images from `catalogue`,
+    /// simulated filesystems and volumes, the shell and builtin programs as processes in
+    /// virtual time, logs, exec, attach and port-forward. An image outside the catalogue runs
+    /// on the busybox base and, without a command, serves its declared ports until stopped.
     pub fn real_runtime(mut self, catalogue: Catalogue) -> Self {
         self.real = Some(catalogue);
         self.runtime = None;
         self
+    }
+
+    /// Runs no processes ([`ScriptedRuntime`]): each container behaves as its command line
+    /// says, so only the control plane is simulated (no logs, no exec).
+    pub fn scripted_runtime(self) -> Self {
+        self.runtime(Arc::new(ScriptedRuntime::new()))
     }
 
     /// Whether the event trace keeps its text (counting always happens; default on).
@@ -176,7 +176,24 @@ impl SimBuilder {
                 real = Some(r.clone());
                 r
             }
-            (None, None) => Arc::new(ScriptedRuntime::new()),
+            (None, None) => match Catalogue::builtin() {
+                Ok(catalogue) => {
+                    let r: Arc<RealRuntime> = Arc::new(RealRuntime::new(
+                        catalogue,
+                        store.clone(),
+                        manual.clone(),
+                        self.mode,
+                    ));
+                    real = Some(r.clone());
+                    r as Arc<dyn ContainerRuntime>
+                }
+                // The embedded catalogue is checked by the runtime's tests; should it ever
+                // fail to load, pods still run, on the scripted runtime.
+                Err(e) => {
+                    tracing::error!(error = %e, "the built-in image catalogue does not load; running containers on the scripted runtime");
+                    Arc::new(ScriptedRuntime::new())
+                }
+            },
         };
         let cluster = Cluster::new(
             store.clone(),

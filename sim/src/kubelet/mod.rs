@@ -24,11 +24,11 @@
 //! processes ([`ContainerRuntime::run_processes`]) and see their virtual-time sleeps
 //! ([`ContainerRuntime::next_wakeup`]) so time only moves when every process waits.
 //!
-//! The default, [`ScriptedRuntime`], needs no images or filesystems: a container behaves as
-//! its command says (`exit N`, `sh -c "...; exit N"`, `sleep N` in virtual time, `true`,
-//! `false`; anything else runs until stopped). The real runtime (simulated filesystems, the
-//! image catalogue, the mini shell) implements the same trait and plugs in with
-//! `Sim::builder().real_runtime(...)`.
+//! The default, [`RealRuntime`], runs containers in simulated filesystems with the image
+//! catalogue and the mini shell (see [`crate::runtime`]). [`ScriptedRuntime`]
+//! (`Sim::builder().scripted_runtime()`) needs no images or filesystems: a container behaves
+//! as its command says (`exit N`, `sh -c "...; exit N"`, `sleep N` in virtual time, `true`,
+//! `false`; anything else runs until stopped).
 
 mod backoff;
 mod fake;

@@ -42,7 +42,8 @@ use super::{
 };
 use crate::clock::{TimeMode, TimeSource};
 use crate::runtime::{
-    Catalogue, ContainerInstance, Host, Input, Out, PodInfo, Runtime, SIGTERM, Stdio, resolve_env,
+    Catalogue, ContainerInstance, Host, Image, Input, Node, Out, PodInfo, Runtime, SIGTERM,
+    SharedTree, Stdio, Vfs, programs, resolve_env,
 };
 use crate::store::Store;
 
@@ -70,6 +71,8 @@ pub struct RealRuntime {
     instances: Mutex<BTreeMap<LogKey, Instance>>,
     /// Whether exec sessions poll processes themselves (manual time: nobody else does).
     self_drive: bool,
+    /// The root filesystem of images outside the catalogue (busybox plus `serve`).
+    unknown_root: std::sync::OnceLock<Arc<Node>>,
 }
 
 impl std::fmt::Debug for RealRuntime {
@@ -140,6 +143,7 @@ impl RealRuntime {
             logs: Logs::new(clock),
             instances: Mutex::default(),
             self_drive: mode == TimeMode::Manual,
+            unknown_root: std::sync::OnceLock::new(),
         }
     }
 
@@ -199,13 +203,14 @@ impl RealRuntime {
                 reason: "ContainerCreating".into(),
                 message: format!("MountVolume.SetUp failed: {e}"),
             })?;
-        let image = self
-            .rt
-            .pull(c.image.as_deref().unwrap_or_default())
-            .map_err(|e| StartError {
-                reason: "ErrImagePull".into(),
-                message: e.to_string(),
-            })?;
+        let reference = c.image.as_deref().unwrap_or_default();
+        let mut image = self.rt.pull(reference).map_err(|e| StartError {
+            reason: "ErrImagePull".into(),
+            message: e.to_string(),
+        })?;
+        if self.rt.catalogue().get(reference).is_none() {
+            image = self.unknown_image(&image, &c);
+        }
         let mut env = resolve::service_env(&self.store, pod);
         env.extend(resolve_env(&c, &data).map_err(|e| config_error(e.to_string()))?);
         let inst = Arc::new(
@@ -254,6 +259,44 @@ impl RealRuntime {
             },
         );
         Ok(())
+    }
+
+    /// What an image outside the catalogue runs: its files are busybox's, and its own
+    /// entrypoint (which the simulator cannot know) is taken to be a server: `serve` on the
+    /// container's declared ports until stopped. A `command` or `args` in the spec replaces
+    /// it as usual, so `image: anything` with `sh -c ...` still runs the script.
+    fn unknown_image(&self, base: &Arc<Image>, c: &Container) -> Arc<Image> {
+        let root = self
+            .unknown_root
+            .get_or_init(|| {
+                let tree = SharedTree::new(base.root.clone());
+                let fs = Vfs::new(tree.clone(), vec![]);
+                let t = self.now();
+                let _ = fs.mkdir("/usr/local/bin", true, 0o755, t);
+                let _ = fs.put(
+                    "/usr/local/bin/serve",
+                    Node::file(programs::program_file("serve"), 0o755, t),
+                    true,
+                );
+                tree.snapshot()
+            })
+            .clone();
+        let mut config = base.config.clone();
+        config.entrypoint = Vec::new();
+        config.cmd = std::iter::once("serve".to_string())
+            .chain(
+                c.ports
+                    .iter()
+                    .flatten()
+                    .filter(|p| p.protocol.as_deref().is_none_or(|p| p == "TCP"))
+                    .map(|p| p.container_port.to_string()),
+            )
+            .collect();
+        Arc::new(Image {
+            reference: base.reference.clone(),
+            root,
+            config,
+        })
     }
 
     /// Resolves a probe's `port` (a number or the name of a container port).
