@@ -482,3 +482,101 @@ async fn configmap_files_with_subpath_and_env_from_configmaps_and_secrets() {
     .await;
     assert_eq!(out, "debug\nhello debug\ns3cret\notter\n");
 }
+
+/// Writes a file onto claim `claim` from a short-lived pod and returns the bound PV's name.
+async fn write_to_claim(sim: &Sim, claim: &str, pod: &str) -> String {
+    let pods = create::<Pod>(
+        sim,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod},
+               "spec": {"restartPolicy": "Never",
+                        "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": claim}}],
+                        "containers": [{"name": "w", "image": "busybox", "command": ["sh", "-c", "echo kept > /d/file"],
+                                        "volumeMounts": [{"name": "d", "mountPath": "/d"}]}]}}),
+    )
+    .await;
+    sim.settle_for(Duration::from_secs(30));
+    let p = get(&pods, pod).await;
+    assert_eq!(p["status"]["phase"], "Succeeded", "{}", sim.trace_text());
+    pods.delete(pod, &DeleteParams::default())
+        .await
+        .expect("delete pod");
+    sim.settle_for(Duration::from_secs(60));
+    let pvc = Api::<PersistentVolumeClaim>::namespaced(sim.client(), "default")
+        .get(claim)
+        .await
+        .expect("claim");
+    pvc.spec.and_then(|s| s.volume_name).expect("bound")
+}
+
+#[tokio::test]
+async fn pv_data_outlives_pods_and_goes_with_a_deleted_pv_under_reclaim_delete() {
+    use k8s_openapi::api::core::v1::PersistentVolume;
+    let sim = sim(8);
+    let volumes = || {
+        sim.real_runtime()
+            .expect("real runtime")
+            .runtime()
+            .volumes()
+            .clone()
+    };
+    // dynamically provisioned: reclaimPolicy Delete
+    let claims = create::<PersistentVolumeClaim>(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "dyn"},
+               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+    )
+    .await;
+    sim.settle_for(Duration::from_secs(10));
+    let pv = write_to_claim(&sim, "dyn", "w1").await;
+    let data = volumes()
+        .pv(&pv)
+        .expect("PV data after the pod is gone")
+        .snapshot();
+    assert_eq!(data.files(), [("file".to_string(), Bytes::from("kept\n"))]);
+    claims
+        .delete("dyn", &DeleteParams::default())
+        .await
+        .expect("delete claim");
+    sim.settle_for(Duration::from_secs(60));
+    let pvs: Api<PersistentVolume> = Api::all(sim.client());
+    assert!(
+        pvs.get_opt(&pv).await.expect("get").is_none(),
+        "{}",
+        sim.trace_text()
+    );
+    assert!(volumes().pv(&pv).is_none(), "the data went with the PV");
+
+    // a Retain PV keeps its data after the claim is gone
+    create_pv_retain(&sim).await;
+    create::<PersistentVolumeClaim>(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "keep"},
+               "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": "keep-pv",
+                        "resources": {"requests": {"storage": "1Gi"}}}}),
+    )
+    .await;
+    sim.settle_for(Duration::from_secs(10));
+    let pv = write_to_claim(&sim, "keep", "w2").await;
+    assert_eq!(pv, "keep-pv");
+    claims
+        .delete("keep", &DeleteParams::default())
+        .await
+        .expect("delete claim");
+    sim.settle_for(Duration::from_secs(60));
+    assert!(volumes().pv("keep-pv").is_some(), "Retain keeps the data");
+}
+
+async fn create_pv_retain(sim: &Sim) {
+    use k8s_openapi::api::core::v1::PersistentVolume;
+    let pvs: Api<PersistentVolume> = Api::all(sim.client());
+    let pv: PersistentVolume = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "keep-pv"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
+                 "hostPath": {"path": "/data/keep"}}
+    }))
+    .expect("pv json");
+    pvs.create(&PostParams::default(), &pv)
+        .await
+        .expect("create pv");
+}

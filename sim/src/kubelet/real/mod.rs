@@ -135,8 +135,26 @@ impl RealRuntime {
             pod: store.type_id_of::<core::Pod>(),
             store: store.clone(),
         });
+        let rt = Runtime::new(catalogue);
+        // PV data lives until its PV object is deleted under reclaimPolicy Delete; Retain
+        // keeps the data (as the backing disk would be kept).
+        if let Some(pv_tid) = store.type_id_of::<core::PersistentVolume>() {
+            let volumes = rt.clone();
+            store.add_hook(Arc::new(move |ev| {
+                if ev.type_id == pv_tid
+                    && ev.event_type == crate::store::EventType::Deleted
+                    && ev
+                        .object
+                        .pointer("/spec/persistentVolumeReclaimPolicy")
+                        .and_then(Value::as_str)
+                        == Some("Delete")
+                {
+                    volumes.reclaim_pv(crate::store::meta::name(&ev.object));
+                }
+            }));
+        }
         Self {
-            rt: Runtime::new(catalogue),
+            rt,
             store,
             exec: Arc::new(Executor::default()),
             shared,
