@@ -435,7 +435,7 @@ async fn attach_streams_the_main_process_and_feeds_its_stdin() {
     .await;
     sim.advance(Duration::from_secs(2));
     let p = get(&pods, "cat").await;
-    assert_eq!(cstatus(&p, "c")["state"]["running"].is_object(), true);
+    assert!(cstatus(&p, "c")["state"]["running"].is_object());
     let (in_tx, in_rx) = mpsc::channel(4);
     let (out_tx, mut out_rx) = mpsc::channel(4);
     let session = sim
