@@ -528,3 +528,27 @@ async fn exec_in_auto_mode_sleeps_in_virtual_time() {
     assert_eq!((out.as_str(), code), ("done\n", ExecExit::Code(0)));
     assert!(sim.now().duration_since(before) >= jiff::SignedDuration::from_secs(30));
 }
+
+#[tokio::test]
+async fn a_missing_command_is_a_start_error_with_the_runtime_message() {
+    let sim = sim();
+    let pods = create(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nope"},
+               "spec": {"restartPolicy": "Never", "containers": [
+                   {"name": "c", "image": "busybox", "command": ["nope", "--flag"]}]}}),
+    )
+    .await;
+    sim.settle();
+    let p = get(&pods, "nope").await;
+    assert_eq!(p["status"]["phase"], "Failed");
+    let term = &cstatus(&p, "c")["state"]["terminated"];
+    assert_eq!(
+        (term["exitCode"].clone(), term["reason"].clone()),
+        (json!(128), json!("StartError"))
+    );
+    assert_eq!(
+        log_text(&sim, &id(&p, "c", 0)),
+        "failed to create containerd task: OCI runtime create failed: exec: \"nope\": executable file not found in $PATH\n"
+    );
+}

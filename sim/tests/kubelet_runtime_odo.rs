@@ -324,6 +324,23 @@ async fn odo_pod_runs_pushes_and_keeps_pvc_data_across_pods() {
     odo_workflow(5).await;
 }
 
+/// Exec sessions drive the processes from worker threads while the test thread advances
+/// the cluster: the run must be the same as on one thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odo_pod_on_a_multi_threaded_runtime_gives_the_same_trace() {
+    let threaded = odo_workflow(9).await;
+    let single = std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(odo_workflow(9))
+    })
+    .join()
+    .expect("single-threaded run");
+    assert_eq!(threaded, single);
+}
+
 #[tokio::test]
 async fn same_seed_same_requests_same_trace_with_the_real_runtime() {
     let a = odo_workflow(9).await;

@@ -120,6 +120,9 @@ pub struct ExitReport {
     pub id: ContainerId,
     /// Its exit code.
     pub code: i32,
+    /// The terminated reason, when not the usual `Completed` (code 0) or `Error`
+    /// (e.g. `StartError` for a command that could not be started).
+    pub reason: Option<&'static str>,
 }
 
 /// Lets a runtime report that a container exited on its own.
@@ -147,11 +150,20 @@ impl ExitSender {
 
     /// Reports that `id` exited with `code` (processed at the current virtual instant).
     pub fn exited(&self, id: ContainerId, code: i32) {
+        self.report(ExitReport {
+            id,
+            code,
+            reason: None,
+        });
+    }
+
+    /// Reports an exit with its terminated reason (`StartError`, `OOMKilled`, ...).
+    pub fn report(&self, report: ExitReport) {
         self.cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .exits
-            .push_back(ExitReport { id, code });
+            .push_back(report);
         self.notify.notify_one();
     }
 }

@@ -494,7 +494,9 @@ pub(crate) fn on_reported_exit(w: &mut World<'_>, e: ExitReport) {
     let Some(index) = list.iter().position(|c| c.name == e.id.container) else {
         return;
     };
-    let reason = if e.code == 0 { "Completed" } else { "Error" };
+    let reason = e
+        .reason
+        .unwrap_or(if e.code == 0 { "Completed" } else { "Error" });
     on_exit(
         w,
         &key,

@@ -256,13 +256,20 @@ impl RealRuntime {
             key: key.clone(),
             exit: exit_tx,
         };
+        // A command that cannot be started ends the container at once with exit code 128
+        // and the OCI runtime's message in its log, as containerd reports it.
+        let reason = inst.check_command().is_err().then_some("StartError");
         let report = exits.clone();
         let who = id.clone();
         let task = self.exec.spawn(Box::pin(async move {
             let code = fut.await;
             finish.exit.send_replace(Some(code));
             drop(finish);
-            report.exited(who, code);
+            report.report(super::ExitReport {
+                id: who,
+                code,
+                reason,
+            });
         }));
         lock(&self.instances).insert(
             key,
