@@ -116,7 +116,8 @@ impl Executor {
         lock(&self.ready).remove(&id);
     }
 
-    /// Whether a task is still alive.
+    /// Whether a task is still alive (and not being polled).
+    #[cfg(test)]
     pub fn alive(&self, id: TaskId) -> bool {
         lock(&self.tasks).contains_key(&id)
     }

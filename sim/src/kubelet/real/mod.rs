@@ -61,6 +61,13 @@ struct Instance {
     stdin: Option<mpsc::UnboundedSender<Bytes>>,
 }
 
+/// A running instance: its container, the host its processes see, and its exit code.
+type Running = (
+    Arc<ContainerInstance>,
+    Arc<dyn Host>,
+    watch::Receiver<Option<i32>>,
+);
+
 /// The container runtime of the simulated runtime crate, driven by the kubelet.
 pub struct RealRuntime {
     rt: Runtime,
@@ -187,12 +194,16 @@ impl RealRuntime {
         self.shared.clock.now()
     }
 
-    /// The running instance `id`: its container, host and task.
-    fn running(&self, id: &ContainerId) -> Option<(Arc<ContainerInstance>, Arc<dyn Host>, TaskId)> {
+    /// The running instance `id`: its container, host and exit code (set when PID 1 ends).
+    /// The exit code, not the task table, says whether it runs: a task being polled on
+    /// another thread is briefly out of the table.
+    fn running(&self, id: &ContainerId) -> Option<Running> {
         let inst = lock(&self.instances);
         let i = inst.get(&key_of(id))?;
-        (i.exit.borrow().is_none() && self.exec.alive(i.task))
-            .then(|| (i.inst.clone(), i.host.clone(), i.task))
+        i.exit
+            .borrow()
+            .is_none()
+            .then(|| (i.inst.clone(), i.host.clone(), i.exit.clone()))
     }
 
     fn create(&self, req: &StartRequest<'_>, exits: &ExitSender) -> Result<(), StartError> {
@@ -373,12 +384,12 @@ impl ContainerRuntime for RealRuntime {
     }
 
     fn stop(&self, id: &ContainerId, _container: &Value, grace: Duration) -> Duration {
-        let Some((inst, _, task)) = self.running(id) else {
+        let Some((inst, _, exit)) = self.running(id) else {
             return Duration::ZERO;
         };
         inst.signal(SIGTERM);
         self.exec.run_ready();
-        if self.exec.alive(task) {
+        if exit.borrow().is_none() {
             grace
         } else {
             Duration::ZERO
