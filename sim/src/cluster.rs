@@ -230,6 +230,10 @@ pub struct Settled {
     pub idle: bool,
 }
 
+/// How often one round lets container processes run; a process that never waits (a busy
+/// loop) then burns virtual time instead of holding the cluster at one instant.
+const MAX_PROCESS_RUNS_PER_ROUND: u32 = 1_000;
+
 /// Safety net against reconciles that keep re-queueing each other within one instant.
 const MAX_RECONCILES_PER_ROUND: u64 = 50_000_000;
 
@@ -364,6 +368,7 @@ impl Cluster {
     /// Runs every pending reconcile at the current instant.
     fn drain(&self, st: &mut State) {
         let mut n = 0u64;
+        let mut busy = 0u32;
         loop {
             let (work, exit) = {
                 let mut c = self
@@ -379,7 +384,15 @@ impl Cluster {
                 self.with_world(st, |w| kubelet::pod::on_reported_exit(w, e));
                 continue;
             }
-            let Some(work) = work else { break };
+            let Some(work) = work else {
+                // Container processes run once the controllers are done at this instant,
+                // and again after whatever their exits caused.
+                if busy < MAX_PROCESS_RUNS_PER_ROUND && self.runtime.run_processes() {
+                    busy += 1;
+                    continue;
+                }
+                break;
+            };
             st.reconciles += 1;
             *st.by_kind.entry(work.kind()).or_default() += 1;
             n += 1;
@@ -423,7 +436,22 @@ impl Cluster {
         let before = st.fired;
         loop {
             self.drain(&mut st);
-            let Some((at, _, timer)) = st.queue.pop_due(target) else {
+            // A process's sleep ending is an event too; the queue goes first at a tie.
+            let wake = self.runtime.next_wakeup().filter(|w| *w <= target);
+            let due = st.queue.next_at().filter(|q| *q <= target);
+            let at = match (due, wake) {
+                (None, None) => break,
+                (None, Some(w)) => {
+                    self.clock.set(w);
+                    continue;
+                }
+                (Some(q), Some(w)) if w < q => {
+                    self.clock.set(w);
+                    continue;
+                }
+                (Some(q), _) => q,
+            };
+            let Some((at, _, timer)) = st.queue.pop_due(at) else {
                 break;
             };
             self.clock.set(at);
@@ -451,7 +479,9 @@ impl Cluster {
         let start = self.clock.now();
         let target = after(start, max);
         let timers = self.run(target, false);
-        let idle = self.lock().queue.is_empty() && !self.cache_has_work();
+        let idle = self.lock().queue.is_empty()
+            && !self.cache_has_work()
+            && self.runtime.next_wakeup().is_none();
         Settled {
             elapsed: crate::clock::since(self.clock.now(), start),
             timers,
@@ -466,9 +496,13 @@ impl Cluster {
             .has_work()
     }
 
-    /// When the next timer is due.
+    /// When the next timer (or the end of a process's sleep) is due.
     pub fn next_event_at(&self) -> Option<Timestamp> {
-        self.lock().queue.next_at()
+        let q = self.lock().queue.next_at();
+        match (q, self.runtime.next_wakeup()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The event trace so far, rendered one line per entry.

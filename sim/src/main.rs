@@ -55,6 +55,11 @@ struct ServeArgs {
     /// Require this bearer token (written into the kubeconfig).
     #[arg(long, env = "ODO_SIM_TOKEN")]
     token: Option<String>,
+    /// What runs containers: `real` runs them in simulated filesystems with the image
+    /// catalogue and a shell (logs, exec, port-forward work); `scripted` only reads each
+    /// container's command to decide when it exits (no processes, no logs).
+    #[arg(long, default_value = "real", value_parser = ["real", "scripted"])]
+    runtime: String,
     /// Exit once the server answers (for scripts and the quick start).
     #[arg(long)]
     exit_after_ready: bool,
@@ -92,6 +97,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(t) = &args.token {
         builder = builder.token(t);
     }
+    builder = if args.runtime == "real" {
+        builder.real_runtime(odo_sim::runtime::Catalogue::builtin()?)
+    } else {
+        builder.scripted_runtime()
+    };
     let sim = builder.build()?;
     let bound = server::bind(args.addr, args.allow_remote).await?;
     let addr = bound.addr;

@@ -8,8 +8,9 @@ use crate::api::{self, ApiOptions};
 use crate::clock::{ManualTime, TimeMode, TimeSource, TraceEntry};
 use crate::cluster::{Cluster, ClusterStats, Settled};
 use crate::faults::{Fault, FaultError};
-use crate::kubelet::{ContainerRuntime, ScriptedRuntime};
+use crate::kubelet::{ContainerRuntime, RealRuntime, ScriptedRuntime};
 use crate::resources::Flavor;
+use crate::runtime::Catalogue;
 use crate::store::persist::PersistError;
 use crate::store::{Store, StoreConfig};
 
@@ -26,6 +27,7 @@ pub struct SimBuilder {
     mode: TimeMode,
     token: Option<String>,
     runtime: Option<Arc<dyn ContainerRuntime>>,
+    real: Option<Catalogue>,
     trace: bool,
     events: bool,
 }
@@ -51,6 +53,7 @@ impl Default for SimBuilder {
             mode: TimeMode::Manual,
             token: None,
             runtime: None,
+            real: None,
             trace: true,
             events: true,
         }
@@ -99,10 +102,28 @@ impl SimBuilder {
         self
     }
 
-    /// The container runtime the kubelet drives (default: [`ScriptedRuntime`]).
+    /// The container runtime the kubelet drives (default: [`RealRuntime`] over the built-in
+    /// image catalogue; see [`SimBuilder::real_runtime`]).
     pub fn runtime(mut self, runtime: Arc<dyn ContainerRuntime>) -> Self {
         self.runtime = Some(runtime);
+        self.real = None;
         self
+    }
+
+    /// Runs containers for real ([`RealRuntime`], the default): images from `catalogue`,
+    /// simulated filesystems and volumes, the shell and builtin programs as processes in
+    /// virtual time, logs, exec, attach and port-forward. An image outside the catalogue runs
+    /// on the busybox base and, without a command, serves its declared ports until stopped.
+    pub fn real_runtime(mut self, catalogue: Catalogue) -> Self {
+        self.real = Some(catalogue);
+        self.runtime = None;
+        self
+    }
+
+    /// Runs no processes ([`ScriptedRuntime`]): each container behaves as its command line
+    /// says, so only the control plane is simulated (no logs, no exec).
+    pub fn scripted_runtime(self) -> Self {
+        self.runtime(Arc::new(ScriptedRuntime::new()))
     }
 
     /// Whether the event trace keeps its text (counting always happens; default on).
@@ -142,9 +163,38 @@ impl SimBuilder {
         };
         let store = Arc::new(store);
         crate::store::nodes::ensure_nodes(&store, self.nodes);
-        let runtime = self
-            .runtime
-            .unwrap_or_else(|| Arc::new(ScriptedRuntime::new()));
+        let mut real = None;
+        let runtime = match (self.runtime, self.real) {
+            (Some(r), _) => r,
+            (None, Some(catalogue)) => {
+                let r = Arc::new(RealRuntime::new(
+                    catalogue,
+                    store.clone(),
+                    manual.clone(),
+                    self.mode,
+                ));
+                real = Some(r.clone());
+                r
+            }
+            (None, None) => match Catalogue::builtin() {
+                Ok(catalogue) => {
+                    let r: Arc<RealRuntime> = Arc::new(RealRuntime::new(
+                        catalogue,
+                        store.clone(),
+                        manual.clone(),
+                        self.mode,
+                    ));
+                    real = Some(r.clone());
+                    r as Arc<dyn ContainerRuntime>
+                }
+                // The embedded catalogue is checked by the runtime's tests; should it ever
+                // fail to load, pods still run, on the scripted runtime.
+                Err(e) => {
+                    tracing::error!(error = %e, "the built-in image catalogue does not load; running containers on the scripted runtime");
+                    Arc::new(ScriptedRuntime::new())
+                }
+            },
+        };
         let cluster = Cluster::new(
             store.clone(),
             manual,
@@ -169,7 +219,7 @@ impl SimBuilder {
             store.clone(),
             ApiOptions {
                 token: self.token.clone(),
-                runtime: Some(runtime),
+                runtime: Some(runtime.clone()),
             },
         )
         .layer(axum::middleware::from_fn_with_state(
@@ -182,6 +232,8 @@ impl SimBuilder {
             router,
             token: self.token,
             cluster,
+            runtime,
+            real,
         })
     }
 }
@@ -193,6 +245,8 @@ pub struct Sim {
     router: axum::Router,
     token: Option<String>,
     cluster: Arc<Cluster>,
+    runtime: Arc<dyn ContainerRuntime>,
+    real: Option<Arc<RealRuntime>>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -239,6 +293,16 @@ impl Sim {
     /// The cluster machinery (controllers, kubelet, clock, trace).
     pub fn cluster(&self) -> &Arc<Cluster> {
         &self.cluster
+    }
+
+    /// The container runtime the kubelet drives (exec, logs, attach, port-forward).
+    pub fn container_runtime(&self) -> &Arc<dyn ContainerRuntime> {
+        &self.runtime
+    }
+
+    /// The real container runtime, when the cluster runs one (volumes, containers).
+    pub fn real_runtime(&self) -> Option<&Arc<RealRuntime>> {
+        self.real.as_ref()
     }
 
     /// The current virtual instant.

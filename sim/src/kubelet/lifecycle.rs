@@ -218,7 +218,9 @@ pub(super) fn try_start(
             c.state = CState::Running { since: now };
             c.started_once = true;
             // A container with a readiness probe is unready until its first probe passes.
-            c.probe_ok = init || spec.get("readinessProbe").is_none();
+            c.probe_ok = init
+                || (spec.get("readinessProbe").is_none() && spec.get("startupProbe").is_none());
+            c.probes = super::probes::ProbeState::fresh(&spec);
             c.ready_at = if init {
                 None
             } else {
@@ -257,7 +259,9 @@ pub(super) fn try_start(
                     },
                 );
             }
-            let has_probe = spec.get("readinessProbe").is_some();
+            let has_probe = ["readinessProbe", "livenessProbe", "startupProbe"]
+                .iter()
+                .any(|p| spec.get(*p).is_some());
             if let Some(at) = ctr(rt, init, i).ready_at
                 && (at > now || has_probe)
             {

@@ -19,16 +19,23 @@
 //!    takes to exit (the kubelet caps it at the grace period, then SIGKILLs).
 //! 4. [`ContainerRuntime::remove_pod`] when the pod is gone (volumes, logs of that UID).
 //!
-//! The default, [`ScriptedRuntime`], needs no images or filesystems: a container behaves as
-//! its command says (`exit N`, `sh -c "...; exit N"`, `sleep N` in virtual time, `true`,
-//! `false`; anything else runs until stopped). The real runtime (simulated filesystems, the
-//! image catalogue, the mini shell) implements the same trait and plugs in with
-//! `Sim::builder().runtime(...)`.
+//! A runtime that runs real processes ([`RealRuntime`]) also gets [`ContainerRuntime::kill`]
+//! when the kubelet considers an instance terminated, and lets the cluster loop run its
+//! processes ([`ContainerRuntime::run_processes`]) and see their virtual-time sleeps
+//! ([`ContainerRuntime::next_wakeup`]) so time only moves when every process waits.
+//!
+//! The default, [`RealRuntime`], runs containers in simulated filesystems with the image
+//! catalogue and the mini shell (see [`crate::runtime`]). [`ScriptedRuntime`]
+//! (`Sim::builder().scripted_runtime()`) needs no images or filesystems: a container behaves
+//! as its command says (`exit N`, `sh -c "...; exit N"`, `sleep N` in virtual time, `true`,
+//! `false`; anything else runs until stopped).
 
 mod backoff;
 mod fake;
 mod lifecycle;
 pub(crate) mod pod;
+mod probes;
+mod real;
 pub(crate) mod scheduler;
 mod status;
 pub mod streams;
@@ -41,6 +48,7 @@ use serde_json::Value;
 pub use backoff::Backoff;
 pub use fake::ScriptedRuntime;
 pub(crate) use pod::Kubelet;
+pub use real::{RealRuntime, SimHost};
 
 use crate::controllers::cache::Cache;
 
@@ -112,6 +120,9 @@ pub struct ExitReport {
     pub id: ContainerId,
     /// Its exit code.
     pub code: i32,
+    /// The terminated reason, when not the usual `Completed` (code 0) or `Error`
+    /// (e.g. `StartError` for a command that could not be started).
+    pub reason: Option<&'static str>,
 }
 
 /// Lets a runtime report that a container exited on its own.
@@ -132,13 +143,27 @@ impl ExitSender {
         Self { cache, notify }
     }
 
+    /// Wakes the cluster loop (a process became runnable).
+    pub(crate) fn wake(&self) {
+        self.notify.notify_one();
+    }
+
     /// Reports that `id` exited with `code` (processed at the current virtual instant).
     pub fn exited(&self, id: ContainerId, code: i32) {
+        self.report(ExitReport {
+            id,
+            code,
+            reason: None,
+        });
+    }
+
+    /// Reports an exit with its terminated reason (`StartError`, `OOMKilled`, ...).
+    pub fn report(&self, report: ExitReport) {
         self.cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .exits
-            .push_back(ExitReport { id, code });
+            .push_back(report);
         self.notify.notify_one();
     }
 }
@@ -173,7 +198,24 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Forgets everything about a pod that left its node (its emptyDirs, logs, processes).
     fn remove_pod(&self, _pod_uid: &str) {}
 
-    /// Whether a readiness probe of a running container succeeds now (default: yes).
+    /// The kubelet considers instance `id` terminated (it exited, or the grace period ran
+    /// out, or a fault killed it): SIGKILL whatever of it still runs.
+    fn kill(&self, _id: &ContainerId) {}
+
+    /// Lets processes that can run at the current virtual instant run until every one of
+    /// them waits (fires due sleeps first); true if anything ran. The cluster loop calls it
+    /// until it returns false before it moves time on.
+    fn run_processes(&self) -> bool {
+        false
+    }
+
+    /// The earliest virtual instant a process sleeps until (an event for the cluster loop).
+    fn next_wakeup(&self) -> Option<jiff::Timestamp> {
+        None
+    }
+
+    /// Whether a probe (readiness, liveness or startup: `httpGet`, `tcpSocket`, `grpc` or
+    /// `exec`) of a running container succeeds now (default: yes).
     fn probe(&self, _id: &ContainerId, _probe: &Value) -> bool {
         true
     }

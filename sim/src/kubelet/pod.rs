@@ -61,6 +61,8 @@ pub(crate) struct Ctr {
     pub started_once: bool,
     /// Result of the last readiness probe (true when the container has none).
     pub probe_ok: bool,
+    /// Startup and liveness probe state of the current instance.
+    pub probes: super::probes::ProbeState,
 }
 
 impl Ctr {
@@ -93,6 +95,7 @@ impl Ctr {
             ready_at: None,
             started_once: false,
             probe_ok: true,
+            probes: super::probes::ProbeState::fresh(spec),
         }
     }
 
@@ -327,31 +330,6 @@ pub(crate) fn initialized(rt: &PodRt) -> bool {
         .all(|c| matches!(&c.state, CState::Terminated(t) if t.code == 0))
 }
 
-/// Runs the readiness probe of a running app container through the runtime; a failing
-/// probe is retried every `periodSeconds` (default 10).
-fn probe(w: &mut World<'_>, key: &ObjKey, rt: &mut PodRt, i: usize) {
-    let Some(spec) = rt.app[i].spec.get("readinessProbe").cloned() else {
-        return;
-    };
-    let id = cid(key, rt, false, i);
-    let ok = w.runtime.probe(&id, &spec);
-    if !ok {
-        let period = spec
-            .get("periodSeconds")
-            .and_then(Value::as_u64)
-            .unwrap_or(10);
-        w.at(
-            std::time::Duration::from_secs(period.max(1)),
-            Timer::Work(Work::Pod(key.clone())),
-        );
-    }
-    if rt.app[i].probe_ok != ok {
-        let name = rt.app[i].name.clone();
-        w.trace(|| format!("readiness {}/{}/{name} {ok}", key.0, key.1));
-    }
-    rt.app[i].probe_ok = ok;
-}
-
 fn step(w: &mut World<'_>, key: &ObjKey, pod: &Value, rt: &mut PodRt) {
     // Init containers strictly in order.
     for i in 0..rt.init.len() {
@@ -372,12 +350,21 @@ fn step(w: &mut World<'_>, key: &ObjKey, pod: &Value, rt: &mut PodRt) {
     }
     for i in 0..rt.app.len() {
         match rt.app[i].state.clone() {
-            CState::Running { .. } => match rt.app[i].ready_at {
-                Some(at) if at > w.now => {
-                    w.at_instant(at, Timer::Work(Work::Pod(key.clone())));
+            CState::Running { .. } => {
+                if !super::probes::startup_and_liveness(w, key, pod, rt, i) {
+                    rt.app[i].probe_ok = false;
+                    continue;
                 }
-                _ => probe(w, key, rt, i),
-            },
+                if rt.app[i].spec.get("readinessProbe").is_none() {
+                    rt.app[i].probe_ok = true;
+                }
+                match rt.app[i].ready_at {
+                    Some(at) if at > w.now => {
+                        w.at_instant(at, Timer::Work(Work::Pod(key.clone())));
+                    }
+                    _ => super::probes::readiness(w, key, rt, i),
+                }
+            }
             CState::Terminated(t) => {
                 if restarts(rt.policy, false, t.code) {
                     restart(w, key, pod, rt, false, i, t);
@@ -486,6 +473,14 @@ pub(crate) fn on_exit(
     });
     let name = c.name.clone();
     w.trace(|| format!("container-exit {}/{}/{name} code {code}", key.0, key.1));
+    w.runtime.kill(&ContainerId {
+        namespace: key.0.clone(),
+        pod: key.1.clone(),
+        pod_uid: uid.to_string(),
+        container: name,
+        instance,
+        init,
+    });
     w.enqueue(Work::Pod(key.clone()));
 }
 
@@ -499,7 +494,9 @@ pub(crate) fn on_reported_exit(w: &mut World<'_>, e: ExitReport) {
     let Some(index) = list.iter().position(|c| c.name == e.id.container) else {
         return;
     };
-    let reason = if e.code == 0 { "Completed" } else { "Error" };
+    let reason = e
+        .reason
+        .unwrap_or(if e.code == 0 { "Completed" } else { "Error" });
     on_exit(
         w,
         &key,

@@ -35,6 +35,17 @@ fn container_status(w: &World<'_>, rt: &PodRt, c: &Ctr, init: bool, key: (&str, 
         (CState::Terminated(t), None) => term_json(t),
         (CState::Running { since }, _) => json!({"running": {"startedAt": rfc3339(*since)}}),
         (CState::Waiting { reason, message }, _) => {
+            // A container of a pod with init containers that was never created shows
+            // PodInitializing, as the kubelet's default waiting state for such pods.
+            let reason = if reason == "ContainerCreating"
+                && !rt.init.is_empty()
+                && !c.started_once
+                && c.last.is_none()
+            {
+                "PodInitializing"
+            } else {
+                reason.as_str()
+            };
             let mut m = Map::new();
             m.insert("reason".into(), json!(reason));
             if let Some(msg) = message {
@@ -56,7 +67,7 @@ fn container_status(w: &World<'_>, rt: &PodRt, c: &Ctr, init: bool, key: (&str, 
         "restartCount": c.restarts,
         "image": c.image,
         "imageID": if c.started_once { json!(format!("{}@sha256:{}", c.image.split(':').next().unwrap_or_default(), "0".repeat(64))) } else { json!("") },
-        "started": c.running(),
+        "started": c.running() && c.probes.started,
     });
     if c.started_once || matches!(c.state, CState::Terminated(_)) {
         let id = match &c.state {

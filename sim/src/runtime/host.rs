@@ -131,7 +131,7 @@ impl Host for TestHost {
         if !s.manual {
             drop(s);
             self.advance(d);
-            return Box::pin(tokio::task::yield_now());
+            return Box::pin(super::process::yield_now());
         }
         let deadline = s.now.checked_add(d).unwrap_or(s.now);
         let (tx, rx) = tokio::sync::oneshot::channel();

@@ -252,6 +252,23 @@ impl Signals {
     }
 }
 
+/// Lets other processes run before this one goes on: wakes itself and yields once. Unlike
+/// `tokio::task::yield_now` it needs no tokio scheduler, so any executor (the kubelet's
+/// deterministic one included) sees the process as runnable at once.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
 /// Background jobs of one top-level process (`cmd &`): they run while that process runs.
 #[derive(Clone)]
 pub struct Jobs(mpsc::UnboundedSender<BoxFuture<'static, ()>>);
@@ -270,6 +287,7 @@ impl Jobs {
             let mut running = FuturesUnordered::new();
             loop {
                 tokio::select! {
+                    biased;
                     Some(job) = rx.recv() => running.push(job),
                     Some(()) = running.next(), if !running.is_empty() => {}
                     else => std::future::pending::<()>().await,
@@ -277,6 +295,7 @@ impl Jobs {
             }
         };
         tokio::select! {
+            biased;
             code = main => code,
             () = driver => 0,
         }
@@ -358,6 +377,7 @@ impl Proc {
             return Some(sig.terminated().await);
         }
         tokio::select! {
+            biased;
             () = self.sys.host.sleep(d) => None,
             s = sig.terminated() => Some(s),
         }

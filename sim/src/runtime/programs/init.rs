@@ -52,6 +52,7 @@ pub async fn go_init(p: Proc) -> i32 {
     tokio::pin!(main_run);
     let code = loop {
         tokio::select! {
+            biased;
             code = &mut main_run => break code,
             s = sig.any() => {
                 // go-init forwards signals to the main process and waits for it.
@@ -258,6 +259,7 @@ async fn serve_loop(
     let mut sig = p.pid.signals.clone();
     loop {
         tokio::select! {
+            biased;
             Some(done) = exits.next(), if !exits.is_empty() => {
                 let Some((name, g, code)) = done else { continue };
                 if running.get(&name).is_some_and(|r| r.generation == g) {

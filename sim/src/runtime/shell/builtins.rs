@@ -224,6 +224,7 @@ impl Shell {
                         }
                         let wait = self.signal_wait();
                         tokio::select! {
+                            biased;
                             code = rx => last = code.unwrap_or(127),
                             s = wait => {
                                 // A trapped signal interrupts `wait` (status 128 + signal).

@@ -105,7 +105,7 @@ impl Shell {
                             Err(e) => return Err(e),
                         }
                         // A loop whose body does not wait must still let other processes run.
-                        tokio::task::yield_now().await;
+                        crate::runtime::process::yield_now().await;
                     }
                     Ok(last)
                 }
@@ -133,7 +133,7 @@ impl Shell {
                         if let Some(u) = &f.updater {
                             self.eval_arith(&u.value).await?;
                         }
-                        tokio::task::yield_now().await;
+                        crate::runtime::process::yield_now().await;
                     }
                     Ok(last)
                 }

@@ -622,6 +622,7 @@ impl Shell {
             };
             let wait = self.signal_wait();
             tokio::select! {
+                biased;
                 code = fut => Ok(code),
                 s = wait => {
                     // The command is gone with the signal; a trap runs in its place.
