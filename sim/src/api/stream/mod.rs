@@ -12,6 +12,7 @@ pub mod in_memory;
 pub mod log;
 pub mod resolve;
 pub mod session;
+pub mod spdy;
 pub mod ws;
 
 use std::sync::Arc;
@@ -222,7 +223,20 @@ async fn session_request(
                 session::start(&runtime, &id, &sreq).map_err(|e| resolve::stream_error(&e))?;
             Ok(ws.on_upgrade(move |socket| ws::run_session(socket, proto, sreq, input, output)))
         }
-        Upgrade::Spdy | Upgrade::None => Err(upgrade_required()),
+        Upgrade::Spdy => {
+            let names: Vec<&str> = spdy::exec::PROTOCOLS.iter().map(|(n, _)| *n).collect();
+            let chosen = spdy::negotiate(&spdy::offered(&req), &names)?;
+            let version = spdy::exec::PROTOCOLS
+                .iter()
+                .find(|(n, _)| Some(*n) == chosen)
+                .map_or(1, |(_, v)| *v);
+            let (input, output) =
+                session::start(&runtime, &id, &sreq).map_err(|e| resolve::stream_error(&e))?;
+            spdy::upgrade(req, chosen, move |io| {
+                spdy::exec::run(io, version, sreq, input, output)
+            })
+        }
+        Upgrade::None => Err(upgrade_required()),
     }
 }
 
@@ -280,12 +294,20 @@ async fn port_forward(
         .unwrap_or_default()
         .to_string();
     let ports = ports(query)?;
+    let target = spdy::portforward::Target {
+        runtime: runtime.clone(),
+        pod: pod.clone(),
+    };
     match upgrade_kind(req.headers()) {
         Upgrade::WebSocket => {
-            let (ws, chosen) = websocket(req, channel::PORT_FORWARD_PROTOCOLS, false).await?;
+            let (ws, chosen) = websocket(req, channel::PORT_FORWARD_PROTOCOLS, true).await?;
             let proto = match chosen {
                 Chosen::Channel(p) => p,
-                Chosen::Tunnel => channel::UNNAMED,
+                Chosen::Tunnel => {
+                    return Ok(ws.on_upgrade(move |socket| {
+                        spdy::portforward::run(spdy::tunnel(socket), target)
+                    }));
+                }
             };
             if ports.is_empty() {
                 return Err(ApiError::bad_request(
@@ -303,6 +325,10 @@ async fn port_forward(
                 .collect();
             Ok(ws.on_upgrade(move |socket| ws::run_port_forward(socket, proto, conns)))
         }
-        Upgrade::Spdy | Upgrade::None => Err(upgrade_required()),
+        Upgrade::Spdy => {
+            let chosen = spdy::negotiate(&spdy::offered(&req), &[spdy::portforward::PROTOCOL])?;
+            spdy::upgrade(req, chosen, move |io| spdy::portforward::run(io, target))
+        }
+        Upgrade::None => Err(upgrade_required()),
     }
 }
