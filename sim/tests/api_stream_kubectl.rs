@@ -77,6 +77,26 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 fn exec_checks(k: &Kubectl) {
     let mode = if k.spdy { "SPDY" } else { "WebSocket" };
+    // The transport really is the one asked for (kubectl logs its upgrade requests).
+    let o = k.run(&["-v=8", "exec", "solo", "--", "echo", "x"]);
+    assert!(
+        o.stderr.contains("101 Switching Protocols"),
+        "{mode}: {}",
+        o.stderr
+    );
+    if k.spdy {
+        assert!(o.stderr.contains("Upgrade: SPDY/3.1"), "{}", o.stderr);
+        assert!(
+            o.stderr
+                .contains("X-Stream-Protocol-Version: v4.channel.k8s.io")
+        );
+    } else {
+        assert!(
+            o.stderr.contains("The subprotocol is v5.channel.k8s.io"),
+            "{}",
+            o.stderr
+        );
+    }
     let o = k.run(&["exec", "solo", "--", "echo", "hello", "world"]);
     assert_eq!(
         (o.code, o.stdout.as_str()),
@@ -153,11 +173,17 @@ fn cp_checks(k: &Kubectl, dir: &Path, rt: &api_stream_common::TestRuntime) {
 fn port_forward_check(k: &Kubectl) {
     let mode = if k.spdy { "SPDY" } else { "WebSocket tunnel" };
     let mut child = k
-        .command(&["port-forward", "pod/solo", &format!(":{ECHO_PORT}")])
+        .command(&["-v=8", "port-forward", "pod/solo", &format!(":{ECHO_PORT}")])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("port-forward");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     // "Forwarding from 127.0.0.1:PORT -> 7"
@@ -166,11 +192,7 @@ fn port_forward_check(k: &Kubectl) {
         .nth(1)
         .and_then(|r| r.split_whitespace().next())
         .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| {
-            let mut err = String::new();
-            let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
-            panic!("{mode}: unexpected port-forward output {first:?}: {err}")
-        });
+        .unwrap_or_else(|| panic!("{mode}: unexpected port-forward output {first:?}"));
     for round in 0..2 {
         let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
         conn.set_read_timeout(Some(Duration::from_secs(20)))
@@ -183,6 +205,13 @@ fn port_forward_check(k: &Kubectl) {
     }
     let _ = child.kill();
     let _ = child.wait();
+    let log = log.join().unwrap_or_default();
+    let upgrade = if k.spdy {
+        "Upgrade: SPDY/3.1"
+    } else {
+        "Sec-Websocket-Protocol: SPDY/3.1+portforward.k8s.io"
+    };
+    assert!(log.contains(upgrade), "{mode}: {log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
