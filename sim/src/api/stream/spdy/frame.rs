@@ -233,6 +233,18 @@ impl Codec {
 
     /// Decodes the next complete frame from `buf`, leaving partial frames in place.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+        loop {
+            match self.decode_one(buf)? {
+                None => return Ok(None),
+                Some(Some(frame)) => return Ok(Some(frame)),
+                // Unknown control frames are ignored, as SPDY requires.
+                Some(None) => {}
+            }
+        }
+    }
+
+    /// One frame: `None` when more bytes are needed, `Some(None)` for a skipped frame.
+    fn decode_one(&mut self, buf: &mut BytesMut) -> Result<Option<Option<Frame>>, FrameError> {
         if buf.len() < 8 {
             return Ok(None);
         }
@@ -245,11 +257,11 @@ impl Codec {
         let flags = head[4];
         if head[0] & 0x80 == 0 {
             let stream_id = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) & 0x7fff_ffff;
-            return Ok(Some(Frame::Data {
+            return Ok(Some(Some(Frame::Data {
                 stream_id,
                 flags,
                 data: p,
-            }));
+            })));
         }
         let version = u16::from_be_bytes([head[0], head[1]]) & 0x7fff;
         if version != VERSION {
@@ -334,10 +346,9 @@ impl Codec {
                     delta: p.get_u32() & 0x7fff_ffff,
                 }
             }
-            // Unknown control frames are ignored, as SPDY requires.
-            _ => return self.decode(buf),
+            _ => return Ok(Some(None)),
         };
-        Ok(Some(frame))
+        Ok(Some(Some(frame)))
     }
 
     /// Appends the encoding of `frame` to `out`.
@@ -584,22 +595,18 @@ mod tests {
         ));
     }
 
-    /// A header block compressed the way Go's spdy framer does it: a zlib stream with the
-    /// SPDY dictionary, flushed per frame. Built here with zlib-compatible flate2 via the
-    /// same priming trick in reverse is not possible, so this vector comes from the wire
-    /// format: `zlib(dict)` of a one-pair block, produced by Go's `compress/zlib`.
+    /// A header block as Go's spdy framer sends it: a zlib stream with the FDICT flag, the
+    /// dictionary's Adler-32, and deflate data that may refer back into the dictionary.
+    /// The data is produced by a raw deflater that first compressed the dictionary itself,
+    /// so its window holds the dictionary exactly as a preset dictionary would.
     #[test]
     fn dictionary_header_blocks_inflate() {
-        // A preset-dictionary stream that references the dictionary: the zlib header with
-        // FDICT, the dictionary's Adler-32, then deflate data. We build it with a raw
-        // deflater primed by the dictionary so references into it are allowed.
         let block = header_block(&vec![("streamtype".into(), "stdout".into())]);
         let mut raw = Compress::new(Compression::default(), false);
         let mut primed = Vec::with_capacity(4096);
         let _ = raw.compress_vec(header_dictionary(), &mut primed, FlushCompress::Sync);
         let mut body = Vec::with_capacity(4096);
         let _ = raw.compress_vec(&block, &mut body, FlushCompress::Sync);
-        // `body` may reference the dictionary bytes, exactly as a preset dictionary allows.
         let mut stream = vec![0x78, 0xbb];
         stream.extend_from_slice(&adler32(header_dictionary()).to_be_bytes());
         stream.extend_from_slice(&body);
@@ -619,5 +626,34 @@ mod tests {
             b = (b + a) % 65521;
         }
         b << 16 | a
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_frames_round_trip(
+            frames in proptest::collection::vec(
+                (0u8..4, 1u32..1000, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+                 proptest::collection::vec(("[a-z]{1,12}", "[ -~]{0,40}"), 0..5)),
+                1..20,
+            )
+        ) {
+            let frames: Vec<Frame> = frames
+                .into_iter()
+                .map(|(kind, id, data, headers)| match kind {
+                    0 => Frame::Data { stream_id: id, flags: 0, data: Bytes::from(data) },
+                    1 => Frame::SynStream { stream_id: id, associated: 0, priority: 0, flags: 0, headers },
+                    2 => Frame::SynReply { stream_id: id, flags: FLAG_FIN, headers },
+                    _ => Frame::Ping { id },
+                })
+                .collect();
+            proptest::prop_assert_eq!(roundtrip(&frames), frames);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+            let mut codec = Codec::new();
+            let mut buf = BytesMut::from(&bytes[..]);
+            while let Ok(Some(_)) = codec.decode(&mut buf) {}
+        }
     }
 }
