@@ -2,6 +2,8 @@
 //! in-memory connection) and over loopback HTTP: exec and attach (WebSocket v5), logs with
 //! every option, port-forward, and the errors of each.
 
+#![allow(clippy::unwrap_used)]
+
 mod api_stream_common;
 mod common;
 

@@ -3,6 +3,8 @@
 //! ways, port-forward; over WebSocket (kubectl's default) and forced to SPDY. Skipped (with
 //! a notice) only where no `kubectl` is installed.
 
+#![allow(clippy::unwrap_used)]
+
 mod api_stream_common;
 mod common;
 

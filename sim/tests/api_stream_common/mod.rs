@@ -3,6 +3,7 @@
 //! store for `kubectl cp`), whose logs the test writes, and whose ports echo.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(clippy::unwrap_used)] // test support: a poisoned lock is a failed test
 
 use std::collections::BTreeMap;
 use std::io::Read;
