@@ -138,6 +138,10 @@ fn exec_checks(k: &Kubectl) {
         "{mode}"
     );
 
+    let o = k.run_with_stdin(&["attach", "-i", "solo"], b"shout\n");
+    assert_eq!(o.code, 0, "{mode}: attach: {}", o.stderr);
+    assert!(o.stdout.contains("SHOUT"), "{mode}: attach: {}", o.stdout);
+
     let o = k.run(&["exec", "p", "-c", "nope", "--", "echo"]);
     assert_eq!(o.code, 1);
     assert!(
