@@ -178,8 +178,15 @@ fn cp_checks(k: &Kubectl, dir: &Path, rt: &api_stream_common::TestRuntime) {
 
 fn port_forward_check(k: &Kubectl) {
     let mode = if k.spdy { "SPDY" } else { "WebSocket tunnel" };
+    // Port 9 has no listener in the pod: its connections fail with the kubelet's message.
     let mut child = k
-        .command(&["-v=8", "port-forward", "pod/solo", &format!(":{ECHO_PORT}")])
+        .command(&[
+            "-v=8",
+            "port-forward",
+            "pod/solo",
+            &format!(":{ECHO_PORT}"),
+            ":9",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -190,17 +197,29 @@ fn port_forward_check(k: &Kubectl) {
         let _ = stderr.read_to_string(&mut s);
         s
     });
+    // "Forwarding from 127.0.0.1:LOCAL -> REMOTE", per port (and per address family).
+    let mut local = std::collections::BTreeMap::new();
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    // "Forwarding from 127.0.0.1:PORT -> 7"
-    let port: u16 = first
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("{mode}: unexpected port-forward output {first:?}"));
+    while local.len() < 2 {
+        let line = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(!line.is_empty(), "{mode}: port-forward ended early");
+        let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") else {
+            continue;
+        };
+        let mut parts = rest.split(" -> ");
+        let l: u16 = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("local port");
+        let r: u16 = parts
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .expect("remote port");
+        local.insert(r, l);
+    }
     for round in 0..2 {
-        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let mut conn =
+            std::net::TcpStream::connect(("127.0.0.1", local[&ECHO_PORT])).expect("connect");
         conn.set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
         let msg = format!("ping {round} over {mode}");
@@ -209,6 +228,14 @@ fn port_forward_check(k: &Kubectl) {
         conn.read_exact(&mut buf).expect("echo comes back");
         assert_eq!(String::from_utf8_lossy(&buf), msg);
     }
+    let mut refused = std::net::TcpStream::connect(("127.0.0.1", local[&9])).expect("connect");
+    refused
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = refused.write_all(b"anyone there?");
+    let mut buf = Vec::new();
+    let _ = refused.read_to_end(&mut buf);
+    assert!(buf.is_empty(), "{mode}: nothing answers on port 9");
     let _ = child.kill();
     let _ = child.wait();
     let log = log.join().unwrap_or_default();
@@ -218,6 +245,11 @@ fn port_forward_check(k: &Kubectl) {
         "Sec-Websocket-Protocol: SPDY/3.1+portforward.k8s.io"
     };
     assert!(log.contains(upgrade), "{mode}: {log}");
+    assert!(
+        log.contains("error forwarding port 9 to pod solo, uid ")
+            && log.contains("connection refused"),
+        "{mode}: {log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -97,7 +97,9 @@ async fn handle(State(state): State<Arc<ApiState>>, req: axum::extract::Request)
         }
     }
     // Streaming subresources take the whole request: they may upgrade the connection.
-    if let Ok(path::Route::Resource(target)) = path::parse(&state.store, req.uri().path())
+    let last_segment = req.uri().path().rsplit('/').next().unwrap_or_default();
+    if stream::SUBRESOURCES.contains(&last_segment)
+        && let Ok(path::Route::Resource(target)) = path::parse(&state.store, req.uri().path())
         && stream::is_stream(&target)
     {
         let runtime = state.options.runtime.clone();

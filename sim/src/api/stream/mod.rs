@@ -214,6 +214,16 @@ async fn session_request(
     let runtime = runtime.ok_or_else(|| log::no_runtime(&pod_name))?;
     match upgrade_kind(req.headers()) {
         Upgrade::WebSocket => {
+            let user_agent = req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let settle = if ws::is_client_go(user_agent) {
+                ws::CLIENT_GO_SETTLE
+            } else {
+                std::time::Duration::ZERO
+            };
             let (ws, chosen) = websocket(req, channel::EXEC_PROTOCOLS, false).await?;
             let proto = match chosen {
                 Chosen::Channel(p) => p,
@@ -221,7 +231,9 @@ async fn session_request(
             };
             let (input, output) =
                 session::start(&runtime, &id, &sreq).map_err(|e| resolve::stream_error(&e))?;
-            Ok(ws.on_upgrade(move |socket| ws::run_session(socket, proto, sreq, input, output)))
+            Ok(ws.on_upgrade(move |socket| {
+                ws::run_session(socket, proto, sreq, (input, output), settle)
+            }))
         }
         Upgrade::Spdy => {
             let names: Vec<&str> = spdy::exec::PROTOCOLS.iter().map(|(n, _)| *n).collect();

@@ -1,6 +1,12 @@
 //! The protocol-neutral core of `pods/exec` and `pods/attach`: starts the runtime session
 //! with the streams the client asked for and pumps bytes between the client's protocol
 //! (WebSocket or SPDY, which only translate frames) and the process.
+//!
+//! What this expects of a runtime: write output before the session future completes and
+//! drop the `stdout`/`stderr` senders when the process ends (output still arriving up to
+//! two seconds after the end is forwarded, later output is lost); treat the closing of the
+//! stdin receiver as end-of-file; a session future that is dropped means the client went
+//! away.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -53,13 +53,24 @@ fn inbound(proto: &Protocol, ch: u8, payload: Bytes) -> Option<Inbound> {
     }
 }
 
-/// Runs an exec or attach session over an upgraded WebSocket.
+/// How long output is held back for client-go clients (kubectl): client-go starts reading
+/// the WebSocket before it has registered its streams and drops messages for streams it
+/// does not know yet, which only the latency of a real kubelet hides.
+pub const CLIENT_GO_SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Whether a `User-Agent` is client-go's (`kubectl/v1.32.4 (linux/amd64) kubernetes/abc`).
+pub fn is_client_go(user_agent: &str) -> bool {
+    user_agent.contains(") kubernetes/")
+}
+
+/// Runs an exec or attach session over an upgraded WebSocket; output is held back for
+/// `settle` first (see [`CLIENT_GO_SETTLE`]).
 pub async fn run_session(
     socket: WebSocket,
     proto: Protocol,
     req: SessionRequest,
-    input: mpsc::UnboundedSender<Inbound>,
-    mut output: mpsc::Receiver<Output>,
+    (input, mut output): (mpsc::UnboundedSender<Inbound>, mpsc::Receiver<Output>),
+    settle: std::time::Duration,
 ) {
     let (mut sink, mut stream) = socket.split();
     // Like the API server: an empty message on the lowest writable channel tells the client
@@ -92,6 +103,9 @@ pub async fn run_session(
         }
         let _ = input.send(Inbound::Gone);
     });
+    if !settle.is_zero() {
+        tokio::time::sleep(settle).await;
+    }
     while let Some(out) = output.recv().await {
         let frame = match out {
             Output::Stdout(b) => proto.encode(channel::STDOUT, &b),
@@ -199,4 +213,19 @@ pub async fn run_port_forward(socket: WebSocket, proto: Protocol, ports: Vec<Por
     }
     // With every reader gone the writer answers the client's close and ends.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_go_is_recognised_by_its_user_agent() {
+        assert!(is_client_go(
+            "kubectl/v1.32.4 (linux/amd64) kubernetes/59526cd"
+        ));
+        assert!(is_client_go("odo/v3 (darwin/arm64) kubernetes/$Format"));
+        assert!(!is_client_go("kube-rs/5.0.0"));
+        assert!(!is_client_go(""));
+    }
 }
