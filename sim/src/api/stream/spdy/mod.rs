@@ -1,12 +1,14 @@
 //! SPDY/3.1 for exec, attach and port-forward, as client-go based tools speak it: the HTTP
 //! upgrade (`Upgrade: SPDY/3.1`, `X-Stream-Protocol-Version`), the framing ([`frame`]), the
-//! connection ([`conn`]), and the two uses ([`exec`], [`portforward`]). [`tunnel`] carries
-//! the same bytes inside WebSocket binary messages, as kubectl's port-forward does.
+//! header blocks ([`headers`]), the connection ([`conn`]), and the two uses ([`exec`],
+//! [`portforward`]). [`tunnel`] carries the same bytes inside WebSocket binary messages, as
+//! kubectl's port-forward does.
 
 pub mod conn;
 pub mod dictionary;
 pub mod exec;
 pub mod frame;
+pub mod headers;
 pub mod portforward;
 
 use std::future::Future;
