@@ -274,19 +274,33 @@ impl Sim {
     }
 
     /// A kube-rs client that calls the API in-process, without a socket.
+    ///
+    /// Plain requests call the router directly. Requests that upgrade the connection
+    /// (exec, attach and port-forward over WebSocket or SPDY) need a real HTTP/1.1
+    /// connection for the upgrade, so each gets its own in-memory one: a `tokio::io::duplex`
+    /// pipe with hyper's client on one end and the router on the other (still no socket).
     pub fn client(&self) -> kube::Client {
-        use tower::ServiceBuilder;
         let token = self.token.clone();
-        let service = ServiceBuilder::new()
-            .map_request(move |mut r: http::Request<kube::client::Body>| {
-                if let Some(t) = &token
-                    && let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {t}"))
-                {
-                    r.headers_mut().insert(http::header::AUTHORIZATION, v);
+        let router = self.router.clone();
+        let service = tower::service_fn(move |mut r: http::Request<kube::client::Body>| {
+            if let Some(t) = &token
+                && let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {t}"))
+            {
+                r.headers_mut().insert(http::header::AUTHORIZATION, v);
+            }
+            let router = router.clone();
+            async move {
+                if r.headers().contains_key(http::header::UPGRADE) {
+                    crate::api::stream::in_memory::send(router, r).await
+                } else {
+                    use tower::ServiceExt;
+                    router
+                        .oneshot(r.map(axum::body::Body::new))
+                        .await
+                        .map_err(|e| -> tower::BoxError { Box::new(e) })
                 }
-                r.map(axum::body::Body::new)
-            })
-            .service(self.router.clone());
+            }
+        });
         kube::Client::new(service, "default")
     }
 

@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod path;
 pub mod protobuf;
 mod request;
+pub mod stream;
 pub mod table;
 mod watch;
 
@@ -82,16 +83,12 @@ pub(crate) fn error_response(err: &ApiError) -> Response {
     resp
 }
 
-async fn handle(
-    State(state): State<Arc<ApiState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(state): State<Arc<ApiState>>, req: axum::extract::Request) -> Response {
+    use axum::extract::FromRequest;
     if let Some(token) = &state.options.token {
         let expected = format!("Bearer {token}");
-        let ok = headers
+        let ok = req
+            .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             == Some(expected.as_str());
@@ -99,6 +96,25 @@ async fn handle(
             return error_response(&ApiError::unauthorized());
         }
     }
+    // Streaming subresources take the whole request: they may upgrade the connection.
+    let last_segment = req.uri().path().rsplit('/').next().unwrap_or_default();
+    if stream::SUBRESOURCES.contains(&last_segment)
+        && let Ok(path::Route::Resource(target)) = path::parse(&state.store, req.uri().path())
+        && stream::is_stream(&target)
+    {
+        let runtime = state.options.runtime.clone();
+        return match stream::serve(state.store.clone(), runtime, *target, req).await {
+            Ok(resp) => resp,
+            Err(err) => error_response(&err),
+        };
+    }
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let headers = req.headers().clone();
+    let body = match Bytes::from_request(req, &()).await {
+        Ok(b) => b,
+        Err(rejection) => return rejection.into_response(),
+    };
     match dispatch(&state, &method, &uri, &headers, &body) {
         Ok(resp) => resp,
         Err(err) => error_response(&err),
@@ -396,21 +412,6 @@ fn resource(
             created(
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
             )
-        }
-        ("GET" | "POST", Some(name), Some("log" | "exec" | "attach" | "portforward")) => {
-            let pod = store.get(tid, ns, name)?;
-            let node = pod
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let msg = if node.is_empty() {
-                format!("pod {name} does not have a host assigned")
-            } else {
-                format!(
-                    "the pod {name} runs on node {node}, which has no container runtime in this simulator"
-                )
-            };
-            Err(ApiError::bad_request(msg))
         }
         (m, _, _) => Err(ApiError::method_not_allowed(m, &rt.plural)),
     }
