@@ -275,6 +275,9 @@ impl Cluster {
                 kinds.rc,
                 kinds.job,
                 kinds.pod,
+                kinds.openshift.dc,
+                kinds.openshift.is,
+                kinds.openshift.route,
             ]
             .into_iter()
             .flatten()

@@ -248,6 +248,14 @@ pub(super) fn validate(rt: &ResourceType, obj: &Value, old: Option<&Arc<Value>>)
             }
         }
         ("", "Service") => validate_service(obj, old, &mut causes),
+        (g, kind) if g.ends_with(".openshift.io") => {
+            if kind == "DeploymentConfig"
+                && let Some(t) = obj.pointer("/spec/template/spec")
+            {
+                validate_pod_spec(t, "spec.template.spec", &mut causes);
+            }
+            crate::controllers::openshift::admission::validate(rt, obj, &mut causes);
+        }
         ("", "ConfigMap" | "Secret") => {
             if let Some(old) = old
                 && old.get("immutable").and_then(Value::as_bool) == Some(true)
@@ -671,6 +679,12 @@ pub(super) fn on_create(inner: &mut Inner, rt: &ResourceType, obj: &mut Value) -
         | ("batch", "Job") => {
             default_workload(obj, &rt.kind);
         }
+        (g, _) if g.ends_with(".openshift.io") => {
+            crate::controllers::openshift::admission::on_create(rt, obj);
+            if let Some(t) = obj.pointer_mut("/spec/template/spec") {
+                default_pod_spec(t);
+            }
+        }
         _ => {}
     }
     Ok(())
@@ -698,6 +712,12 @@ pub(super) fn on_update(
         | ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
         | ("batch", "Job") => {
             default_workload(obj, &rt.kind);
+        }
+        (g, _) if g.ends_with(".openshift.io") => {
+            crate::controllers::openshift::admission::on_update(rt, old, obj);
+            if let Some(t) = obj.pointer_mut("/spec/template/spec") {
+                default_pod_spec(t);
+            }
         }
         _ => {}
     }
