@@ -156,3 +156,17 @@ pub fn live_pods(pods: &[Value]) -> Vec<&Value> {
         .filter(|p| !matches!(p.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed")))
         .collect()
 }
+
+/// POSTs `body` to a subresource (`instantiate`, `rollback` ...); returns the answer.
+pub async fn post_subresource(
+    sim: &Sim,
+    res: &ApiResource,
+    ns: &str,
+    name: &str,
+    sub: &str,
+    body: Value,
+) -> Result<Value, kube::Error> {
+    api(sim, res, ns)
+        .create_subresource::<Value, Value>(sub, name, &PostParams::default(), &body)
+        .await
+}

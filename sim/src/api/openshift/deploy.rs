@@ -41,14 +41,18 @@ pub(super) fn instantiate(req: &Request<'_>) -> ApiResult<Response> {
         .pointer("/status/latestVersion")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    if let Ok(rc) = store.get(rc_tid, req.ns(), &format!("{name}-{latest_v}"))
-        && !matches!(phase_of(&rc), "Complete" | "Failed")
-    {
+    // A version the controller has not made yet counts as New.
+    let phase = match store.get(rc_tid, req.ns(), &format!("{name}-{latest_v}")) {
+        Ok(rc) => phase_of(&rc).to_string(),
+        Err(_) if latest_v > 0 => "New".to_string(),
+        Err(_) => "Complete".to_string(),
+    };
+    if !matches!(phase.as_str(), "Complete" | "Failed") {
         return Err(ApiError::conflict(
             "apps.openshift.io",
             "deploymentconfigs",
             name,
-            &format!("#{latest_v} is already in progress ({})", phase_of(&rc)),
+            &format!("#{latest_v} is already in progress ({phase})"),
         ));
     }
     let latest = body.get("latest").and_then(Value::as_bool) == Some(true);

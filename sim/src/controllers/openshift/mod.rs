@@ -189,10 +189,9 @@ impl Cache {
                 {
                     out.push(Work::DeploymentConfig((ns.clone(), name.to_string())));
                 }
+                // Deployer pods and the pods of every version carry the DC's name: the
+                // deployer waits on both (Recreate waits for old pods to be gone).
                 if t == k.pod
-                    && o.pointer("/metadata/labels")
-                        .and_then(|l| l.get(DEPLOYER_FOR))
-                        .is_some()
                     && let Some(dc) = o
                         .pointer("/metadata/annotations")
                         .and_then(|a| a.get(DC_NAME))

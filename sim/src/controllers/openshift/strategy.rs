@@ -307,17 +307,17 @@ fn step(w: &mut World<'_>, dc: &Value, rc: &Value, olds: &[Arc<Value>], desired:
 
 /// Marks the version Failed and goes back to the previous complete version.
 fn fail(w: &mut World<'_>, dc: &Value, rc: &Value, olds: &[Arc<Value>], why: &str) {
-    if set_phase(w, rc, "Failed", Some(why)).is_none() {
+    let Some(rc) = set_phase(w, rc, "Failed", Some(why)) else {
         return;
-    }
+    };
     w.event(
         dc,
         true,
         "DeploymentFailed",
-        format!("Deployment {} failed: {why}", meta::name(rc)),
+        format!("Deployment {} failed: {why}", meta::name(&rc)),
         "deploymentconfig-controller",
     );
-    scale(w, dc, rc, 0);
+    scale(w, dc, &rc, 0);
     if let Some(prev) = olds.iter().rev().find(|r| phase_of(r) == "Complete") {
         scale(w, dc, prev, i(dc, "/spec/replicas"));
     }
