@@ -47,9 +47,13 @@ pub fn pod() -> ApiResource {
     ar("", "v1", "Pod", "pods")
 }
 
-/// A dynamic API for `res` in `ns`.
+/// A dynamic API for `res` in `ns` ("" for cluster-scoped resources).
 pub fn api(sim: &Sim, res: &ApiResource, ns: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(sim.client(), ns, res)
+    if ns.is_empty() {
+        Api::all_with(sim.client(), res)
+    } else {
+        Api::namespaced_with(sim.client(), ns, res)
+    }
 }
 
 fn to_value(o: DynamicObject) -> Value {
