@@ -224,13 +224,16 @@ pub(super) fn mapping(req: &Request<'_>) -> ApiResult<Response> {
     let body = req.body()?;
     let name = meta::name(&body).to_string();
     let tag = body.get("tag").and_then(Value::as_str).unwrap_or_default();
-    let digest = body
-        .pointer("/image/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     let reference = body
         .pointer("/image/dockerImageReference")
         .and_then(Value::as_str)
+        .unwrap_or_default();
+    // The image's name is its digest; without one, the reference's digest names it.
+    let digest = body
+        .pointer("/image/metadata/name")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty())
+        .or_else(|| reference.split_once('@').map(|(_, d)| d))
         .unwrap_or_default();
     let mut causes = Vec::new();
     for (v, f) in [
