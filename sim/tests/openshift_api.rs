@@ -27,7 +27,17 @@ fn namespace() -> kube::api::ApiResource {
 #[tokio::test]
 async fn routes_get_a_generated_host_and_are_admitted_by_the_default_router() {
     let sim = sim();
-    let r = create(&sim, &route(), "default", route_body("web", None, json!({"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"}))).await;
+    let r = create(
+        &sim,
+        &route(),
+        "default",
+        route_body(
+            "web",
+            None,
+            json!({"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"}),
+        ),
+    )
+    .await;
     assert_eq!(r["spec"]["host"], "web-default.apps.odo-sim.local");
     assert_eq!(annotation(&r, "openshift.io/host.generated"), "true");
     assert_eq!(r["spec"]["to"]["weight"], 100);
@@ -41,46 +51,126 @@ async fn routes_get_a_generated_host_and_are_admitted_by_the_default_router() {
     assert_eq!(ing["conditions"][0]["status"], "True");
 
     // An explicit host is kept; an update that clears it keeps the stored one.
-    let r2 = create(&sim, &route(), "default", route_body("api", Some("api.example.com"), Value::Null)).await;
+    let r2 = create(
+        &sim,
+        &route(),
+        "default",
+        route_body("api", Some("api.example.com"), Value::Null),
+    )
+    .await;
     assert_eq!(r2["spec"]["host"], "api.example.com");
     assert_eq!(annotation(&r2, "openshift.io/host.generated"), "");
-    let r2 = merge(&sim, &route(), "default", "api", json!({"spec": {"host": ""}})).await;
+    let r2 = merge(
+        &sim,
+        &route(),
+        "default",
+        "api",
+        json!({"spec": {"host": ""}}),
+    )
+    .await;
     assert_eq!(r2["spec"]["host"], "api.example.com");
 
     // The same host in another namespace: the older route keeps it.
-    create(&sim, &namespace(), "", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})).await;
+    create(
+        &sim,
+        &namespace(),
+        "",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}}),
+    )
+    .await;
     sim.advance(std::time::Duration::from_secs(5));
-    create(&sim, &route(), "other", route_body("copy", Some("api.example.com"), Value::Null)).await;
+    create(
+        &sim,
+        &route(),
+        "other",
+        route_body("copy", Some("api.example.com"), Value::Null),
+    )
+    .await;
     sim.settle();
     let copy = get(&sim, &route(), "other", "copy").await;
     let c = &copy["status"]["ingress"][0]["conditions"][0];
     assert_eq!(c["status"], "False", "{copy}");
     assert_eq!(c["reason"], "HostAlreadyClaimed");
     let orig = get(&sim, &route(), "default", "api").await;
-    assert_eq!(orig["status"]["ingress"][0]["conditions"][0]["status"], "True");
+    assert_eq!(
+        orig["status"]["ingress"][0]["conditions"][0]["status"],
+        "True"
+    );
 }
 
 #[tokio::test]
 async fn route_tls_is_validated_like_the_real_server() {
     let sim = sim();
-    let bad = create_err(&sim, &route(), "default", route_body("a", None, json!({"termination": "bogus"}))).await;
+    let bad = create_err(
+        &sim,
+        &route(),
+        "default",
+        route_body("a", None, json!({"termination": "bogus"})),
+    )
+    .await;
     assert_eq!(bad.code, 422);
-    assert!(bad.message.contains("spec.tls.termination: Unsupported value: \"bogus\""), "{}", bad.message);
-    let bad = create_err(&sim, &route(), "default",
-        route_body("b", None, json!({"termination": "passthrough", "certificate": "PEM"}))).await;
+    assert!(
+        bad.message
+            .contains("spec.tls.termination: Unsupported value: \"bogus\""),
+        "{}",
+        bad.message
+    );
+    let bad = create_err(
+        &sim,
+        &route(),
+        "default",
+        route_body(
+            "b",
+            None,
+            json!({"termination": "passthrough", "certificate": "PEM"}),
+        ),
+    )
+    .await;
     assert_eq!(bad.code, 422);
-    assert!(bad.message.contains("passthrough termination does not support certificates"), "{}", bad.message);
-    let bad = create_err(&sim, &route(), "default",
-        route_body("c", None, json!({"termination": "passthrough", "insecureEdgeTerminationPolicy": "Allow"}))).await;
+    assert!(
+        bad.message
+            .contains("passthrough termination does not support certificates"),
+        "{}",
+        bad.message
+    );
+    let bad = create_err(
+        &sim,
+        &route(),
+        "default",
+        route_body(
+            "c",
+            None,
+            json!({"termination": "passthrough", "insecureEdgeTerminationPolicy": "Allow"}),
+        ),
+    )
+    .await;
     assert_eq!(bad.code, 422);
-    let bad = create_err(&sim, &route(), "default",
-        route_body("d", None, json!({"termination": "edge", "insecureEdgeTerminationPolicy": "Sometimes"}))).await;
+    let bad = create_err(
+        &sim,
+        &route(),
+        "default",
+        route_body(
+            "d",
+            None,
+            json!({"termination": "edge", "insecureEdgeTerminationPolicy": "Sometimes"}),
+        ),
+    )
+    .await;
     assert_eq!(bad.code, 422);
     let mut no_target = route_body("e", None, Value::Null);
     no_target["spec"]["to"] = json!({"kind": "Service"});
-    assert_eq!(create_err(&sim, &route(), "default", no_target).await.code, 422);
+    assert_eq!(
+        create_err(&sim, &route(), "default", no_target).await.code,
+        422
+    );
     for (name, term) in [("f", "edge"), ("g", "passthrough"), ("h", "reencrypt")] {
-        create(&sim, &route(), "default", route_body(name, None, json!({"termination": term}))).await;
+        create(
+            &sim,
+            &route(),
+            "default",
+            route_body(name, None, json!({"termination": term})),
+        )
+        .await;
     }
 }
 
@@ -114,21 +204,33 @@ async fn process(sim: &Sim, t: Value) -> Result<Value, kube::Error> {
     let r: Result<Value, kube::Error> = sim
         .client()
         .request(
-            http::Request::post("/apis/template.openshift.io/v1/namespaces/default/processedtemplates")
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&t).unwrap())
-                .unwrap(),
+            http::Request::post(
+                "/apis/template.openshift.io/v1/namespaces/default/processedtemplates",
+            )
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&t).expect("test data has this shape"))
+            .expect("test data has this shape"),
         )
         .await;
     r
 }
 
 fn resource_of(o: &Value) -> kube::api::ApiResource {
-    let (group, version) = match o["apiVersion"].as_str().unwrap().split_once('/') {
+    let (group, version) = match o["apiVersion"]
+        .as_str()
+        .expect("test data has this shape")
+        .split_once('/')
+    {
         Some((g, v)) => (g.to_string(), v.to_string()),
-        None => (String::new(), o["apiVersion"].as_str().unwrap().to_string()),
+        None => (
+            String::new(),
+            o["apiVersion"]
+                .as_str()
+                .expect("test data has this shape")
+                .to_string(),
+        ),
     };
-    let kind = o["kind"].as_str().unwrap();
+    let kind = o["kind"].as_str().expect("test data has this shape");
     let plural = format!("{}s", kind.to_ascii_lowercase());
     ar(&group, &version, kind, &plural)
 }
@@ -137,16 +239,31 @@ fn resource_of(o: &Value) -> kube::api::ApiResource {
 async fn a_template_with_generated_parameters_creates_its_objects() {
     let sim = sim();
     let out = process(&sim, template()).await.expect("processed");
-    let params = out["parameters"].as_array().unwrap();
-    let password = params[2]["value"].as_str().unwrap().to_string();
+    let params = out["parameters"]
+        .as_array()
+        .expect("test data has this shape");
+    let password = params[2]["value"]
+        .as_str()
+        .expect("test data has this shape")
+        .to_string();
     assert_eq!(password.len(), 8);
-    assert!(password.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{password}");
-    let suffix = params[3]["value"].as_str().unwrap();
+    assert!(
+        password
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+        "{password}"
+    );
+    let suffix = params[3]["value"]
+        .as_str()
+        .expect("test data has this shape");
     assert!(suffix.starts_with("key-") && suffix.len() == 8, "{suffix}");
-    let objects = out["objects"].as_array().unwrap();
+    let objects = out["objects"].as_array().expect("test data has this shape");
     assert_eq!(objects[0]["metadata"]["name"], format!("web-{suffix}"));
     assert_eq!(objects[0]["stringData"]["password"], password);
-    assert_eq!(objects[2]["spec"]["replicas"], 2, "${{{{REPLICAS}}}} keeps the number type");
+    assert_eq!(
+        objects[2]["spec"]["replicas"], 2,
+        "${{{{REPLICAS}}}} keeps the number type"
+    );
     for o in objects {
         assert_eq!(o["metadata"]["labels"]["template"], "web-app");
         assert_eq!(o["metadata"]["labels"]["app"], "web");
@@ -159,10 +276,15 @@ async fn a_template_with_generated_parameters_creates_its_objects() {
     let pods = list(&sim, &pod(), "default", "deploymentconfig=web").await;
     let live = live_pods(&pods);
     assert_eq!(live.len(), 2);
-    assert_eq!(live[0]["spec"]["containers"][0]["env"][0]["value"], password);
+    assert_eq!(
+        live[0]["spec"]["containers"][0]["env"][0]["value"],
+        password
+    );
 
     // Same seed, same requests: same generated values.
-    let again = process(&openshift_support::sim(), template()).await.expect("processed");
+    let again = process(&openshift_support::sim(), template())
+        .await
+        .expect("processed");
     assert_eq!(again["parameters"][2]["value"], json!(password));
 }
 
@@ -172,7 +294,7 @@ async fn a_missing_required_parameter_is_invalid() {
     let mut t = template();
     t["parameters"]
         .as_array_mut()
-        .unwrap()
+        .expect("test data has this shape")
         .push(json!({"name": "DATABASE_USER", "required": true}));
     let err = match process(&sim, t).await {
         Err(kube::Error::Api(s)) => *s,
@@ -196,17 +318,34 @@ async fn a_missing_required_parameter_is_invalid() {
 #[tokio::test]
 async fn project_requests_make_namespaces_and_projects_are_their_views() {
     let sim = sim();
-    let pr = ar("project.openshift.io", "v1", "ProjectRequest", "projectrequests");
+    let pr = ar(
+        "project.openshift.io",
+        "v1",
+        "ProjectRequest",
+        "projectrequests",
+    );
     let projects = ar("project.openshift.io", "v1", "Project", "projects");
-    let p = create(&sim, &pr, "", json!({"apiVersion": "project.openshift.io/v1", "kind": "ProjectRequest",
-        "metadata": {"name": "myproject"}, "displayName": "My Project", "description": "odo work"})).await;
+    let p = create(
+        &sim,
+        &pr,
+        "",
+        json!({"apiVersion": "project.openshift.io/v1", "kind": "ProjectRequest",
+        "metadata": {"name": "myproject"}, "displayName": "My Project", "description": "odo work"}),
+    )
+    .await;
     assert_eq!(p["kind"], "Project");
     assert_eq!(p["status"]["phase"], "Active");
     let ns = get(&sim, &namespace(), "", "myproject").await;
     assert_eq!(annotation(&ns, "openshift.io/display-name"), "My Project");
     assert_eq!(annotation(&ns, "openshift.io/description"), "odo work");
-    let dup = create_err(&sim, &pr, "", json!({"apiVersion": "project.openshift.io/v1", "kind": "ProjectRequest",
-        "metadata": {"name": "myproject"}})).await;
+    let dup = create_err(
+        &sim,
+        &pr,
+        "",
+        json!({"apiVersion": "project.openshift.io/v1", "kind": "ProjectRequest",
+        "metadata": {"name": "myproject"}}),
+    )
+    .await;
     assert_eq!(dup.code, 409);
     assert_eq!(dup.reason, "AlreadyExists");
 
@@ -216,12 +355,26 @@ async fn project_requests_make_namespaces_and_projects_are_their_views() {
     let names: Vec<String> = list(&sim, &projects, "", "")
         .await
         .iter()
-        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .map(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .expect("test data has this shape")
+                .to_string()
+        })
         .collect();
-    assert!(names.contains(&"myproject".to_string()) && names.contains(&"default".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"myproject".to_string()) && names.contains(&"default".to_string()),
+        "{names:?}"
+    );
 
     // Objects go into the project's namespace; deleting the project deletes the namespace.
-    create(&sim, &route(), "myproject", route_body("web", None, Value::Null)).await;
+    create(
+        &sim,
+        &route(),
+        "myproject",
+        route_body("web", None, Value::Null),
+    )
+    .await;
     assert_eq!(
         get(&sim, &route(), "myproject", "web").await["spec"]["host"],
         "web-myproject.apps.odo-sim.local"

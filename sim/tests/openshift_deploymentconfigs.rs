@@ -47,9 +47,10 @@ async fn version_pods(sim: &Sim, rc_name: &str) -> (usize, usize) {
     let ready = live
         .iter()
         .filter(|p| {
-            p["status"]["conditions"]
-                .as_array()
-                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            p["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
         })
         .count();
     (live.len(), ready)
@@ -62,30 +63,60 @@ async fn config_change_rolls_out_the_first_version_and_every_template_edit() {
         &sim,
         &dc(),
         "default",
-        dc_body("frontend", 2, json!({"type": "Rolling"}), json!([{"type": "ConfigChange"}]), "openshift/hello-openshift"),
+        dc_body(
+            "frontend",
+            2,
+            json!({"type": "Rolling"}),
+            json!([{"type": "ConfigChange"}]),
+            "openshift/hello-openshift",
+        ),
     )
     .await;
     sim.settle();
     let rc1 = get(&sim, &rc(), "default", "frontend-1").await;
-    assert_eq!(annotation(&rc1, "openshift.io/deployment-config.name"), "frontend");
-    assert_eq!(annotation(&rc1, "openshift.io/deployment-config.latest-version"), "1");
-    assert_eq!(annotation(&rc1, "openshift.io/deployment.phase"), "Complete");
-    assert_eq!(rc1["metadata"]["labels"]["openshift.io/deployment-config.name"], "frontend");
+    assert_eq!(
+        annotation(&rc1, "openshift.io/deployment-config.name"),
+        "frontend"
+    );
+    assert_eq!(
+        annotation(&rc1, "openshift.io/deployment-config.latest-version"),
+        "1"
+    );
+    assert_eq!(
+        annotation(&rc1, "openshift.io/deployment.phase"),
+        "Complete"
+    );
+    assert_eq!(
+        rc1["metadata"]["labels"]["openshift.io/deployment-config.name"],
+        "frontend"
+    );
     assert_eq!(rc1["metadata"]["labels"]["app"], "frontend");
     assert_eq!(
         rc1["spec"]["selector"],
         json!({"name": "frontend", "deployment": "frontend-1", "deploymentconfig": "frontend"})
     );
-    assert_eq!(rc1["metadata"]["ownerReferences"][0]["kind"], "DeploymentConfig");
+    assert_eq!(
+        rc1["metadata"]["ownerReferences"][0]["kind"],
+        "DeploymentConfig"
+    );
     assert_eq!(replicas(&rc1), 2);
     assert_eq!(version_pods(&sim, "frontend-1").await, (2, 2));
     let app_pod = &list(&sim, &pod(), "default", "deployment=frontend-1").await[0];
-    assert_eq!(app_pod["metadata"]["labels"]["deploymentconfig"], "frontend");
-    assert_eq!(annotation(app_pod, "openshift.io/deployment.name"), "frontend-1");
+    assert_eq!(
+        app_pod["metadata"]["labels"]["deploymentconfig"],
+        "frontend"
+    );
+    assert_eq!(
+        annotation(app_pod, "openshift.io/deployment.name"),
+        "frontend-1"
+    );
     // The deployer pod ran and completed.
     let deployer = get(&sim, &pod(), "default", "frontend-1-deploy").await;
     assert_eq!(deployer["status"]["phase"], "Succeeded", "{deployer}");
-    assert_eq!(deployer["metadata"]["labels"]["openshift.io/deployer-pod-for.name"], "frontend-1");
+    assert_eq!(
+        deployer["metadata"]["labels"]["openshift.io/deployer-pod-for.name"],
+        "frontend-1"
+    );
     assert_eq!(
         deployer["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"],
         0
@@ -94,7 +125,10 @@ async fn config_change_rolls_out_the_first_version_and_every_template_edit() {
     assert_eq!(st["latestVersion"], 1);
     assert_eq!(st["availableReplicas"], 2);
     assert_eq!(st["details"]["causes"][0]["type"], "ConfigChange");
-    assert_eq!(condition(&st, "Progressing")["reason"], "NewReplicationControllerAvailable");
+    assert_eq!(
+        condition(&st, "Progressing")["reason"],
+        "NewReplicationControllerAvailable"
+    );
     assert_eq!(condition(&st, "Available")["status"], "True");
 
     // A template edit is a new version; the previous one is kept, scaled to zero.
@@ -103,17 +137,34 @@ async fn config_change_rolls_out_the_first_version_and_every_template_edit() {
     .await;
     sim.settle();
     let all = rcs(&sim).await;
-    let names: Vec<&str> = all.iter().map(|r| r["metadata"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = all
+        .iter()
+        .map(|r| {
+            r["metadata"]["name"]
+                .as_str()
+                .expect("test data has this shape")
+        })
+        .collect();
     assert_eq!(names, ["frontend-1", "frontend-2"]);
     assert_eq!(replicas(&all[0]), 0);
     assert_eq!(replicas(&all[1]), 2);
-    assert_eq!(annotation(&all[1], "openshift.io/deployment.phase"), "Complete");
+    assert_eq!(
+        annotation(&all[1], "openshift.io/deployment.phase"),
+        "Complete"
+    );
     assert_eq!(version_pods(&sim, "frontend-1").await.0, 0);
     assert_eq!(version_pods(&sim, "frontend-2").await, (2, 2));
     assert_eq!(dc_status(&sim, "frontend").await["latestVersion"], 2);
 
     // A metadata-only change is not a new version; scaling the DC scales the active RC.
-    merge(&sim, &dc(), "default", "frontend", json!({"metadata": {"annotations": {"note": "x"}}, "spec": {"replicas": 3}})).await;
+    merge(
+        &sim,
+        &dc(),
+        "default",
+        "frontend",
+        json!({"metadata": {"annotations": {"note": "x"}}, "spec": {"replicas": 3}}),
+    )
+    .await;
     sim.settle();
     assert_eq!(rcs(&sim).await.len(), 2);
     assert_eq!(version_pods(&sim, "frontend-2").await, (3, 3));
@@ -127,7 +178,13 @@ async fn a_new_image_on_the_tag_rolls_out_a_new_replication_controller() {
         {"type": "ImageChange", "imageChangeParams": {"automatic": true, "containerNames": ["helloworld"],
             "from": {"kind": "ImageStreamTag", "name": "hello:latest"}}}
     ]);
-    create(&sim, &dc(), "default", dc_body("hello", 1, json!({"type": "Rolling"}), trigger, " ")).await;
+    create(
+        &sim,
+        &dc(),
+        "default",
+        dc_body("hello", 1, json!({"type": "Rolling"}), trigger, " "),
+    )
+    .await;
     sim.settle();
     // The tag does not exist yet: no deployment.
     assert!(rcs(&sim).await.is_empty());
@@ -140,13 +197,22 @@ async fn a_new_image_on_the_tag_rolls_out_a_new_replication_controller() {
     let stream = get(&sim, &is(), "default", "hello").await;
     let first = stream["status"]["tags"][0]["items"][0]["dockerImageReference"]
         .as_str()
-        .unwrap()
+        .expect("test data has this shape")
         .to_string();
-    assert!(first.starts_with("openshift/hello-openshift@sha256:"), "{first}");
+    assert!(
+        first.starts_with("openshift/hello-openshift@sha256:"),
+        "{first}"
+    );
     let rc1 = get(&sim, &rc(), "default", "hello-1").await;
-    assert_eq!(rc1["spec"]["template"]["spec"]["containers"][0]["image"], first);
+    assert_eq!(
+        rc1["spec"]["template"]["spec"]["containers"][0]["image"],
+        first
+    );
     let d = get(&sim, &dc(), "default", "hello").await;
-    assert_eq!(d["spec"]["triggers"][1]["imageChangeParams"]["lastTriggeredImage"], first);
+    assert_eq!(
+        d["spec"]["triggers"][1]["imageChangeParams"]["lastTriggeredImage"],
+        first
+    );
     assert_eq!(d["status"]["details"]["causes"][0]["type"], "ImageChange");
 
     // `oc tag openshift/hello-openshift:v2 hello:latest`: a new image on the tag.
@@ -154,14 +220,28 @@ async fn a_new_image_on_the_tag_rolls_out_a_new_replication_controller() {
         {"name": "latest", "from": {"kind": "DockerImage", "name": "openshift/hello-openshift:v2"}}]}})).await;
     sim.settle();
     let stream = get(&sim, &is(), "default", "hello").await;
-    let items = stream["status"]["tags"][0]["items"].as_array().unwrap();
-    assert_eq!(items.len(), 2, "history keeps the previous image: {items:?}");
-    let second = items[0]["dockerImageReference"].as_str().unwrap();
+    let items = stream["status"]["tags"][0]["items"]
+        .as_array()
+        .expect("test data has this shape");
+    assert_eq!(
+        items.len(),
+        2,
+        "history keeps the previous image: {items:?}"
+    );
+    let second = items[0]["dockerImageReference"]
+        .as_str()
+        .expect("test data has this shape");
     assert_ne!(second, first);
     assert_eq!(items[1]["dockerImageReference"], first);
     let rc2 = get(&sim, &rc(), "default", "hello-2").await;
-    assert_eq!(rc2["spec"]["template"]["spec"]["containers"][0]["image"], second);
-    assert_eq!(annotation(&rc2, "openshift.io/deployment.phase"), "Complete");
+    assert_eq!(
+        rc2["spec"]["template"]["spec"]["containers"][0]["image"],
+        second
+    );
+    assert_eq!(
+        annotation(&rc2, "openshift.io/deployment.phase"),
+        "Complete"
+    );
     assert_eq!(replicas(&get(&sim, &rc(), "default", "hello-1").await), 0);
     let pods = list(&sim, &pod(), "default", "deploymentconfig=hello").await;
     let live = live_pods(&pods);
@@ -197,34 +277,92 @@ async fn observe_rollout(sim: &Sim, old: &str, new: &str) -> Vec<(usize, usize, 
 #[tokio::test]
 async fn recreate_stops_the_old_version_before_the_new_one_starts() {
     let sim = sim();
-    create(&sim, &dc(), "default",
-        dc_body("db", 3, json!({"type": "Recreate"}), json!([{"type": "ConfigChange"}]), "busybox:1")).await;
+    create(
+        &sim,
+        &dc(),
+        "default",
+        dc_body(
+            "db",
+            3,
+            json!({"type": "Recreate"}),
+            json!([{"type": "ConfigChange"}]),
+            "busybox:1",
+        ),
+    )
+    .await;
     sim.settle();
     assert_eq!(version_pods(&sim, "db-1").await, (3, 3));
-    merge(&sim, &dc(), "default", "db", json!({"spec": {"template": {"spec": {"containers": [
-        {"name": "helloworld", "image": "busybox:2"}]}}}})).await;
+    merge(
+        &sim,
+        &dc(),
+        "default",
+        "db",
+        json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "helloworld", "image": "busybox:2"}]}}}}),
+    )
+    .await;
     let seen = observe_rollout(&sim, "db-1", "db-2").await;
-    assert!(seen.iter().all(|(o, n, _)| *o == 0 || *n == 0), "old and new overlapped: {seen:?}");
-    assert!(seen.iter().any(|(_, _, ready)| *ready == 0), "recreate has downtime: {seen:?}");
+    assert!(
+        seen.iter().all(|(o, n, _)| *o == 0 || *n == 0),
+        "old and new overlapped: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|(_, _, ready)| *ready == 0),
+        "recreate has downtime: {seen:?}"
+    );
     sim.settle();
     assert_eq!(version_pods(&sim, "db-2").await, (3, 3));
-    assert_eq!(annotation(&get(&sim, &rc(), "default", "db-2").await, "openshift.io/deployment.phase"), "Complete");
+    assert_eq!(
+        annotation(
+            &get(&sim, &rc(), "default", "db-2").await,
+            "openshift.io/deployment.phase"
+        ),
+        "Complete"
+    );
 }
 
 #[tokio::test]
 async fn rolling_keeps_the_service_available_within_surge() {
     let sim = sim();
-    let strategy = json!({"type": "Rolling", "rollingParams": {"maxSurge": 1, "maxUnavailable": 0}});
-    create(&sim, &dc(), "default",
-        dc_body("web", 3, strategy, json!([{"type": "ConfigChange"}]), "busybox:1")).await;
+    let strategy =
+        json!({"type": "Rolling", "rollingParams": {"maxSurge": 1, "maxUnavailable": 0}});
+    create(
+        &sim,
+        &dc(),
+        "default",
+        dc_body(
+            "web",
+            3,
+            strategy,
+            json!([{"type": "ConfigChange"}]),
+            "busybox:1",
+        ),
+    )
+    .await;
     sim.settle();
     assert_eq!(version_pods(&sim, "web-1").await, (3, 3));
-    merge(&sim, &dc(), "default", "web", json!({"spec": {"template": {"spec": {"containers": [
-        {"name": "helloworld", "image": "busybox:2"}]}}}})).await;
+    merge(
+        &sim,
+        &dc(),
+        "default",
+        "web",
+        json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "helloworld", "image": "busybox:2"}]}}}}),
+    )
+    .await;
     let seen = observe_rollout(&sim, "web-1", "web-2").await;
-    assert!(seen.iter().any(|(o, n, _)| *o > 0 && *n > 0), "versions never overlapped: {seen:?}");
-    assert!(seen.iter().all(|(_, _, ready)| *ready >= 3), "availability dropped: {seen:?}");
-    assert!(seen.iter().all(|(o, n, _)| o + n <= 4), "more than maxSurge extra pods: {seen:?}");
+    assert!(
+        seen.iter().any(|(o, n, _)| *o > 0 && *n > 0),
+        "versions never overlapped: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|(_, _, ready)| *ready >= 3),
+        "availability dropped: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|(o, n, _)| o + n <= 4),
+        "more than maxSurge extra pods: {seen:?}"
+    );
     sim.settle();
     assert_eq!(version_pods(&sim, "web-2").await, (3, 3));
     assert_eq!(version_pods(&sim, "web-1").await.0, 0);
@@ -234,7 +372,13 @@ async fn rolling_keeps_the_service_available_within_surge() {
 async fn instantiate_rollback_and_revision_history() {
     let sim = sim();
     // No triggers: nothing deploys until `oc rollout latest`.
-    let mut body = dc_body("api", 1, json!({"type": "Recreate"}), json!([]), "busybox:1");
+    let mut body = dc_body(
+        "api",
+        1,
+        json!({"type": "Recreate"}),
+        json!([]),
+        "busybox:1",
+    );
     body["spec"]["revisionHistoryLimit"] = json!(1);
     create(&sim, &dc(), "default", body).await;
     sim.settle();
@@ -246,15 +390,30 @@ async fn instantiate_rollback_and_revision_history() {
     assert_eq!(out["status"]["latestVersion"], 1);
     assert_eq!(out["status"]["details"]["causes"][0]["type"], "Manual");
     // While version 1 is being deployed a second request is refused.
-    let busy = post_subresource(&sim, &dc(), "default", "api", "instantiate", req.clone())
-        .await;
-    assert!(matches!(busy, Err(kube::Error::Api(ref s)) if s.code == 409), "{busy:?}");
+    let busy = post_subresource(&sim, &dc(), "default", "api", "instantiate", req.clone()).await;
+    assert!(
+        matches!(busy, Err(kube::Error::Api(ref s)) if s.code == 409),
+        "{busy:?}"
+    );
     sim.settle();
-    assert_eq!(annotation(&get(&sim, &rc(), "default", "api-1").await, "openshift.io/deployment.phase"), "Complete");
+    assert_eq!(
+        annotation(
+            &get(&sim, &rc(), "default", "api-1").await,
+            "openshift.io/deployment.phase"
+        ),
+        "Complete"
+    );
 
     // Version 2 with another image.
-    merge(&sim, &dc(), "default", "api", json!({"spec": {"template": {"spec": {"containers": [
-        {"name": "helloworld", "image": "busybox:2"}]}}}})).await;
+    merge(
+        &sim,
+        &dc(),
+        "default",
+        "api",
+        json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "helloworld", "image": "busybox:2"}]}}}}),
+    )
+    .await;
     post_subresource(&sim, &dc(), "default", "api", "instantiate", req.clone())
         .await
         .expect("instantiate 2");
@@ -267,7 +426,10 @@ async fn instantiate_rollback_and_revision_history() {
     let rolled = post_subresource(&sim, &dc(), "default", "api", "rollback", rb.clone())
         .await
         .expect("rollback");
-    assert_eq!(rolled["spec"]["template"]["spec"]["containers"][0]["image"], "busybox:1");
+    assert_eq!(
+        rolled["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox:1"
+    );
     assert_eq!(
         get(&sim, &dc(), "default", "api").await["spec"]["template"]["spec"]["containers"][0]["image"],
         "busybox:2",
@@ -279,33 +441,77 @@ async fn instantiate_rollback_and_revision_history() {
         .expect("instantiate 3");
     sim.settle();
     let pods = list(&sim, &pod(), "default", "deployment=api-3").await;
-    assert_eq!(live_pods(&pods)[0]["spec"]["containers"][0]["image"], "busybox:1");
+    assert_eq!(
+        live_pods(&pods)[0]["spec"]["containers"][0]["image"],
+        "busybox:1"
+    );
     // revisionHistoryLimit 1: the latest version and one previous are kept.
-    let names: Vec<String> = rcs(&sim).await.iter().map(|r| r["metadata"]["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = rcs(&sim)
+        .await
+        .iter()
+        .map(|r| {
+            r["metadata"]["name"]
+                .as_str()
+                .expect("test data has this shape")
+                .to_string()
+        })
+        .collect();
     assert_eq!(names, ["api-2", "api-3"]);
     let missing = post_subresource(&sim, &dc(), "default", "api", "rollback", json!({"kind": "DeploymentConfigRollback", "name": "api", "spec": {"revision": 1, "includeTemplate": true}}).clone())
         .await;
-    assert!(matches!(missing, Err(kube::Error::Api(ref s)) if s.code == 404), "{missing:?}");
+    assert!(
+        matches!(missing, Err(kube::Error::Api(ref s)) if s.code == 404),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_failed_deployer_fails_the_version_and_restores_the_previous_one() {
     let sim = sim();
-    create(&sim, &dc(), "default",
-        dc_body("svc", 2, json!({"type": "Rolling", "rollingParams": {"timeoutSeconds": 30}}), json!([{"type": "ConfigChange"}]), "busybox:1")).await;
+    create(
+        &sim,
+        &dc(),
+        "default",
+        dc_body(
+            "svc",
+            2,
+            json!({"type": "Rolling", "rollingParams": {"timeoutSeconds": 30}}),
+            json!([{"type": "ConfigChange"}]),
+            "busybox:1",
+        ),
+    )
+    .await;
     sim.settle();
     // Version 2's pods never become ready: their image cannot be pulled.
-    merge(&sim, &dc(), "default", "svc", json!({"spec": {"template": {"spec": {"containers": [
-        {"name": "helloworld", "image": "busybox:2"}]}}}})).await;
-    sim.inject(odo_sim::Fault::ImagePullFailure { image: "busybox:2".into(), active: true }).expect("fault");
+    merge(
+        &sim,
+        &dc(),
+        "default",
+        "svc",
+        json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "helloworld", "image": "busybox:2"}]}}}}),
+    )
+    .await;
+    sim.inject(odo_sim::Fault::ImagePullFailure {
+        image: "busybox:2".into(),
+        active: true,
+    })
+    .expect("fault");
     sim.settle_for(Duration::from_secs(120));
     let rc2 = get(&sim, &rc(), "default", "svc-2").await;
-    assert_eq!(annotation(&rc2, "openshift.io/deployment.phase"), "Failed", "{rc2}");
+    assert_eq!(
+        annotation(&rc2, "openshift.io/deployment.phase"),
+        "Failed",
+        "{rc2}"
+    );
     assert_eq!(replicas(&rc2), 0);
     assert_eq!(replicas(&get(&sim, &rc(), "default", "svc-1").await), 2);
     let deployer = get(&sim, &pod(), "default", "svc-2-deploy").await;
     assert_eq!(deployer["status"]["phase"], "Failed");
     let st = dc_status(&sim, "svc").await;
     assert_eq!(condition(&st, "Progressing")["status"], "False");
-    assert_eq!(condition(&st, "Progressing")["reason"], "ProgressDeadlineExceeded");
+    assert_eq!(
+        condition(&st, "Progressing")["reason"],
+        "ProgressDeadlineExceeded"
+    );
 }

@@ -34,7 +34,12 @@ async fn istag_digest(sim: &Sim, name: &str) -> String {
 }
 
 fn isimage() -> kube::api::ApiResource {
-    ar("image.openshift.io", "v1", "ImageStreamImage", "imagestreamimages")
+    ar(
+        "image.openshift.io",
+        "v1",
+        "ImageStreamImage",
+        "imagestreamimages",
+    )
 }
 
 #[tokio::test]
@@ -48,7 +53,11 @@ async fn oc_tag_pins_aliases_moves_and_deletes_tags() {
     );
     assert_eq!(created["spec"]["lookupPolicy"]["local"], false);
     // Not imported before the controller runs.
-    assert!(get_opt(&sim, &istag(), "default", "python:3.5").await.is_none());
+    assert!(
+        get_opt(&sim, &istag(), "default", "python:3.5")
+            .await
+            .is_none()
+    );
     sim.settle();
     let r35 = istag_ref(&sim, "python:3.5").await;
     let d35 = istag_digest(&sim, "python:3.5").await;
@@ -56,16 +65,40 @@ async fn oc_tag_pins_aliases_moves_and_deletes_tags() {
     assert_eq!(r35, format!("centos/python-35-centos7@{d35}"));
 
     // `oc tag python:3.5 python:latest` pins the current image.
-    create(&sim, &istag(), "default",
-        istag_body("python:latest", json!({"kind": "ImageStreamImage", "name": format!("python@{d35}")}))).await;
+    create(
+        &sim,
+        &istag(),
+        "default",
+        istag_body(
+            "python:latest",
+            json!({"kind": "ImageStreamImage", "name": format!("python@{d35}")}),
+        ),
+    )
+    .await;
     // `oc tag --alias python:3.5 python:current` tracks the tag.
-    create(&sim, &istag(), "default",
-        istag_body("python:current", json!({"kind": "ImageStreamTag", "name": "python:3.5"}))).await;
+    create(
+        &sim,
+        &istag(),
+        "default",
+        istag_body(
+            "python:current",
+            json!({"kind": "ImageStreamTag", "name": "python:3.5"}),
+        ),
+    )
+    .await;
     sim.settle();
     assert_eq!(istag_ref(&sim, "python:latest").await, r35);
     assert_eq!(istag_ref(&sim, "python:current").await, r35);
-    let dup = create_err(&sim, &istag(), "default",
-        istag_body("python:current", json!({"kind": "ImageStreamTag", "name": "python:3.5"}))).await;
+    let dup = create_err(
+        &sim,
+        &istag(),
+        "default",
+        istag_body(
+            "python:current",
+            json!({"kind": "ImageStreamTag", "name": "python:3.5"}),
+        ),
+    )
+    .await;
     assert_eq!(dup.code, 409);
 
     // Moving 3.5 to another image: the alias follows, the pinned tag stays.
@@ -80,14 +113,18 @@ async fn oc_tag_pins_aliases_moves_and_deletes_tags() {
     let s = get(&sim, &is(), "default", "python").await;
     let hist: Vec<&str> = s["status"]["tags"]
         .as_array()
-        .unwrap()
+        .expect("test data has this shape")
         .iter()
         .find(|t| t["tag"] == "3.5")
-        .unwrap()["items"]
+        .expect("test data has this shape")["items"]
         .as_array()
-        .unwrap()
+        .expect("test data has this shape")
         .iter()
-        .map(|i| i["dockerImageReference"].as_str().unwrap())
+        .map(|i| {
+            i["dockerImageReference"]
+                .as_str()
+                .expect("test data has this shape")
+        })
         .collect();
     assert_eq!(hist, [r36.as_str(), r35.as_str()], "newest first");
 
@@ -95,19 +132,44 @@ async fn oc_tag_pins_aliases_moves_and_deletes_tags() {
     let names: Vec<String> = list(&sim, &istag(), "default", "")
         .await
         .iter()
-        .map(|t| t["metadata"]["name"].as_str().unwrap().to_string())
+        .map(|t| {
+            t["metadata"]["name"]
+                .as_str()
+                .expect("test data has this shape")
+                .to_string()
+        })
         .collect();
     assert_eq!(names, ["python:3.5", "python:current", "python:latest"]);
     let img = get(&sim, &isimage(), "default", &format!("python@{d35}")).await;
     assert_eq!(img["image"]["dockerImageReference"], r35);
-    assert!(get_opt(&sim, &isimage(), "default", "python@sha256:0000").await.is_none());
+    assert!(
+        get_opt(&sim, &isimage(), "default", "python@sha256:0000")
+            .await
+            .is_none()
+    );
 
     // `oc tag -d python:3.5`.
     delete(&sim, &istag(), "default", "python:3.5").await;
-    assert!(get_opt(&sim, &istag(), "default", "python:3.5").await.is_none());
+    assert!(
+        get_opt(&sim, &istag(), "default", "python:3.5")
+            .await
+            .is_none()
+    );
     let s = get(&sim, &is(), "default", "python").await;
-    assert!(s["spec"]["tags"].as_array().unwrap().iter().all(|t| t["name"] != "3.5"));
-    assert!(s["status"]["tags"].as_array().unwrap().iter().all(|t| t["tag"] != "3.5"));
+    assert!(
+        s["spec"]["tags"]
+            .as_array()
+            .expect("test data has this shape")
+            .iter()
+            .all(|t| t["name"] != "3.5")
+    );
+    assert!(
+        s["status"]["tags"]
+            .as_array()
+            .expect("test data has this shape")
+            .iter()
+            .all(|t| t["tag"] != "3.5")
+    );
 }
 
 #[tokio::test]
@@ -136,10 +198,23 @@ async fn scheduled_imports_run_every_fifteen_minutes_of_virtual_time() {
     assert_ne!(third, second);
     // The upstream image did not change: no new history entries.
     let s = get(&sim, &is(), "default", "ruby").await;
-    for t in s["status"]["tags"].as_array().unwrap() {
-        assert_eq!(t["items"].as_array().unwrap().len(), 1, "{t}");
+    for t in s["status"]["tags"]
+        .as_array()
+        .expect("test data has this shape")
+    {
+        assert_eq!(
+            t["items"]
+                .as_array()
+                .expect("test data has this shape")
+                .len(),
+            1,
+            "{t}"
+        );
     }
-    assert!(sim.trace_text().contains("imagestream default/ruby scheduled import of 2.7"));
+    assert!(
+        sim.trace_text()
+            .contains("imagestream default/ruby scheduled import of 2.7")
+    );
     assert!(!sim.trace_text().contains("scheduled import of 3.0"));
 }
 
@@ -148,8 +223,17 @@ async fn a_pushed_image_and_a_tracked_stream_fire_image_change_triggers() {
     let sim = sim();
     // `prod` in stream `app` tracks `base:latest` of another stream.
     create(&sim, &is(), "default", stream("base", json!([]))).await;
-    create(&sim, &is(), "default", stream("app", json!([
-        {"name": "prod", "from": {"kind": "ImageStreamTag", "name": "base:latest"}}]))).await;
+    create(
+        &sim,
+        &is(),
+        "default",
+        stream(
+            "app",
+            json!([
+        {"name": "prod", "from": {"kind": "ImageStreamTag", "name": "base:latest"}}]),
+        ),
+    )
+    .await;
     create(&sim, &dc(), "default", json!({
         "apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig", "metadata": {"name": "app"},
         "spec": {"replicas": 1, "selector": {"app": "app"},
@@ -171,36 +255,54 @@ async fn a_pushed_image_and_a_tracked_stream_fire_image_change_triggers() {
     sim.settle();
     assert_eq!(istag_digest(&sim, "app:prod").await, d1);
     let rc1 = get(&sim, &rc(), "default", "app-1").await;
-    assert!(rc1["spec"]["template"]["spec"]["containers"][0]["image"]
-        .as_str()
-        .unwrap()
-        .ends_with(&d1));
-    assert_eq!(annotation(&rc1, "openshift.io/deployment.phase"), "Complete");
+    assert!(
+        rc1["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .expect("test data has this shape")
+            .ends_with(&d1)
+    );
+    assert_eq!(
+        annotation(&rc1, "openshift.io/deployment.phase"),
+        "Complete"
+    );
 
     let d2 = format!("sha256:{}", "2".repeat(64));
     create_mapping(&sim, &push(&d2)).await;
     sim.settle();
     assert_eq!(istag_digest(&sim, "app:prod").await, d2);
     let rc2 = get(&sim, &rc(), "default", "app-2").await;
-    assert!(rc2["spec"]["template"]["spec"]["containers"][0]["image"]
-        .as_str()
-        .unwrap()
-        .ends_with(&d2));
+    assert!(
+        rc2["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .expect("test data has this shape")
+            .ends_with(&d2)
+    );
     let d = get(&sim, &dc(), "default", "app").await;
     assert_eq!(d["status"]["details"]["causes"][0]["type"], "ImageChange");
-    assert_eq!(d["status"]["details"]["causes"][0]["imageTrigger"]["from"]["name"], "app:prod");
+    assert_eq!(
+        d["status"]["details"]["causes"][0]["imageTrigger"]["from"]["name"],
+        "app:prod"
+    );
 }
 
 /// POSTs an ImageStreamMapping (a `create` without a name in the URL).
 async fn create_mapping(sim: &Sim, body: &Value) {
-    let mappings = ar("image.openshift.io", "v1", "ImageStreamMapping", "imagestreammappings");
+    let mappings = ar(
+        "image.openshift.io",
+        "v1",
+        "ImageStreamMapping",
+        "imagestreammappings",
+    );
     let r: Result<Value, kube::Error> = sim
         .client()
         .request(
-            http::Request::post(format!("/apis/image.openshift.io/v1/namespaces/default/{}", mappings.plural))
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(body).unwrap())
-                .unwrap(),
+            http::Request::post(format!(
+                "/apis/image.openshift.io/v1/namespaces/default/{}",
+                mappings.plural
+            ))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(body).expect("test data has this shape"))
+            .expect("test data has this shape"),
         )
         .await;
     let status = r.expect("mapping accepted");

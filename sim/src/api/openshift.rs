@@ -1,10 +1,10 @@
 //! The OpenShift API endpoints that are not plain stored objects (flavor openshift):
 //!
-//! - [`deploy`]: `deploymentconfigs/<name>/instantiate` and `/rollback`
-//! - [`images`]: `imagestreamtags` and `imagestreamimages` (views of ImageStreams, and tag
+//! - [`deploy`][]: `deploymentconfigs/<name>/instantiate` and `/rollback`
+//! - [`images`][]: `imagestreamtags` and `imagestreamimages` (views of ImageStreams, and tag
 //!   add/move/remove as `oc tag` does them) and `imagestreammappings` (an image pushed to a tag)
-//! - [`project`]: `projects` (views of Namespaces) and `projectrequests`
-//! - [`template`]: `processedtemplates` (parameters, generated values, substitution, labels)
+//! - [`project`][]: `projects` (views of Namespaces) and `projectrequests`
+//! - [`template`][]: `processedtemplates` (parameters, generated values, substitution, labels)
 //!
 //! [`handle`] claims the requests these serve; everything else goes to the generic REST code.
 

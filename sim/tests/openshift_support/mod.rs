@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
 use kube::core::GroupVersionKind;
 use odo_sim::{Flavor, Sim};
 use serde_json::Value;
@@ -24,7 +26,12 @@ pub fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
 
 /// DeploymentConfigs.
 pub fn dc() -> ApiResource {
-    ar("apps.openshift.io", "v1", "DeploymentConfig", "deploymentconfigs")
+    ar(
+        "apps.openshift.io",
+        "v1",
+        "DeploymentConfig",
+        "deploymentconfigs",
+    )
 }
 /// ImageStreams.
 pub fn is() -> ApiResource {
@@ -32,7 +39,12 @@ pub fn is() -> ApiResource {
 }
 /// ImageStreamTags.
 pub fn istag() -> ApiResource {
-    ar("image.openshift.io", "v1", "ImageStreamTag", "imagestreamtags")
+    ar(
+        "image.openshift.io",
+        "v1",
+        "ImageStreamTag",
+        "imagestreamtags",
+    )
 }
 /// Routes.
 pub fn route() -> ApiResource {
@@ -112,7 +124,11 @@ pub async fn list(sim: &Sim, res: &ApiResource, ns: &str, labels: &str) -> Vec<V
         .into_iter()
         .map(to_value)
         .collect();
-    items.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
+    items.sort_by(|a, b| {
+        a["metadata"]["name"]
+            .as_str()
+            .cmp(&b["metadata"]["name"].as_str())
+    });
     items
 }
 
@@ -150,14 +166,21 @@ pub fn annotation<'a>(o: &'a Value, key: &str) -> &'a str {
 
 /// `spec.replicas` of an object.
 pub fn replicas(o: &Value) -> i64 {
-    o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)
+    o.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
 }
 
 /// Pods that are not being deleted and have not finished.
 pub fn live_pods(pods: &[Value]) -> Vec<&Value> {
     pods.iter()
         .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
-        .filter(|p| !matches!(p.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed")))
+        .filter(|p| {
+            !matches!(
+                p.pointer("/status/phase").and_then(Value::as_str),
+                Some("Succeeded" | "Failed")
+            )
+        })
         .collect()
 }
 

@@ -65,7 +65,14 @@ pub(super) fn instantiate(req: &Request<'_>) -> ApiResult<Response> {
         )));
     }
     let dc = if resolved.dc != *dc {
-        store.update(tid, req.ns(), name, resolved.dc, Part::Main, &WriteOptions::default())?
+        store.update(
+            tid,
+            req.ns(),
+            name,
+            resolved.dc,
+            Part::Main,
+            &WriteOptions::default(),
+        )?
     } else {
         dc
     };
@@ -94,7 +101,11 @@ pub(super) fn rollback(req: &Request<'_>) -> ApiResult<Response> {
         .unwrap_or(0);
     let spec = body.get("spec").cloned().unwrap_or_default();
     let flag = |f: &str| spec.get(f).and_then(Value::as_bool) == Some(true);
-    let rc_name = match spec.get("revision").and_then(Value::as_i64).filter(|r| *r > 0) {
+    let rc_name = match spec
+        .get("revision")
+        .and_then(Value::as_i64)
+        .filter(|r| *r > 0)
+    {
         Some(r) => format!("{name}-{r}"),
         None => match spec.pointer("/from/name").and_then(Value::as_str) {
             Some(n) if !n.is_empty() => n.to_string(),
@@ -140,7 +151,10 @@ pub(super) fn rollback(req: &Request<'_>) -> ApiResult<Response> {
         .and_then(Value::as_array_mut)
     {
         for t in ts {
-            if let Some(p) = t.get_mut("imageChangeParams").and_then(Value::as_object_mut) {
+            if let Some(p) = t
+                .get_mut("imageChangeParams")
+                .and_then(Value::as_object_mut)
+            {
                 p.insert("automatic".into(), json!(false));
             }
         }

@@ -73,7 +73,11 @@ pub(super) fn tags(req: &Request<'_>) -> ApiResult<Response> {
     let ns = req.ns();
     match (req.method.as_str(), req.target.name.as_deref()) {
         ("GET", None) => {
-            let list = store.list(is_tid, req.target.namespace.as_deref(), &ListQuery::default())?;
+            let list = store.list(
+                is_tid,
+                req.target.namespace.as_deref(),
+                &ListQuery::default(),
+            )?;
             let mut items = Vec::new();
             for is in &list.items {
                 let names: Vec<String> = is
@@ -247,7 +251,12 @@ pub(super) fn mapping(req: &Request<'_>) -> ApiResult<Response> {
         }
     }
     if !causes.is_empty() {
-        return Err(ApiError::invalid(GROUP, "ImageStreamMapping", &name, causes));
+        return Err(ApiError::invalid(
+            GROUP,
+            "ImageStreamMapping",
+            &name,
+            causes,
+        ));
     }
     let is_tid = stream_tid(req)?;
     let ns = req.ns();
@@ -261,7 +270,10 @@ pub(super) fn mapping(req: &Request<'_>) -> ApiResult<Response> {
     }
     let now = crate::clock::rfc3339(req.store.now());
     modify(req.store, is_tid, ns, &name, Part::Status, |o| {
-        let generation = o.pointer("/metadata/generation").cloned().unwrap_or(json!(1));
+        let generation = o
+            .pointer("/metadata/generation")
+            .cloned()
+            .unwrap_or(json!(1));
         if !o.get("status").is_some_and(Value::is_object) {
             o["status"] = json!({});
         }

@@ -127,12 +127,13 @@ pub(super) fn projects(req: &Request<'_>) -> ApiResult<Response> {
                 continue_token: None,
                 remaining: None,
             };
-            let body =
-                crate::api::render_list(store, req.target, &result, req.repr, req.params);
+            let body = crate::api::render_list(store, req.target, &result, req.repr, req.params);
             respond(StatusCode::OK, &body)
         }
         ("GET", Some(name)) => {
-            let ns = store.get(ns_tid, "", name).map_err(|_| req.not_found(name))?;
+            let ns = store
+                .get(ns_tid, "", name)
+                .map_err(|_| req.not_found(name))?;
             let p = project_of(&ns);
             let include = crate::api::table::IncludeObject::parse(params.get("includeObject"));
             let body = crate::api::render_one(store, &req.target.rt, &p, req.repr, include);
@@ -158,7 +159,13 @@ pub(super) fn projects(req: &Request<'_>) -> ApiResult<Response> {
         ("DELETE", Some(name)) => {
             store
                 .delete(ns_tid, "", name, &crate::store::DeleteOptions::default())
-                .map_err(|e| if e.code == 404 { req.not_found(name) } else { e })?;
+                .map_err(|e| {
+                    if e.code == 404 {
+                        req.not_found(name)
+                    } else {
+                        e
+                    }
+                })?;
             respond(StatusCode::OK, &success(200))
         }
         _ => Err(req.verb_not_allowed()),

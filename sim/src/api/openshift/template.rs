@@ -157,13 +157,21 @@ pub(super) fn process(req: &Request<'_>) -> ApiResult<Response> {
         .map_or(0, Vec::len);
     for i in 0..n {
         let p = &mut t["parameters"][i];
-        let pname = p.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let pname = p
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let field = format!("template.parameters[{i}]");
         if pname.is_empty() {
             causes.push(Cause::required(format!("{field}.name")));
             continue;
         }
-        let mut value = p.get("value").and_then(Value::as_str).unwrap_or_default().to_string();
+        let mut value = p
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if value.is_empty() && p.get("generate").and_then(Value::as_str) == Some("expression") {
             let from = p.get("from").and_then(Value::as_str).unwrap_or_default();
             match parse_expression(from) {
@@ -221,12 +229,21 @@ mod tests {
     #[test]
     fn expressions_generate_what_they_say() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let p = parse_expression("[a-z0-9]{8}").unwrap();
+        let p = parse_expression("[a-z0-9]{8}").expect("test data has this shape");
         let v = generate(&p, &mut rng);
         assert_eq!(v.len(), 8);
-        assert!(v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
-        let v = generate(&parse_expression("user\\d{3}").unwrap(), &mut rng);
-        assert!(v.starts_with("user") && v[4..].chars().all(|c| c.is_ascii_digit()), "{v}");
+        assert!(
+            v.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
+        let v = generate(
+            &parse_expression("user\\d{3}").expect("test data has this shape"),
+            &mut rng,
+        );
+        assert!(
+            v.starts_with("user") && v[4..].chars().all(|c| c.is_ascii_digit()),
+            "{v}"
+        );
         assert!(parse_expression("[a-z").is_err());
         assert!(parse_expression("[z-a]").is_err());
     }

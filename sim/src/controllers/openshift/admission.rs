@@ -256,7 +256,9 @@ fn validate_dc(obj: &Value, causes: &mut Vec<Cause>) {
     {
         causes.push(Cause::invalid(
             "spec.template.metadata.labels",
-            &labels.map(|l| Value::Object(l.clone()).to_string()).unwrap_or_default(),
+            &labels
+                .map(|l| Value::Object(l.clone()).to_string())
+                .unwrap_or_default(),
             "`selector` does not match template `labels`",
         ));
     }
@@ -276,7 +278,10 @@ fn validate_dc(obj: &Value, causes: &mut Vec<Cause>) {
                     causes.push(Cause::required(p));
                     continue;
                 };
-                let kind = params.pointer("/from/kind").and_then(Value::as_str).unwrap_or_default();
+                let kind = params
+                    .pointer("/from/kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 if kind != "ImageStreamTag" {
                     causes.push(Cause::invalid(
                         format!("{p}.from.kind"),
@@ -284,8 +289,14 @@ fn validate_dc(obj: &Value, causes: &mut Vec<Cause>) {
                         "kind must be an ImageStreamTag",
                     ));
                 }
-                let name = params.pointer("/from/name").and_then(Value::as_str).unwrap_or_default();
-                if name.split_once(':').is_none_or(|(s, t)| s.is_empty() || t.is_empty()) {
+                let name = params
+                    .pointer("/from/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if name
+                    .split_once(':')
+                    .is_none_or(|(s, t)| s.is_empty() || t.is_empty())
+                {
                     causes.push(Cause::invalid(
                         format!("{p}.from.name"),
                         name,
@@ -336,8 +347,15 @@ fn validate_route(obj: &Value, causes: &mut Vec<Cause>) {
     let Some(tls) = obj.pointer("/spec/tls").filter(|t| !t.is_null()) else {
         return;
     };
-    let term = tls.get("termination").and_then(Value::as_str).unwrap_or_default();
-    let has = |f: &str| tls.get(f).and_then(Value::as_str).is_some_and(|v| !v.is_empty());
+    let term = tls
+        .get("termination")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let has = |f: &str| {
+        tls.get(f)
+            .and_then(Value::as_str)
+            .is_some_and(|v| !v.is_empty())
+    };
     match term {
         "edge" | "reencrypt" => {
             if term == "edge" && has("destinationCACertificate") {
@@ -349,7 +367,12 @@ fn validate_route(obj: &Value, causes: &mut Vec<Cause>) {
             }
         }
         "passthrough" => {
-            for f in ["certificate", "key", "caCertificate", "destinationCACertificate"] {
+            for f in [
+                "certificate",
+                "key",
+                "caCertificate",
+                "destinationCACertificate",
+            ] {
                 if has(f) {
                     causes.push(Cause::invalid(
                         format!("spec.tls.{f}"),

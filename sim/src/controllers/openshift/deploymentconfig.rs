@@ -402,7 +402,10 @@ fn prune(w: &mut World<'_>, dc: &Value, latest_v: i64) {
             version_of(r) < latest_v
                 && matches!(phase_of(r), "Complete" | "Failed")
                 && r.pointer("/spec/replicas").and_then(Value::as_i64) == Some(0)
-                && r.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0) == 0
+                && r.pointer("/status/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+                    == 0
                 && !meta::is_deleting(r)
         })
         .collect();

@@ -17,7 +17,10 @@ pub const REGISTRY: &str = "image-registry.openshift-image-registry.svc:5000";
 pub fn digest_of(reference: &str) -> String {
     let norm = crate::runtime::image::normalize(reference)
         .unwrap_or_else(|_| reference.trim().to_string());
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(norm.as_bytes())))
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(norm.as_bytes()))
+    )
 }
 
 /// The repository of a reference: without its `:tag` or `@digest`.
@@ -60,10 +63,7 @@ pub fn spec_tag<'a>(is: &'a Value, tag: &str) -> Option<&'a Value> {
 
 /// The current image of a tag: the first item of its history.
 pub fn head<'a>(is: &'a Value, tag: &str) -> Option<&'a Value> {
-    status_tag(is, tag)?
-        .get("items")?
-        .as_array()?
-        .first()
+    status_tag(is, tag)?.get("items")?.as_array()?.first()
 }
 
 /// The `dockerImageReference` of a tag's current image.
@@ -87,7 +87,10 @@ pub fn find_image<'a>(is: &'a Value, digest: &str) -> Option<&'a Value> {
 
 /// The `image` object an ImageStreamTag or ImageStreamImage shows for a history item.
 pub fn image_object(item: &Value) -> Value {
-    let digest = item.get("image").and_then(Value::as_str).unwrap_or_default();
+    let digest = item
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let reference = item
         .get("dockerImageReference")
         .and_then(Value::as_str)
@@ -155,10 +158,16 @@ mod tests {
 
     #[test]
     fn repositories_and_digests() {
-        assert_eq!(repository("openshift/hello-openshift:latest"), "openshift/hello-openshift");
+        assert_eq!(
+            repository("openshift/hello-openshift:latest"),
+            "openshift/hello-openshift"
+        );
         assert_eq!(repository("localhost:5000/a/b"), "localhost:5000/a/b");
         assert_eq!(repository("a/b@sha256:00"), "a/b");
-        assert_eq!(digest_of("busybox"), digest_of("docker.io/library/busybox:latest"));
+        assert_eq!(
+            digest_of("busybox"),
+            digest_of("docker.io/library/busybox:latest")
+        );
         assert_ne!(digest_of("busybox:1"), digest_of("busybox:2"));
         assert!(by_digest("busybox:1", "sha256:ab").starts_with("busybox@sha256:"));
     }
@@ -166,10 +175,24 @@ mod tests {
     #[test]
     fn push_keeps_history_newest_first() {
         let mut st = json!({});
-        push_item(&mut st, "latest", json!({"image": "sha256:a", "dockerImageReference": "x@sha256:a", "generation": 1}));
-        push_item(&mut st, "latest", json!({"image": "sha256:b", "dockerImageReference": "x@sha256:b", "generation": 2}));
-        push_item(&mut st, "latest", json!({"image": "sha256:b", "dockerImageReference": "x@sha256:b", "generation": 3}));
-        let items = st["tags"][0]["items"].as_array().unwrap();
+        push_item(
+            &mut st,
+            "latest",
+            json!({"image": "sha256:a", "dockerImageReference": "x@sha256:a", "generation": 1}),
+        );
+        push_item(
+            &mut st,
+            "latest",
+            json!({"image": "sha256:b", "dockerImageReference": "x@sha256:b", "generation": 2}),
+        );
+        push_item(
+            &mut st,
+            "latest",
+            json!({"image": "sha256:b", "dockerImageReference": "x@sha256:b", "generation": 3}),
+        );
+        let items = st["tags"][0]["items"]
+            .as_array()
+            .expect("test data has this shape");
         assert_eq!(items.len(), 2);
         assert_eq!(items[0]["image"], "sha256:b");
         assert_eq!(items[0]["generation"], 3);

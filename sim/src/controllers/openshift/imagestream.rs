@@ -78,7 +78,8 @@ fn wanted(
             } else {
                 src.to_string()
             };
-            let from = json!({"kind": kind, "name": with_stream, "namespace": from.get("namespace")});
+            let from =
+                json!({"kind": kind, "name": with_stream, "namespace": from.get("namespace")});
             let stream = referenced_stream(&from, &key.0)?;
             let source_status = if stream == *key {
                 status.clone()
@@ -169,7 +170,10 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, rescheduled: Option<&st
 
 fn schedule_imports(w: &mut World<'_>, key: &ObjKey, spec_tags: &[Value]) {
     for t in spec_tags {
-        let scheduled = t.pointer("/importPolicy/scheduled").and_then(Value::as_bool) == Some(true)
+        let scheduled = t
+            .pointer("/importPolicy/scheduled")
+            .and_then(Value::as_bool)
+            == Some(true)
             && t.pointer("/from/kind").and_then(Value::as_str) == Some("DockerImage")
             && t.get("reference").and_then(Value::as_bool) != Some(true);
         let Some(name) = t.get("name").and_then(Value::as_str) else {

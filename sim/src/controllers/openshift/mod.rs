@@ -166,9 +166,9 @@ impl Cache {
                 }
             }
             for (k2, dc) in &self.dc {
-                if deploymentconfig::image_triggers(dc)
-                    .any(|p| p.get("from").and_then(|f| referenced_stream(f, &k2.0)) == Some(key.clone()))
-                {
+                if deploymentconfig::image_triggers(dc).any(|p| {
+                    p.get("from").and_then(|f| referenced_stream(f, &k2.0)) == Some(key.clone())
+                }) {
                     out.push(Work::DeploymentConfig(k2.clone()));
                 }
             }
@@ -211,7 +211,10 @@ pub(crate) fn reconcile(w: &mut World<'_>, work: Work) {
         Work::DeploymentConfig(k) => deploymentconfig::reconcile(w, &k),
         Work::ImageStream(k) => imagestream::reconcile(w, &k, None),
         Work::ScheduledImport(k, tag) => {
-            w.cache().openshift.imports.remove(&(k.clone(), tag.clone()));
+            w.cache()
+                .openshift
+                .imports
+                .remove(&(k.clone(), tag.clone()));
             imagestream::reconcile(w, &k, Some(&tag));
         }
         Work::Route(k) => route::reconcile(w, &k),

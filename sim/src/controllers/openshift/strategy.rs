@@ -81,7 +81,12 @@ fn timeout(dc: &Value) -> Duration {
     Duration::from_secs(dc.pointer(p).and_then(Value::as_u64).unwrap_or(600))
 }
 
-fn set_phase(w: &mut World<'_>, rc: &Value, phase: &str, reason: Option<&str>) -> Option<Arc<Value>> {
+fn set_phase(
+    w: &mut World<'_>,
+    rc: &Value,
+    phase: &str,
+    reason: Option<&str>,
+) -> Option<Arc<Value>> {
     let mut o = rc.clone();
     o["metadata"]["annotations"][PHASE] = json!(phase);
     if let Some(r) = reason {
@@ -92,7 +97,13 @@ fn set_phase(w: &mut World<'_>, rc: &Value, phase: &str, reason: Option<&str>) -
     }
     let out = write(w, w.kinds.rc, o);
     if out.is_some() {
-        w.trace(|| format!("deployment {}/{} {phase}", meta::namespace(rc), meta::name(rc)));
+        w.trace(|| {
+            format!(
+                "deployment {}/{} {phase}",
+                meta::namespace(rc),
+                meta::name(rc)
+            )
+        });
     }
     out
 }
@@ -111,7 +122,10 @@ fn scale(w: &mut World<'_>, dc: &Value, rc: &Value, to: i64) -> Option<Arc<Value
             dc,
             false,
             "ReplicationControllerScaled",
-            format!("Scaled replication controller \"{}\" {dir} from {from} to {to}", meta::name(rc)),
+            format!(
+                "Scaled replication controller \"{}\" {dir} from {from} to {to}",
+                meta::name(rc)
+            ),
             "deployer",
         );
     }
@@ -189,11 +203,12 @@ pub(crate) fn drive(w: &mut World<'_>, dc: &Arc<Value>, rc: &Arc<Value>, olds: &
         "New" => {
             if pod.is_none()
                 && let Some(pt) = w.kinds.pod
+                && let Err(e) =
+                    w.store
+                        .create(pt, &ns, deployer_pod(dc, rc), &WriteOptions::default())
             {
-                if let Err(e) = w.store.create(pt, &ns, deployer_pod(dc, rc), &WriteOptions::default()) {
-                    tracing::debug!(rc = %meta::name(rc), error = %e.message, "deployer pod not created");
-                    return;
-                }
+                tracing::debug!(rc = %meta::name(rc), error = %e.message, "deployer pod not created");
+                return;
             }
             set_phase(w, rc, "Pending", None);
         }
@@ -210,10 +225,13 @@ pub(crate) fn drive(w: &mut World<'_>, dc: &Arc<Value>, rc: &Arc<Value>, olds: &
                 "Running" => {
                     let rc = if phase_of(rc) == "Pending" {
                         // The rollout's deadline, from the moment the deployer runs.
-                        w.at(timeout(dc), Timer::Work(Work::OpenShift(super::Work::DeploymentConfig((
-                            ns.clone(),
-                            meta::name(dc).to_string(),
-                        )))));
+                        w.at(
+                            timeout(dc),
+                            Timer::Work(Work::OpenShift(super::Work::DeploymentConfig((
+                                ns.clone(),
+                                meta::name(dc).to_string(),
+                            )))),
+                        );
                         match set_phase(w, rc, "Running", None) {
                             Some(r) => r,
                             None => return,
@@ -236,11 +254,9 @@ pub(crate) fn drive(w: &mut World<'_>, dc: &Arc<Value>, rc: &Arc<Value>, olds: &
                 _ => {}
             }
         }
-        "Complete" => {
-            // `oc scale dc` changes the replicas of the active version.
-            if dc.pointer("/spec/test").and_then(Value::as_bool) != Some(true) {
-                scale(w, dc, rc, desired);
-            }
+        // `oc scale dc` changes the replicas of the active version.
+        "Complete" if dc.pointer("/spec/test").and_then(Value::as_bool) != Some(true) => {
+            scale(w, dc, rc, desired);
         }
         _ => {}
     }
