@@ -278,6 +278,8 @@ impl Cluster {
                 kinds.openshift.dc,
                 kinds.openshift.is,
                 kinds.openshift.route,
+                kinds.openshift.bc,
+                kinds.openshift.build,
             ]
             .into_iter()
             .flatten()

@@ -1,6 +1,7 @@
 //! The OpenShift API endpoints that are not plain stored objects (flavor openshift):
 //!
 //! - [`deploy`][]: `deploymentconfigs/<name>/instantiate` and `/rollback`
+//! - [`build`][]: `buildconfigs/<name>/instantiate` (`oc start-build`)
 //! - [`images`][]: `imagestreamtags` and `imagestreamimages` (views of ImageStreams, and tag
 //!   add/move/remove as `oc tag` does them) and `imagestreammappings` (an image pushed to a tag)
 //! - [`project`][]: `projects` (views of Namespaces) and `projectrequests`
@@ -8,6 +9,7 @@
 //!
 //! [`handle`] claims the requests these serve; everything else goes to the generic REST code.
 
+mod build;
 mod deploy;
 mod images;
 mod project;
@@ -52,6 +54,7 @@ pub(super) fn handle(
     Some(match (rt.plural.as_str(), target.subresource.as_deref()) {
         ("deploymentconfigs", Some("instantiate")) => deploy::instantiate(&req),
         ("deploymentconfigs", Some("rollback")) => deploy::rollback(&req),
+        ("buildconfigs", Some("instantiate")) => build::instantiate(&req),
         ("imagestreamtags", None) => images::tags(&req),
         ("imagestreamimages", None) => images::image(&req),
         ("imagestreammappings", None) => images::mapping(&req),

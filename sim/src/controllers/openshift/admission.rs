@@ -168,6 +168,22 @@ pub fn on_create(rt: &ResourceType, obj: &mut Value) {
             obj["status"] = json!({"dockerImageRepository": repo});
         }
         "Route" => default_route(obj, None),
+        "BuildConfig" => {
+            if let Some(spec) = obj_mut(obj, "spec") {
+                spec.entry("runPolicy").or_insert_with(|| json!("Serial"));
+                spec.entry("successfulBuildsHistoryLimit")
+                    .or_insert_with(|| json!(5));
+                spec.entry("failedBuildsHistoryLimit")
+                    .or_insert_with(|| json!(5));
+                spec.entry("triggers").or_insert_with(|| json!([]));
+            }
+            obj["status"] = json!({"lastVersion": 0});
+        }
+        "Build" => {
+            if let Some(st) = obj_mut(obj, "status") {
+                st.entry("phase").or_insert_with(|| json!("New"));
+            }
+        }
         _ => {}
     }
 }

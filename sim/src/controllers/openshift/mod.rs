@@ -8,11 +8,14 @@
 //! - [`strategy`][]: the deployer's steps (what the deployer pod does on a real cluster)
 //! - [`imagestream`][]: ImageStreams (tag imports, tracking tags, history, scheduled imports)
 //! - [`route`][]: the default router admitting Routes (`status.ingress`)
+//! - [`build`][]: BuildConfigs and Builds (reduced Source strategy: a build pod that runs for
+//!   a while, then the output image pushed to its ImageStreamTag)
 //! - [`images`][]: image references, simulated digests and ImageStream status helpers shared
 //!   with the API endpoints
 //! - [`admission`][]: OpenShift defaulting and validation called from the store's admission
 
 pub mod admission;
+pub mod build;
 pub(crate) mod deploymentconfig;
 pub mod images;
 pub(crate) mod imagestream;
@@ -44,6 +47,10 @@ pub struct Kinds {
     pub is: Option<TypeId>,
     /// routes.route.openshift.io
     pub route: Option<TypeId>,
+    /// buildconfigs.build.openshift.io
+    pub bc: Option<TypeId>,
+    /// builds.build.openshift.io
+    pub build: Option<TypeId>,
 }
 
 impl Kinds {
@@ -54,12 +61,14 @@ impl Kinds {
             dc: id("apps.openshift.io", "deploymentconfigs"),
             is: id("image.openshift.io", "imagestreams"),
             route: id("route.openshift.io", "routes"),
+            bc: id("build.openshift.io", "buildconfigs"),
+            build: id("build.openshift.io", "builds"),
         }
     }
 
     /// Every type whose objects the cache keeps.
-    pub fn all(&self) -> [Option<TypeId>; 3] {
-        [self.dc, self.is, self.route]
+    pub fn all(&self) -> [Option<TypeId>; 5] {
+        [self.dc, self.is, self.route, self.bc, self.build]
     }
 }
 
@@ -74,6 +83,10 @@ pub enum Work {
     ScheduledImport(ObjKey, String),
     /// The router admitting a Route.
     Route(ObjKey),
+    /// BuildConfig controller.
+    BuildConfig(ObjKey),
+    /// Build controller.
+    Build(ObjKey),
 }
 
 impl Work {
@@ -84,6 +97,8 @@ impl Work {
             Work::ImageStream(_) => "imagestream",
             Work::ScheduledImport(..) => "imageimport",
             Work::Route(_) => "route",
+            Work::BuildConfig(_) => "buildconfig",
+            Work::Build(_) => "build",
         }
     }
 }
@@ -97,6 +112,10 @@ pub struct Cache {
     pub is: Objects,
     /// Routes.
     pub routes: Objects,
+    /// BuildConfigs.
+    pub bcs: Objects,
+    /// Builds.
+    pub builds: Objects,
     /// Scheduled imports waiting on the clock: (stream, tag) -> when.
     pub(crate) imports: BTreeMap<(ObjKey, String), Timestamp>,
 }
@@ -181,9 +200,21 @@ impl Cache {
                 }
             }
             out.push(Work::Route(key));
+        } else if t == os.bc {
+            out.push(Work::BuildConfig(put(&mut self.bcs, ev)));
+        } else if t == os.build {
+            out.push(Work::Build(put(&mut self.builds, ev)));
         } else if t == k.rc || t == k.pod {
             for o in [ev.old.as_deref(), Some(&*ev.object)].into_iter().flatten() {
                 let ns = meta::namespace(o).to_string();
+                if t == k.pod
+                    && let Some(b) = o
+                        .pointer("/metadata/annotations")
+                        .and_then(|a| a.get(build::BUILD_NAME))
+                        .and_then(Value::as_str)
+                {
+                    out.push(Work::Build((ns.clone(), b.to_string())));
+                }
                 if t == k.rc
                     && let Some(("DeploymentConfig", name, _)) = controller_of(o)
                 {
@@ -218,6 +249,8 @@ pub(crate) fn reconcile(w: &mut World<'_>, work: Work) {
             imagestream::reconcile(w, &k, Some(&tag));
         }
         Work::Route(k) => route::reconcile(w, &k),
+        Work::BuildConfig(k) => build::reconcile_config(w, &k),
+        Work::Build(k) => build::reconcile_build(w, &k),
     }
 }
 
