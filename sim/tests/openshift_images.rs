@@ -308,3 +308,42 @@ async fn create_mapping(sim: &Sim, body: &Value) {
     let status = r.expect("mapping accepted");
     assert_eq!(status["status"], "Success");
 }
+
+#[tokio::test]
+async fn local_lookup_lets_workloads_name_a_stream_tag() {
+    let sim = sim();
+    let mut s = stream(
+        "ruby",
+        json!([{"name": "2.7", "from": {"kind": "DockerImage", "name": "ruby:2.7"}}]),
+    );
+    s["spec"]["lookupPolicy"] = json!({"local": true});
+    create(&sim, &is(), "default", s).await;
+    create(
+        &sim,
+        &is(),
+        "default",
+        stream(
+            "python",
+            json!([{"name": "latest", "from": {"kind": "DockerImage", "name": "python:3"}}]),
+        ),
+    )
+    .await;
+    sim.settle();
+    let ruby = istag_ref(&sim, "ruby:2.7").await;
+    let p = create(&sim, &pod(), "default", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "r"},
+        "spec": {"containers": [{"name": "a", "image": "ruby:2.7"}, {"name": "b", "image": "python"}, {"name": "c", "image": "ruby:3.0"}]}})).await;
+    let images: Vec<&str> = p["spec"]["containers"]
+        .as_array()
+        .map(|cs| cs.iter().filter_map(|c| c["image"].as_str()).collect())
+        .unwrap_or_default();
+    // Only the local-lookup stream's existing tag is resolved.
+    assert_eq!(images, [ruby.as_str(), "python", "ruby:3.0"]);
+    let deploy = ar("apps", "v1", "Deployment", "deployments");
+    let d = create(&sim, &deploy, "default", json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": {"metadata": {"labels": {"app": "d"}},
+            "spec": {"containers": [{"name": "a", "image": "ruby:2.7"}]}}}})).await;
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!(ruby)
+    );
+}

@@ -635,8 +635,31 @@ fn fold_string_data(obj: &mut Value) {
     m.entry("type").or_insert_with(|| json!("Opaque"));
 }
 
+/// OpenShift's image policy: images naming a local-lookup ImageStream of the namespace.
+fn local_image_lookup(inner: &Inner, rt: &ResourceType, obj: &mut Value) {
+    let workload = matches!(
+        (rt.group.as_str(), rt.kind.as_str()),
+        ("", "Pod" | "ReplicationController")
+            | (
+                "apps",
+                "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+            )
+            | ("batch", "Job")
+    );
+    if let Some(tid) = inner
+        .registry
+        .find("image.openshift.io", "v1", "imagestreams")
+        && workload
+    {
+        let ns = meta::namespace(obj).to_string();
+        let lookup = |n: &str| inner.get(tid, &ns, n).ok();
+        crate::controllers::openshift::admission::resolve_local_images(obj, &lookup);
+    }
+}
+
 /// Defaulting and allocation on create.
 pub(super) fn on_create(inner: &mut Inner, rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
+    local_image_lookup(inner, rt, obj);
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Pod") => {
             if let Some(spec) = obj.get_mut("spec") {
@@ -697,6 +720,7 @@ pub(super) fn on_update(
     old: &Arc<Value>,
     obj: &mut Value,
 ) -> ApiResult<()> {
+    local_image_lookup(inner, rt, obj);
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Secret") => fold_string_data(obj),
         ("", "Service") => {

@@ -466,3 +466,42 @@ pub fn validate(rt: &ResourceType, obj: &Value, causes: &mut Vec<Cause>) {
         _ => {}
     }
 }
+
+/// Resolves container images that name an ImageStream of the object's namespace whose
+/// `lookupPolicy.local` is true (`ruby` or `ruby:2.7`) to that tag's current image, as the
+/// image policy admission of OpenShift does for pods and workloads. `lookup` reads a stream
+/// of the namespace by name.
+pub fn resolve_local_images(
+    obj: &mut Value,
+    lookup: &dyn Fn(&str) -> Option<std::sync::Arc<Value>>,
+) {
+    for ptr in [
+        "/spec/containers",
+        "/spec/initContainers",
+        "/spec/template/spec/containers",
+        "/spec/template/spec/initContainers",
+    ] {
+        let Some(cs) = obj.pointer_mut(ptr).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for c in cs {
+            let Some(image) = c.get("image").and_then(Value::as_str) else {
+                continue;
+            };
+            if image.contains('/') || image.contains('@') || image.trim().is_empty() {
+                continue;
+            }
+            let (stream, tag) = image.split_once(':').unwrap_or((image, "latest"));
+            let resolved = lookup(stream)
+                .filter(|is| {
+                    is.pointer("/spec/lookupPolicy/local")
+                        .and_then(Value::as_bool)
+                        == Some(true)
+                })
+                .and_then(|is| super::images::head_reference(&is, tag));
+            if let Some(r) = resolved {
+                c["image"] = json!(r);
+            }
+        }
+    }
+}
