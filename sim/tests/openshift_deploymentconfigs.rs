@@ -515,3 +515,37 @@ async fn a_failed_deployer_fails_the_version_and_restores_the_previous_one() {
         "ProgressDeadlineExceeded"
     );
 }
+
+async fn traced_run() -> String {
+    let sim = sim();
+    let trigger = json!([{"type": "ConfigChange"}, {"type": "ImageChange", "imageChangeParams": {"automatic": true,
+        "containerNames": ["helloworld"], "from": {"kind": "ImageStreamTag", "name": "web:latest"}}}]);
+    create(
+        &sim,
+        &dc(),
+        "default",
+        dc_body("web", 3, json!({"type": "Rolling"}), trigger, " "),
+    )
+    .await;
+    create(&sim, &is(), "default", json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+        "metadata": {"name": "web"}, "spec": {"tags": [{"name": "latest", "from": {"kind": "DockerImage", "name": "busybox:1"}}]}})).await;
+    sim.settle();
+    merge(
+        &sim,
+        &is(),
+        "default",
+        "web",
+        json!({"spec": {"tags": [
+        {"name": "latest", "from": {"kind": "DockerImage", "name": "busybox:2"}}]}}),
+    )
+    .await;
+    sim.settle();
+    sim.trace_text()
+}
+
+#[tokio::test]
+async fn same_seed_same_openshift_trace() {
+    let a = traced_run().await;
+    assert!(a.contains("deployment default/web-2 Complete"), "{a}");
+    assert_eq!(a, traced_run().await);
+}
