@@ -549,3 +549,71 @@ async fn same_seed_same_openshift_trace() {
     assert!(a.contains("deployment default/web-2 Complete"), "{a}");
     assert_eq!(a, traced_run().await);
 }
+
+#[tokio::test]
+async fn lifecycle_hooks_run_as_pods_and_abort_fails_the_version() {
+    let sim = sim();
+    let hook = |cmd: &str, policy: &str| {
+        json!({"failurePolicy": policy, "execNewPod": {"containerName": "helloworld",
+            "command": ["/bin/sh", "-c", cmd], "env": [{"name": "STAGE", "value": "hook"}]}})
+    };
+    let strategy = json!({"type": "Recreate", "recreateParams": {
+        "pre": hook("sleep 2", "Abort"), "mid": hook("exit 0", "Abort"), "post": hook("exit 3", "Ignore")}});
+    create(
+        &sim,
+        &dc(),
+        "default",
+        dc_body(
+            "db",
+            1,
+            strategy,
+            json!([{"type": "ConfigChange"}]),
+            "busybox:1",
+        ),
+    )
+    .await;
+    sim.settle();
+    assert_eq!(
+        annotation(
+            &get(&sim, &rc(), "default", "db-1").await,
+            "openshift.io/deployment.phase"
+        ),
+        "Complete"
+    );
+    for (stage, phase) in [
+        ("pre", "Succeeded"),
+        ("mid", "Succeeded"),
+        ("post", "Failed"),
+    ] {
+        let p = get(&sim, &pod(), "default", &format!("db-1-hook-{stage}")).await;
+        assert_eq!(p["status"]["phase"], phase, "{stage}: {p}");
+        assert_eq!(p["spec"]["containers"][0]["image"], "busybox:1");
+        assert_eq!(p["spec"]["containers"][0]["env"][0]["name"], "STAGE");
+    }
+    // The pre hook finished before the first pod of the version was created.
+    let pre_done = get(&sim, &pod(), "default", "db-1-hook-pre").await["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let app = &list(&sim, &pod(), "default", "deployment=db-1").await[0];
+    let created = app["metadata"]["creationTimestamp"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(pre_done.as_str() <= created, "{pre_done} > {created}");
+
+    // A failing pre hook with Abort fails version 2; version 1 keeps serving.
+    let mut d = get(&sim, &dc(), "default", "db").await;
+    d["spec"]["strategy"]["recreateParams"]["pre"] = hook("exit 1", "Abort");
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("busybox:2");
+    replace(&sim, &dc(), "default", "db", d).await;
+    sim.settle();
+    let rc2 = get(&sim, &rc(), "default", "db-2").await;
+    assert_eq!(annotation(&rc2, "openshift.io/deployment.phase"), "Failed");
+    assert_eq!(replicas(&rc2), 0);
+    assert_eq!(version_pods(&sim, "db-1").await, (1, 1));
+    assert!(
+        get_opt(&sim, &pod(), "default", "db-2-hook-mid")
+            .await
+            .is_none()
+    );
+}

@@ -15,7 +15,10 @@
 //!
 //! The deployer container runs `sleep infinity` in the simulator; its exit is reported
 //! through the runtime's exit channel when the rollout ends, so pod phases, container states
-//! and exit codes are what a real deployer pod shows. Lifecycle hooks are not modelled.
+//! and exit codes are what a real deployer pod shows.
+//!
+//! Lifecycle hooks (`pre`, `mid` for Recreate, `post`) with `execNewPod` run as pods
+//! `<rc>-hook-<stage>`; `tagImages` hooks are not modelled.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -247,8 +250,19 @@ pub(crate) fn drive(w: &mut World<'_>, dc: &Arc<Value>, rc: &Arc<Value>, olds: &
                         finish_deployer(w, &pod, 1);
                         return;
                     }
-                    if step(w, dc, &rc, olds, desired) {
-                        finish_deployer(w, &pod, 0);
+                    match hook(w, dc, &rc, "pre") {
+                        Hook::Waiting => return,
+                        Hook::Abort => return finish_deployer(w, &pod, 1),
+                        Hook::Done => {}
+                    }
+                    match step(w, dc, &rc, olds, desired) {
+                        Hook::Waiting => {}
+                        Hook::Abort => finish_deployer(w, &pod, 1),
+                        Hook::Done => match hook(w, dc, &rc, "post") {
+                            Hook::Waiting => {}
+                            Hook::Abort => finish_deployer(w, &pod, 1),
+                            Hook::Done => finish_deployer(w, &pod, 0),
+                        },
                     }
                 }
                 _ => {}
@@ -262,8 +276,125 @@ pub(crate) fn drive(w: &mut World<'_>, dc: &Arc<Value>, rc: &Arc<Value>, olds: &
     }
 }
 
-/// One step of the strategy; true when the new version is fully rolled out.
-fn step(w: &mut World<'_>, dc: &Value, rc: &Value, olds: &[Arc<Value>], desired: i64) -> bool {
+/// Where a lifecycle hook (or the strategy) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hook {
+    /// Finished (or absent, or failed with `failurePolicy: Ignore`).
+    Done,
+    /// Still running.
+    Waiting,
+    /// Failed with `failurePolicy: Abort`: the deployment fails.
+    Abort,
+}
+
+fn hook_pod(dc: &Value, rc: &Value, stage: &str, exec: &Value) -> Value {
+    let rc_name = meta::name(rc);
+    let cname = exec
+        .get("containerName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let container = rc
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("name").and_then(Value::as_str) == Some(cname))
+        })
+        .cloned()
+        .unwrap_or_default();
+    let mut env = container.get("env").cloned().unwrap_or_else(|| json!([]));
+    if let (Some(e), Some(extra)) = (
+        env.as_array_mut(),
+        exec.get("env").and_then(Value::as_array),
+    ) {
+        e.extend(extra.iter().cloned());
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("{rc_name}-hook-{stage}"),
+            "namespace": meta::namespace(rc),
+            "labels": {DEPLOYER_FOR: rc_name, "openshift.io/deployment.hook": stage},
+            "annotations": {DEPLOYMENT_NAME: rc_name, DC_NAME: meta::name(dc)},
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ReplicationController",
+                "name": rc_name, "uid": meta::uid(rc)}],
+        },
+        "spec": {
+            "containers": [{
+                "name": "lifecycle",
+                "image": container.get("image").cloned().unwrap_or(json!(DEPLOYER_IMAGE)),
+                "command": exec.get("command").cloned().unwrap_or(json!([])),
+                "env": env,
+            }],
+            "restartPolicy": "Never",
+        },
+    })
+}
+
+/// Runs the `pre`, `mid` or `post` lifecycle hook of the strategy (`execNewPod`: a pod
+/// `<rc>-hook-<stage>` running the command with the named container's image and env).
+/// `failurePolicy`: Abort fails the deployment, Retry runs a new pod, Ignore goes on.
+fn hook(w: &mut World<'_>, dc: &Value, rc: &Value, stage: &str) -> Hook {
+    let params = if recreate(dc) {
+        "recreateParams"
+    } else {
+        "rollingParams"
+    };
+    let Some(h) = dc.pointer(&format!("/spec/strategy/{params}/{stage}")) else {
+        return Hook::Done;
+    };
+    let Some(exec) = h.get("execNewPod") else {
+        return Hook::Done;
+    };
+    let policy = h
+        .get("failurePolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Abort");
+    let key = (
+        meta::namespace(rc).to_string(),
+        format!("{}-hook-{stage}", meta::name(rc)),
+    );
+    let pod = w.cache().pods.get(&key).cloned();
+    let Some(pt) = w.kinds.pod else {
+        return Hook::Done;
+    };
+    match pod {
+        None => {
+            if let Err(e) = w.store.create(
+                pt,
+                &key.0,
+                hook_pod(dc, rc, stage, exec),
+                &WriteOptions::default(),
+            ) {
+                tracing::debug!(pod = %key.1, error = %e.message, "hook pod not created");
+            }
+            Hook::Waiting
+        }
+        Some(p) => match p.pointer("/status/phase").and_then(Value::as_str) {
+            Some("Succeeded") => Hook::Done,
+            Some("Failed") => match policy {
+                "Ignore" => Hook::Done,
+                "Retry" => {
+                    if !meta::is_deleting(&p) {
+                        let _ = w.store.delete(
+                            pt,
+                            &key.0,
+                            &key.1,
+                            &crate::store::DeleteOptions::default(),
+                        );
+                    }
+                    Hook::Waiting
+                }
+                _ => Hook::Abort,
+            },
+            _ => Hook::Waiting,
+        },
+    }
+}
+
+/// One step of the strategy: Done when the new version is fully rolled out.
+fn step(w: &mut World<'_>, dc: &Value, rc: &Value, olds: &[Arc<Value>], desired: i64) -> Hook {
     let olds_up: Vec<&Arc<Value>> = olds.iter().filter(|r| i(r, "/spec/replicas") > 0).collect();
     let first = olds_up.is_empty();
     if recreate(dc) || first {
@@ -274,7 +405,13 @@ fn step(w: &mut World<'_>, dc: &Value, rc: &Value, olds: &[Arc<Value>], desired:
             .iter()
             .any(|r| !w.cache().pods_of(meta::uid(r)).is_empty());
         if !olds_up.is_empty() || old_pods {
-            return false;
+            return Hook::Waiting;
+        }
+        if recreate(dc) {
+            match hook(w, dc, rc, "mid") {
+                Hook::Done => {}
+                other => return other,
+            }
         }
         scale(w, dc, rc, desired);
     } else {
@@ -314,11 +451,12 @@ fn step(w: &mut World<'_>, dc: &Value, rc: &Value, olds: &[Arc<Value>], desired:
             .get(&(meta::namespace(r).to_string(), meta::name(r).to_string()))
             .is_none_or(|r| i(r, "/spec/replicas") == 0)
     });
-    rc_now.is_some_and(|r| {
+    let done = rc_now.is_some_and(|r| {
         i(&r, "/spec/replicas") == desired
             && i(&r, "/status/availableReplicas") >= desired
             && i(&r, "/status/replicas") == desired
-    }) && olds_done
+    }) && olds_done;
+    if done { Hook::Done } else { Hook::Waiting }
 }
 
 /// Marks the version Failed and goes back to the previous complete version.
