@@ -279,6 +279,11 @@ impl Cluster {
                 kinds.rc,
                 kinds.job,
                 kinds.pod,
+                kinds.openshift.dc,
+                kinds.openshift.is,
+                kinds.openshift.route,
+                kinds.openshift.bc,
+                kinds.openshift.build,
             ]
             .into_iter()
             .flatten()

@@ -503,6 +503,72 @@ const OPENSHIFT: &[Row] = &[
         Path,
     ),
     row(
+        "image.openshift.io",
+        "v1",
+        "ImageStreamImage",
+        "imagestreamimages",
+        true,
+        &["isimage"],
+        false,
+        &[],
+        Path,
+    ),
+    row(
+        "image.openshift.io",
+        "v1",
+        "ImageStreamMapping",
+        "imagestreammappings",
+        true,
+        &[],
+        false,
+        &[],
+        Subdomain,
+    ),
+    row(
+        "build.openshift.io",
+        "v1",
+        "BuildConfig",
+        "buildconfigs",
+        true,
+        &["bc"],
+        true,
+        &["status", "instantiate", "instantiatebinary", "webhooks"],
+        Subdomain,
+    ),
+    row(
+        "build.openshift.io",
+        "v1",
+        "Build",
+        "builds",
+        true,
+        &[],
+        true,
+        &["log", "details", "clone"],
+        Subdomain,
+    ),
+    row(
+        "template.openshift.io",
+        "v1",
+        "Template",
+        "templates",
+        true,
+        &[],
+        false,
+        &[],
+        Subdomain,
+    ),
+    row(
+        "template.openshift.io",
+        "v1",
+        "Template",
+        "processedtemplates",
+        true,
+        &[],
+        false,
+        &[],
+        Subdomain,
+    ),
+    row(
         "project.openshift.io",
         "v1",
         "Project",
@@ -547,6 +613,16 @@ impl Registry {
             .map(|r| {
                 let verbs: Vec<String> = match (r.kind, r.plural) {
                     ("ProjectRequest", _) => vec!["create".into(), "list".into()],
+                    (_, "imagestreamimages") => vec!["get".into()],
+                    (_, "imagestreammappings" | "processedtemplates") => vec!["create".into()],
+                    (_, "imagestreamtags") => ["create", "delete", "get", "list", "update"]
+                        .iter()
+                        .map(|v| (*v).to_string())
+                        .collect(),
+                    (_, "projects") => ["create", "delete", "get", "list", "watch"]
+                        .iter()
+                        .map(|v| (*v).to_string())
+                        .collect(),
                     _ => ALL_VERBS.iter().map(|v| (*v).to_string()).collect(),
                 };
                 ResourceType {

@@ -6,6 +6,7 @@
 
 pub mod discovery;
 pub mod openapi;
+mod openshift;
 pub mod path;
 pub mod protobuf;
 mod request;
@@ -146,7 +147,11 @@ fn dispatch(
             let repr = request::negotiate(headers)?;
             let warnings =
                 openapi::validate::check(store, method, &target, &params, headers, body)?;
-            let mut resp = resource(store, method, &target, &params, headers, body, repr)?;
+            let os = openshift::handle(store, method, &target, &params, headers, body, repr);
+            let mut resp = match os {
+                Some(r) => r?,
+                None => resource(store, method, &target, &params, headers, body, repr)?,
+            };
             for w in warnings {
                 let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
                 if let Ok(v) = header::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {

@@ -36,6 +36,8 @@ pub enum Work {
     Job(ObjKey),
     /// PersistentVolumeClaim binder.
     Claim(ObjKey),
+    /// The OpenShift controllers (flavor openshift).
+    OpenShift(super::openshift::Work),
 }
 
 impl Work {
@@ -51,6 +53,7 @@ impl Work {
             Work::Endpoints(_) => "endpoints",
             Work::Job(_) => "job",
             Work::Claim(_) => "claim",
+            Work::OpenShift(o) => o.kind(),
         }
     }
 }
@@ -84,6 +87,8 @@ pub struct Kinds {
     pub sc: Option<TypeId>,
     /// events (core/v1)
     pub event: Option<TypeId>,
+    /// The OpenShift kinds (none on the kubernetes flavor).
+    pub openshift: super::openshift::Kinds,
 }
 
 impl Kinds {
@@ -104,6 +109,7 @@ impl Kinds {
             node: store.type_id_of::<core::Node>(),
             sc: store.type_id_of::<storage::v1::StorageClass>(),
             event: store.type_id_of::<core::Event>(),
+            openshift: super::openshift::Kinds::of(store),
         }
     }
 }
@@ -155,6 +161,8 @@ pub struct Cache {
     pub(crate) exits: VecDeque<crate::kubelet::ExitReport>,
     /// Committed changes seen (for statistics).
     pub changes: u64,
+    /// The OpenShift objects.
+    pub openshift: super::openshift::Cache,
 }
 
 fn key_of(obj: &Value) -> ObjKey {
@@ -323,6 +331,9 @@ impl Cache {
     pub fn observe(&mut self, ev: &StoreEvent) {
         self.changes += 1;
         let k = self.kinds;
+        for w in self.openshift.observe(&k, ev) {
+            self.enqueue(Work::OpenShift(w));
+        }
         let t = Some(ev.type_id);
         let old = ev.old.as_deref();
         let new = (ev.event_type != EventType::Deleted).then_some(&*ev.object);

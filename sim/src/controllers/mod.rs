@@ -7,12 +7,14 @@
 //! - [`job`][]: Jobs (completions, parallelism, backoffLimit, conditions)
 //! - [`volumes`][]: the PVC binder and dynamic provisioning with the default StorageClass
 //! - [`nodes`][]: node lifecycle (NotReady after silence, eviction after a timeout)
+//! - [`openshift`][]: DeploymentConfigs, ImageStreams and Routes (flavor openshift)
 
 pub mod cache;
 pub(crate) mod deployment;
 pub(crate) mod endpoints;
 pub(crate) mod job;
 pub(crate) mod nodes;
+pub mod openshift;
 pub(crate) mod replicaset;
 pub(crate) mod volumes;
 
@@ -39,6 +41,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, work: Work) {
         Work::Endpoints(k) => endpoints::reconcile(w, &k),
         Work::Job(k) => job::reconcile(w, &k),
         Work::Claim(k) => volumes::reconcile_claim(w, &k),
+        Work::OpenShift(o) => openshift::reconcile(w, o),
     }
 }
 

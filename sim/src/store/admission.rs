@@ -248,6 +248,14 @@ pub(super) fn validate(rt: &ResourceType, obj: &Value, old: Option<&Arc<Value>>)
             }
         }
         ("", "Service") => validate_service(obj, old, &mut causes),
+        (g, kind) if g.ends_with(".openshift.io") => {
+            if kind == "DeploymentConfig"
+                && let Some(t) = obj.pointer("/spec/template/spec")
+            {
+                validate_pod_spec(t, "spec.template.spec", &mut causes);
+            }
+            crate::controllers::openshift::admission::validate(rt, obj, &mut causes);
+        }
         ("", "ConfigMap" | "Secret") => {
             if let Some(old) = old
                 && old.get("immutable").and_then(Value::as_bool) == Some(true)
@@ -666,8 +674,31 @@ fn fold_string_data(obj: &mut Value) {
     m.entry("type").or_insert_with(|| json!("Opaque"));
 }
 
+/// OpenShift's image policy: images naming a local-lookup ImageStream of the namespace.
+fn local_image_lookup(inner: &Inner, rt: &ResourceType, obj: &mut Value) {
+    let workload = matches!(
+        (rt.group.as_str(), rt.kind.as_str()),
+        ("", "Pod" | "ReplicationController")
+            | (
+                "apps",
+                "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+            )
+            | ("batch", "Job")
+    );
+    if let Some(tid) = inner
+        .registry
+        .find("image.openshift.io", "v1", "imagestreams")
+        && workload
+    {
+        let ns = meta::namespace(obj).to_string();
+        let lookup = |n: &str| inner.get(tid, &ns, n).ok();
+        crate::controllers::openshift::admission::resolve_local_images(obj, &lookup);
+    }
+}
+
 /// Defaulting and allocation on create.
 pub(super) fn on_create(inner: &mut Inner, rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
+    local_image_lookup(inner, rt, obj);
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Pod") => {
             if let Some(spec) = obj.get_mut("spec") {
@@ -716,6 +747,12 @@ pub(super) fn on_create(inner: &mut Inner, rt: &ResourceType, obj: &mut Value) -
         | ("batch", "Job") => {
             default_workload(obj, &rt.kind);
         }
+        (g, _) if g.ends_with(".openshift.io") => {
+            crate::controllers::openshift::admission::on_create(rt, obj);
+            if let Some(t) = obj.pointer_mut("/spec/template/spec") {
+                default_pod_spec(t);
+            }
+        }
         _ => {}
     }
     Ok(())
@@ -728,6 +765,7 @@ pub(super) fn on_update(
     old: &Arc<Value>,
     obj: &mut Value,
 ) -> ApiResult<()> {
+    local_image_lookup(inner, rt, obj);
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Secret") => fold_string_data(obj),
         ("", "Service") => {
@@ -743,6 +781,12 @@ pub(super) fn on_update(
         | ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
         | ("batch", "Job") => {
             default_workload(obj, &rt.kind);
+        }
+        (g, _) if g.ends_with(".openshift.io") => {
+            crate::controllers::openshift::admission::on_update(rt, old, obj);
+            if let Some(t) = obj.pointer_mut("/spec/template/spec") {
+                default_pod_spec(t);
+            }
         }
         _ => {}
     }

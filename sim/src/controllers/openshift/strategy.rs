@@ -1,0 +1,478 @@
+//! The deployer: what the deployer pod `<dc>-<n>-deploy` does on a real cluster, run by the
+//! controller while that pod runs, one step per reconcile.
+//!
+//! Phases of a version (annotation `openshift.io/deployment.phase`): `New` (deployer pod
+//! created) -> `Pending` (waiting for it to run) -> `Running` (the strategy scales
+//! ReplicationControllers) -> `Complete` once the new version has all its replicas available
+//! and the deployer process exited 0, or `Failed` when the deployer pod failed or the
+//! strategy's `timeoutSeconds` passed (the deployer then exits 1, the new version is scaled
+//! to zero and the previous one back up).
+//!
+//! - Recreate: scale every older version to zero, wait for their pods to be gone, then scale
+//!   the new one up.
+//! - Rolling: scale the new version up within `maxSurge` and older ones down while at least
+//!   `replicas - maxUnavailable` pods stay available (the first version just scales up).
+//!
+//! The deployer container runs `sleep infinity` in the simulator; its exit is reported
+//! through the runtime's exit channel when the rollout ends, so pod phases, container states
+//! and exit codes are what a real deployer pod shows.
+//!
+//! Lifecycle hooks (`pre`, `mid` for Recreate, `post`) with `execNewPod` run as pods
+//! `<rc>-hook-<stage>`; `tagImages` hooks are not modelled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::deploymentconfig::{DEPLOYMENT_NAME, PHASE, REPLICAS, STATUS_REASON, phase_of};
+use super::{DC_NAME, DEPLOYER_FOR};
+use crate::cluster::{Timer, World};
+use crate::controllers::cache::Work;
+use crate::controllers::write;
+use crate::kubelet::ContainerId;
+use crate::store::{WriteOptions, meta};
+
+/// The image of deployer pods (the busybox base in the simulator's catalogue).
+pub const DEPLOYER_IMAGE: &str = "quay.io/openshift/origin-deployer:latest";
+
+fn i(o: &Value, p: &str) -> i64 {
+    o.pointer(p).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn int_or_percent(v: Option<&Value>, total: i64, round_up: bool) -> i64 {
+    match v {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(Value::String(s)) => {
+            let pct: f64 = s.trim_end_matches('%').parse().unwrap_or(0.0);
+            let x = pct * total as f64 / 100.0;
+            if round_up {
+                x.ceil() as i64
+            } else {
+                x.floor() as i64
+            }
+        }
+        _ => 0,
+    }
+}
+
+fn recreate(dc: &Value) -> bool {
+    dc.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate")
+}
+
+/// Pods that may be unavailable during a rollout of `dc` to `desired` replicas.
+pub(crate) fn max_unavailable(dc: &Value, desired: i64) -> i64 {
+    if recreate(dc) {
+        return desired;
+    }
+    let p = |f: &str| dc.pointer(&format!("/spec/strategy/rollingParams/{f}"));
+    let surge = int_or_percent(p("maxSurge"), desired, true);
+    let unavail = int_or_percent(p("maxUnavailable"), desired, false);
+    if surge == 0 && unavail == 0 {
+        1
+    } else {
+        unavail.min(desired)
+    }
+}
+
+fn timeout(dc: &Value) -> Duration {
+    let p = if recreate(dc) {
+        "/spec/strategy/recreateParams/timeoutSeconds"
+    } else {
+        "/spec/strategy/rollingParams/timeoutSeconds"
+    };
+    Duration::from_secs(dc.pointer(p).and_then(Value::as_u64).unwrap_or(600))
+}
+
+fn set_phase(
+    w: &mut World<'_>,
+    rc: &Value,
+    phase: &str,
+    reason: Option<&str>,
+) -> Option<Arc<Value>> {
+    let mut o = rc.clone();
+    o["metadata"]["annotations"][PHASE] = json!(phase);
+    if let Some(r) = reason {
+        o["metadata"]["annotations"][STATUS_REASON] = json!(r);
+    }
+    if phase == "Complete" {
+        o["metadata"]["annotations"][REPLICAS] = json!(i(rc, "/spec/replicas").to_string());
+    }
+    let out = write(w, w.kinds.rc, o);
+    if out.is_some() {
+        w.trace(|| {
+            format!(
+                "deployment {}/{} {phase}",
+                meta::namespace(rc),
+                meta::name(rc)
+            )
+        });
+    }
+    out
+}
+
+fn scale(w: &mut World<'_>, dc: &Value, rc: &Value, to: i64) -> Option<Arc<Value>> {
+    let from = i(rc, "/spec/replicas");
+    if from == to {
+        return None;
+    }
+    let mut o = rc.clone();
+    o["spec"]["replicas"] = json!(to);
+    let out = write(w, w.kinds.rc, o);
+    if out.is_some() {
+        let dir = if to > from { "up" } else { "down" };
+        w.event(
+            dc,
+            false,
+            "ReplicationControllerScaled",
+            format!(
+                "Scaled replication controller \"{}\" {dir} from {from} to {to}",
+                meta::name(rc)
+            ),
+            "deployer",
+        );
+    }
+    out
+}
+
+fn deployer_pod(dc: &Value, rc: &Value) -> Value {
+    let rc_name = meta::name(rc);
+    let ns = meta::namespace(rc);
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("{rc_name}-deploy"),
+            "namespace": ns,
+            "labels": {DEPLOYER_FOR: rc_name},
+            "annotations": {DEPLOYMENT_NAME: rc_name, DC_NAME: meta::name(dc)},
+            "ownerReferences": [{
+                "apiVersion": "v1",
+                "kind": "ReplicationController",
+                "name": rc_name,
+                "uid": meta::uid(rc),
+            }],
+        },
+        "spec": {
+            "containers": [{
+                "name": "deployment",
+                "image": DEPLOYER_IMAGE,
+                "command": ["sleep", "infinity"],
+                "env": [
+                    {"name": "OPENSHIFT_DEPLOYMENT_NAME", "value": rc_name},
+                    {"name": "OPENSHIFT_DEPLOYMENT_NAMESPACE", "value": ns},
+                ],
+            }],
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "activeDeadlineSeconds": dc.pointer("/spec/strategy/activeDeadlineSeconds").cloned().unwrap_or(json!(21600)),
+            "serviceAccountName": "deployer",
+        },
+    })
+}
+
+/// Reports the deployer process's exit (once: only while its container runs).
+fn finish_deployer(w: &mut World<'_>, pod: &Value, code: i32) {
+    let Some(cs) = pod.pointer("/status/containerStatuses/0") else {
+        return;
+    };
+    if cs.pointer("/state/running").is_none() {
+        return;
+    }
+    let id = ContainerId {
+        namespace: meta::namespace(pod).to_string(),
+        pod: meta::name(pod).to_string(),
+        pod_uid: meta::uid(pod).to_string(),
+        container: "deployment".into(),
+        instance: cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0) as u32,
+        init: false,
+    };
+    w.exits.exited(id, code);
+}
+
+/// Advances the deployment of `rc` (the latest version) by one step.
+pub(crate) fn drive(w: &mut World<'_>, dc: &Arc<Value>, rc: &Arc<Value>, olds: &[Arc<Value>]) {
+    let ns = meta::namespace(rc).to_string();
+    let pod_key = (ns.clone(), format!("{}-deploy", meta::name(rc)));
+    let pod = w.cache().pods.get(&pod_key).cloned();
+    let pod_phase = pod
+        .as_ref()
+        .and_then(|p| p.pointer("/status/phase"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let desired = i(dc, "/spec/replicas");
+    match phase_of(rc) {
+        "New" => {
+            if pod.is_none()
+                && let Some(pt) = w.kinds.pod
+                && let Err(e) =
+                    w.store
+                        .create(pt, &ns, deployer_pod(dc, rc), &WriteOptions::default())
+            {
+                tracing::debug!(rc = %meta::name(rc), error = %e.message, "deployer pod not created");
+                return;
+            }
+            set_phase(w, rc, "Pending", None);
+        }
+        "Pending" | "Running" => {
+            let Some(pod) = pod else {
+                fail(w, dc, rc, olds, "deployer pod no longer exists");
+                return;
+            };
+            match pod_phase.as_str() {
+                "Failed" => fail(w, dc, rc, olds, "deployer pod failed"),
+                "Succeeded" => {
+                    set_phase(w, rc, "Complete", None);
+                }
+                "Running" => {
+                    let rc = if phase_of(rc) == "Pending" {
+                        // The rollout's deadline, from the moment the deployer runs.
+                        w.at(
+                            timeout(dc),
+                            Timer::Work(Work::OpenShift(super::Work::DeploymentConfig((
+                                ns.clone(),
+                                meta::name(dc).to_string(),
+                            )))),
+                        );
+                        match set_phase(w, rc, "Running", None) {
+                            Some(r) => r,
+                            None => return,
+                        }
+                    } else {
+                        rc.clone()
+                    };
+                    let started = pod
+                        .pointer("/status/startTime")
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse::<jiff::Timestamp>().ok());
+                    if started.is_some_and(|s| crate::clock::after(s, timeout(dc)) <= w.now) {
+                        finish_deployer(w, &pod, 1);
+                        return;
+                    }
+                    match hook(w, dc, &rc, "pre") {
+                        Hook::Waiting => return,
+                        Hook::Abort => return finish_deployer(w, &pod, 1),
+                        Hook::Done => {}
+                    }
+                    match step(w, dc, &rc, olds, desired) {
+                        Hook::Waiting => {}
+                        Hook::Abort => finish_deployer(w, &pod, 1),
+                        Hook::Done => match hook(w, dc, &rc, "post") {
+                            Hook::Waiting => {}
+                            Hook::Abort => finish_deployer(w, &pod, 1),
+                            Hook::Done => finish_deployer(w, &pod, 0),
+                        },
+                    }
+                }
+                _ => {}
+            }
+        }
+        // `oc scale dc` changes the replicas of the active version.
+        "Complete" if dc.pointer("/spec/test").and_then(Value::as_bool) != Some(true) => {
+            scale(w, dc, rc, desired);
+        }
+        _ => {}
+    }
+}
+
+/// Where a lifecycle hook (or the strategy) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hook {
+    /// Finished (or absent, or failed with `failurePolicy: Ignore`).
+    Done,
+    /// Still running.
+    Waiting,
+    /// Failed with `failurePolicy: Abort`: the deployment fails.
+    Abort,
+}
+
+fn hook_pod(dc: &Value, rc: &Value, stage: &str, exec: &Value) -> Value {
+    let rc_name = meta::name(rc);
+    let cname = exec
+        .get("containerName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let container = rc
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("name").and_then(Value::as_str) == Some(cname))
+        })
+        .cloned()
+        .unwrap_or_default();
+    let mut env = container.get("env").cloned().unwrap_or_else(|| json!([]));
+    if let (Some(e), Some(extra)) = (
+        env.as_array_mut(),
+        exec.get("env").and_then(Value::as_array),
+    ) {
+        e.extend(extra.iter().cloned());
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("{rc_name}-hook-{stage}"),
+            "namespace": meta::namespace(rc),
+            "labels": {DEPLOYER_FOR: rc_name, "openshift.io/deployment.hook": stage},
+            "annotations": {DEPLOYMENT_NAME: rc_name, DC_NAME: meta::name(dc)},
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ReplicationController",
+                "name": rc_name, "uid": meta::uid(rc)}],
+        },
+        "spec": {
+            "containers": [{
+                "name": "lifecycle",
+                "image": container.get("image").cloned().unwrap_or(json!(DEPLOYER_IMAGE)),
+                "command": exec.get("command").cloned().unwrap_or(json!([])),
+                "env": env,
+            }],
+            "restartPolicy": "Never",
+        },
+    })
+}
+
+/// Runs the `pre`, `mid` or `post` lifecycle hook of the strategy (`execNewPod`: a pod
+/// `<rc>-hook-<stage>` running the command with the named container's image and env).
+/// `failurePolicy`: Abort fails the deployment, Retry runs a new pod, Ignore goes on.
+fn hook(w: &mut World<'_>, dc: &Value, rc: &Value, stage: &str) -> Hook {
+    let params = if recreate(dc) {
+        "recreateParams"
+    } else {
+        "rollingParams"
+    };
+    let Some(h) = dc.pointer(&format!("/spec/strategy/{params}/{stage}")) else {
+        return Hook::Done;
+    };
+    let Some(exec) = h.get("execNewPod") else {
+        return Hook::Done;
+    };
+    let policy = h
+        .get("failurePolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Abort");
+    let key = (
+        meta::namespace(rc).to_string(),
+        format!("{}-hook-{stage}", meta::name(rc)),
+    );
+    let pod = w.cache().pods.get(&key).cloned();
+    let Some(pt) = w.kinds.pod else {
+        return Hook::Done;
+    };
+    match pod {
+        None => {
+            if let Err(e) = w.store.create(
+                pt,
+                &key.0,
+                hook_pod(dc, rc, stage, exec),
+                &WriteOptions::default(),
+            ) {
+                tracing::debug!(pod = %key.1, error = %e.message, "hook pod not created");
+            }
+            Hook::Waiting
+        }
+        Some(p) => match p.pointer("/status/phase").and_then(Value::as_str) {
+            Some("Succeeded") => Hook::Done,
+            Some("Failed") => match policy {
+                "Ignore" => Hook::Done,
+                "Retry" => {
+                    if !meta::is_deleting(&p) {
+                        let _ = w.store.delete(
+                            pt,
+                            &key.0,
+                            &key.1,
+                            &crate::store::DeleteOptions::default(),
+                        );
+                    }
+                    Hook::Waiting
+                }
+                _ => Hook::Abort,
+            },
+            _ => Hook::Waiting,
+        },
+    }
+}
+
+/// One step of the strategy: Done when the new version is fully rolled out.
+fn step(w: &mut World<'_>, dc: &Value, rc: &Value, olds: &[Arc<Value>], desired: i64) -> Hook {
+    let olds_up: Vec<&Arc<Value>> = olds.iter().filter(|r| i(r, "/spec/replicas") > 0).collect();
+    let first = olds_up.is_empty();
+    if recreate(dc) || first {
+        for r in &olds_up {
+            scale(w, dc, r, 0);
+        }
+        let old_pods = olds
+            .iter()
+            .any(|r| !w.cache().pods_of(meta::uid(r)).is_empty());
+        if !olds_up.is_empty() || old_pods {
+            return Hook::Waiting;
+        }
+        if recreate(dc) {
+            match hook(w, dc, rc, "mid") {
+                Hook::Done => {}
+                other => return other,
+            }
+        }
+        scale(w, dc, rc, desired);
+    } else {
+        let p = |f: &str| dc.pointer(&format!("/spec/strategy/rollingParams/{f}"));
+        let mut surge = int_or_percent(p("maxSurge"), desired, true);
+        let unavail = max_unavailable(dc, desired);
+        if surge == 0 && unavail == 0 {
+            surge = 1;
+        }
+        let new = i(rc, "/spec/replicas");
+        let old_total: i64 = olds.iter().map(|r| i(r, "/spec/replicas")).sum();
+        if new < desired && new + old_total < desired + surge {
+            let to = desired.min(desired + surge - old_total);
+            scale(w, dc, rc, to);
+        }
+        let avail = |r: &Value| i(r, "/status/availableReplicas").min(i(r, "/spec/replicas"));
+        let available: i64 = avail(rc) + olds.iter().map(|r| avail(r)).sum::<i64>();
+        let mut can_down = available - (desired - unavail);
+        for r in olds_up {
+            if can_down <= 0 {
+                break;
+            }
+            let cur = i(r, "/spec/replicas");
+            let d = cur.min(can_down);
+            scale(w, dc, r, cur - d);
+            can_down -= d;
+        }
+    }
+    let rc_now = w
+        .cache()
+        .rc
+        .get(&(meta::namespace(rc).to_string(), meta::name(rc).to_string()))
+        .cloned();
+    let olds_done = olds.iter().all(|r| {
+        w.cache()
+            .rc
+            .get(&(meta::namespace(r).to_string(), meta::name(r).to_string()))
+            .is_none_or(|r| i(r, "/spec/replicas") == 0)
+    });
+    let done = rc_now.is_some_and(|r| {
+        i(&r, "/spec/replicas") == desired
+            && i(&r, "/status/availableReplicas") >= desired
+            && i(&r, "/status/replicas") == desired
+    }) && olds_done;
+    if done { Hook::Done } else { Hook::Waiting }
+}
+
+/// Marks the version Failed and goes back to the previous complete version.
+fn fail(w: &mut World<'_>, dc: &Value, rc: &Value, olds: &[Arc<Value>], why: &str) {
+    let Some(rc) = set_phase(w, rc, "Failed", Some(why)) else {
+        return;
+    };
+    w.event(
+        dc,
+        true,
+        "DeploymentFailed",
+        format!("Deployment {} failed: {why}", meta::name(&rc)),
+        "deploymentconfig-controller",
+    );
+    scale(w, dc, &rc, 0);
+    if let Some(prev) = olds.iter().rev().find(|r| phase_of(r) == "Complete") {
+        scale(w, dc, prev, i(dc, "/spec/replicas"));
+    }
+}

@@ -1,0 +1,199 @@
+//! Test support for the OpenShift flavor: a simulator serving the OpenShift groups and
+//! dynamic clients for its kinds (kube-rs `DynamicObject` with an `ApiResource`).
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::core::GroupVersionKind;
+use odo_sim::{Flavor, Sim};
+use serde_json::Value;
+
+/// A one-node OpenShift-flavored simulator.
+pub fn sim() -> Sim {
+    Sim::builder()
+        .seed(7)
+        .flavor(Flavor::Openshift)
+        .build()
+        .expect("sim builds")
+}
+
+/// The ApiResource of `group/version` `kind` served as `plural`.
+pub fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+/// DeploymentConfigs.
+pub fn dc() -> ApiResource {
+    ar(
+        "apps.openshift.io",
+        "v1",
+        "DeploymentConfig",
+        "deploymentconfigs",
+    )
+}
+/// ImageStreams.
+pub fn is() -> ApiResource {
+    ar("image.openshift.io", "v1", "ImageStream", "imagestreams")
+}
+/// ImageStreamTags.
+pub fn istag() -> ApiResource {
+    ar(
+        "image.openshift.io",
+        "v1",
+        "ImageStreamTag",
+        "imagestreamtags",
+    )
+}
+/// Routes.
+pub fn route() -> ApiResource {
+    ar("route.openshift.io", "v1", "Route", "routes")
+}
+/// ReplicationControllers.
+pub fn rc() -> ApiResource {
+    ar("", "v1", "ReplicationController", "replicationcontrollers")
+}
+/// Pods.
+pub fn pod() -> ApiResource {
+    ar("", "v1", "Pod", "pods")
+}
+
+/// A dynamic API for `res` in `ns` ("" for cluster-scoped resources).
+pub fn api(sim: &Sim, res: &ApiResource, ns: &str) -> Api<DynamicObject> {
+    if ns.is_empty() {
+        Api::all_with(sim.client(), res)
+    } else {
+        Api::namespaced_with(sim.client(), ns, res)
+    }
+}
+
+fn to_value(o: DynamicObject) -> Value {
+    serde_json::to_value(o).expect("object json")
+}
+
+fn from_value(v: Value) -> DynamicObject {
+    serde_json::from_value(v).expect("dynamic object")
+}
+
+/// Creates an object; returns it as stored.
+pub async fn create(sim: &Sim, res: &ApiResource, ns: &str, obj: Value) -> Value {
+    let r = api(sim, res, ns)
+        .create(&PostParams::default(), &from_value(obj))
+        .await;
+    to_value(r.unwrap_or_else(|e| panic!("create {}: {e}", res.plural)))
+}
+
+/// Creates an object; returns the API error.
+pub async fn create_err(sim: &Sim, res: &ApiResource, ns: &str, obj: Value) -> kube::core::Status {
+    match api(sim, res, ns)
+        .create(&PostParams::default(), &from_value(obj))
+        .await
+    {
+        Err(kube::Error::Api(s)) => *s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+/// Reads an object.
+pub async fn get(sim: &Sim, res: &ApiResource, ns: &str, name: &str) -> Value {
+    let r = api(sim, res, ns).get(name).await;
+    to_value(r.unwrap_or_else(|e| panic!("get {}/{name}: {e}", res.plural)))
+}
+
+/// Reads an object if it exists.
+pub async fn get_opt(sim: &Sim, res: &ApiResource, ns: &str, name: &str) -> Option<Value> {
+    api(sim, res, ns)
+        .get_opt(name)
+        .await
+        .unwrap_or_else(|e| panic!("get {}/{name}: {e}", res.plural))
+        .map(to_value)
+}
+
+/// Lists objects matching a label selector ("" for all), sorted by name.
+pub async fn list(sim: &Sim, res: &ApiResource, ns: &str, labels: &str) -> Vec<Value> {
+    let mut lp = ListParams::default();
+    if !labels.is_empty() {
+        lp = lp.labels(labels);
+    }
+    let mut items: Vec<Value> = api(sim, res, ns)
+        .list(&lp)
+        .await
+        .unwrap_or_else(|e| panic!("list {}: {e}", res.plural))
+        .items
+        .into_iter()
+        .map(to_value)
+        .collect();
+    items.sort_by(|a, b| {
+        a["metadata"]["name"]
+            .as_str()
+            .cmp(&b["metadata"]["name"].as_str())
+    });
+    items
+}
+
+/// Applies a JSON merge patch.
+pub async fn merge(sim: &Sim, res: &ApiResource, ns: &str, name: &str, patch: Value) -> Value {
+    let r = api(sim, res, ns)
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await;
+    to_value(r.unwrap_or_else(|e| panic!("patch {}/{name}: {e}", res.plural)))
+}
+
+/// Replaces an object (PUT).
+pub async fn replace(sim: &Sim, res: &ApiResource, ns: &str, name: &str, obj: Value) -> Value {
+    let r = api(sim, res, ns)
+        .replace(name, &PostParams::default(), &from_value(obj))
+        .await;
+    to_value(r.unwrap_or_else(|e| panic!("replace {}/{name}: {e}", res.plural)))
+}
+
+/// Deletes an object.
+pub async fn delete(sim: &Sim, res: &ApiResource, ns: &str, name: &str) {
+    api(sim, res, ns)
+        .delete(name, &DeleteParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("delete {}/{name}: {e}", res.plural));
+}
+
+/// An annotation of an object ("" when unset).
+pub fn annotation<'a>(o: &'a Value, key: &str) -> &'a str {
+    o.pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// `spec.replicas` of an object.
+pub fn replicas(o: &Value) -> i64 {
+    o.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// Pods that are not being deleted and have not finished.
+pub fn live_pods(pods: &[Value]) -> Vec<&Value> {
+    pods.iter()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .filter(|p| {
+            !matches!(
+                p.pointer("/status/phase").and_then(Value::as_str),
+                Some("Succeeded" | "Failed")
+            )
+        })
+        .collect()
+}
+
+/// POSTs `body` to a subresource (`instantiate`, `rollback` ...); returns the answer.
+pub async fn post_subresource(
+    sim: &Sim,
+    res: &ApiResource,
+    ns: &str,
+    name: &str,
+    sub: &str,
+    body: Value,
+) -> Result<Value, kube::Error> {
+    api(sim, res, ns)
+        .create_subresource::<Value, Value>(sub, name, &PostParams::default(), &body)
+        .await
+}
