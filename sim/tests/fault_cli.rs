@@ -42,7 +42,16 @@ async fn api_errors_injected_and_cleared_through_the_cli() {
     let sim = odo_sim::Sim::builder().token("s3cret").build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (kc, server) = common::serve(&sim, dir.path(), Some("s3cret")).await;
-    let client = common::client_from_kubeconfig(&kc).await;
+    // kube-rs retries 503s with exponential back-off (15 attempts, minutes in all); the test
+    // wants to see the injected status itself.
+    let mut config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kc).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    config.default_retry = false;
+    let client = kube::Client::try_from(config).unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
     cms.list(&ListParams::default()).await.unwrap();
 
