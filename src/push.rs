@@ -96,6 +96,8 @@ pub struct SyncTarget {
     pub pod: String,
     /// Pod uid: a different uid than at the last push means everything must be sent again.
     pub pod_uid: String,
+    /// `containerID` of the app container's running instance, when the cluster reports it.
+    pub container_id: Option<String>,
     /// App container name.
     pub container: String,
     /// Directory the sources are extracted into (`$ODO_S2I_SRC_BIN_PATH/src`, i.e. `/tmp/src`).
@@ -389,6 +391,7 @@ pub async fn push_component(
         mirrors: deletion_mirrors(&p.s2i),
         pod: pod.name.clone(),
         pod_uid: pod.uid.clone(),
+        container_id: pod.container_id.clone(),
         container: object_name.clone(),
         target_dir: p.s2i.sync_target(),
     };

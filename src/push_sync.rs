@@ -57,6 +57,7 @@ impl SourceSync for IndexerSync {
             let sync_target = sync::SyncTarget::new(target.target_dir.clone())
                 .with_mirrors(target.mirrors.clone());
             let push = PushRequest::new(&request.context, &ignore, &sync_target, &target.pod_uid)
+                .container(target.container_id.as_deref())
                 .force(request.force);
             let built = AtomicBool::new(false);
             let report = sync::push_changes(&exec, &push, |_changes| {

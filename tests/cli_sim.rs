@@ -1,7 +1,7 @@
 //! The `odo` binary against the embedded simulator (state in `ODO_SIM_STATE`, kept between
 //! commands): config pushes create, update and prune the component's objects on both flavors;
-//! list/describe/url/storage read the cluster state; delete cleans up; projects; bad namespaces.
-//! Pod start-up needs the simulator's kubelet, so these tests push with `--config`.
+//! list/describe/url/storage read the cluster state; delete cleans up; projects; bad namespaces;
+//! and full source pushes, each `odo` process restoring the simulator as a rebooted node.
 
 #![allow(clippy::unwrap_used)]
 
@@ -326,13 +326,13 @@ fn projects_and_missing_namespace() {
     e.ok(&["push", "--config"]);
     let list = e.json(&["list", "-o", "json"]);
     assert_eq!(list["items"][0]["metadata"]["namespace"], "nope");
-    let err = e.odo(&["log"]);
-    // The simulated kubelet runs the pod, but container logs are not served yet: odo must
-    // say which pod it could not read, not hang or panic.
-    let stderr = String::from_utf8_lossy(&err.stderr);
-    assert_eq!(err.status.code(), Some(1), "{stderr}");
+    // A new process finds the pod restarting (the embedded node rebooted): `odo log` waits for
+    // the app container to start instead of failing on `PodInitializing`.
+    let log = e.odo(&["log"]);
+    let stderr = String::from_utf8_lossy(&log.stderr);
+    assert_eq!(log.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("cannot read the logs of pod api-app-"),
+        stderr.contains("Waiting for component api to start"),
         "{stderr}"
     );
     e.ok(&["app", "delete", "app", "-f"]);
@@ -342,6 +342,51 @@ fn projects_and_missing_namespace() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Every `odo` process restores the embedded simulator from its state directory: for the pods
+/// that is a node reboot (the same pod, new container instances with fresh writable layers).
+/// A push must then send the sources again, not trust an index written for the old instance.
+fn source_push_across_processes(flavor: &'static str) {
+    let e = Env::new(flavor);
+    std::fs::write(e.ctx().join("server.js"), "console.log('hello');\n").unwrap();
+    std::fs::write(e.ctx().join("package.json"), "{\"name\": \"web\"}\n").unwrap();
+    e.ok(&["create", "nodejs", "web", "--app", "shop"]);
+    let first = e.ok(&["push"]);
+    assert!(
+        first.contains("Changes successfully pushed to component: web"),
+        "{first}"
+    );
+    let index = |e: &Env| -> Value {
+        serde_json::from_slice(&std::fs::read(e.ctx().join(".odo/odo-file-index.json")).unwrap())
+            .unwrap()
+    };
+    let one = index(&e);
+    assert!(one["Files"]["server.js"].is_object(), "{one}");
+    let second = e.ok(&["push"]);
+    assert!(
+        second.contains("Changes successfully pushed to component: web")
+            && !second.contains("No file changes detected"),
+        "the restarted container gets the sources again: {second}"
+    );
+    let two = index(&e);
+    assert_eq!(two["PodUID"], one["PodUID"], "same pod");
+    assert_ne!(
+        two["ContainerID"], one["ContainerID"],
+        "new container instance"
+    );
+    let desc = e.json(&["describe", "-o", "json"]);
+    assert_eq!(desc["status"]["state"], "Pushed");
+}
+
+#[test]
+fn source_push_across_processes_kubernetes() {
+    source_push_across_processes("kubernetes");
+}
+
+#[test]
+fn source_push_across_processes_openshift() {
+    source_push_across_processes("openshift");
 }
 
 #[test]

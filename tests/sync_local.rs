@@ -246,6 +246,44 @@ async fn a_new_pod_uid_resends_the_whole_tree_and_still_deletes_on_persistent_di
     assert_eq!(index.pod_uid.as_deref(), Some("uid-2"));
 }
 
+async fn push_into_container(
+    src: &Path,
+    target: &SyncTarget,
+    container_id: &str,
+) -> Result<odo::sync::PushReport, SyncError> {
+    let ignore = IgnoreConfig::default();
+    let req = PushRequest::new(src, &ignore, target, "uid-1").container(Some(container_id));
+    push_changes(&LocalExec::new(), &req, odo::sync::no_assemble).await
+}
+
+#[tokio::test]
+async fn a_restarted_container_gets_the_whole_tree_again() {
+    let src = tempfile::tempdir().expect("tmp");
+    let dst = tempfile::tempdir().expect("tmp");
+    let s = src.path();
+    write(s, "a.txt", "a");
+    write(s, "d/b.txt", "b");
+    let target = target_of(dst.path());
+    push_into_container(s, &target, "odo-sim://one")
+        .await
+        .expect("push");
+    let same = push_into_container(s, &target, "odo-sim://one")
+        .await
+        .expect("push");
+    assert!(same.nothing_to_do(), "same instance, nothing to send");
+    // Same pod, new container instance: the writable layer holding the target is fresh.
+    fs::remove_dir_all(dst.path()).expect("wipe");
+    fs::create_dir(dst.path()).expect("mkdir");
+    let report = push_into_container(s, &target, "odo-sim://two")
+        .await
+        .expect("push after restart");
+    assert_eq!(report.full_resend, Some(FullResend::ContainerRestarted));
+    assert_synced(s, dst.path());
+    let index = FileIndex::read(s).expect("index");
+    assert_eq!(index.container_id.as_deref(), Some("odo-sim://two"));
+    assert_eq!(index.pod_uid.as_deref(), Some("uid-1"));
+}
+
 #[tokio::test]
 async fn forced_push_resends_and_still_deletes() {
     let src = tempfile::tempdir().expect("tmp");

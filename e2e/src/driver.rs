@@ -74,6 +74,7 @@ impl LibDriver {
             flavor,
             server: self.server.clone(),
             backend: ClusterChoice::Kube,
+            embedded: None,
         })
     }
 }

@@ -474,6 +474,45 @@ async fn claims_are_provisioned_and_reclaimed() {
     );
 }
 
+/// A bind interrupted between its two writes (the volume names the claim, the claim does not
+/// name the volume yet: a client updated the claim in between) is finished on the next
+/// reconcile, with that volume, instead of leaving the claim Pending forever.
+#[tokio::test]
+async fn a_half_done_bind_is_finished_with_the_same_volume() {
+    let sim = sim(1);
+    let claims = create::<PersistentVolumeClaim>(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+    )
+    .await;
+    let c = serde_json::to_value(claims.get("data").await.expect("pvc")).expect("json");
+    let uid = c["metadata"]["uid"].as_str().expect("uid").to_string();
+    let pvs: Api<PersistentVolume> = Api::all(sim.client());
+    let pv: PersistentVolume = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": format!("pvc-{uid}")},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "standard", "persistentVolumeReclaimPolicy": "Delete",
+            "hostPath": {"path": "/var/lib/odo-sim/volumes/x"},
+            "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "default", "name": "data", "uid": uid}}
+    }))
+    .expect("pv json");
+    pvs.create(&PostParams::default(), &pv).await.expect("pv");
+    sim.settle();
+    let c = serde_json::to_value(claims.get("data").await.expect("pvc")).expect("json");
+    assert_eq!(c["status"]["phase"], "Bound");
+    assert_eq!(c["spec"]["volumeName"], format!("pvc-{uid}"));
+    assert_eq!(
+        pvs.list(&ListParams::default())
+            .await
+            .expect("pvs")
+            .items
+            .len(),
+        1,
+        "no second volume provisioned"
+    );
+}
+
 /// Node loss: controller-owned pods are recreated elsewhere, bare pods are not.
 #[tokio::test]
 async fn node_loss_recreates_owned_pods_elsewhere() {

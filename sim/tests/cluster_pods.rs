@@ -363,3 +363,57 @@ async fn graceful_deletion_waits_for_the_grace_period() {
     sim.advance(Duration::from_millis(1));
     assert!(pods.get_opt("s").await.expect("get").is_none());
 }
+
+/// A simulator restored from its state directory finds pods whose containers already ran: the
+/// node rebooted under them. As after a real reboot, every container starts again as a new
+/// instance (restartCount + 1, a new containerID), init containers first.
+#[tokio::test]
+async fn a_restored_simulator_restarts_containers_as_a_rebooted_node_does() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = pod(
+        "web",
+        "Always",
+        vec![c("prep", "true")],
+        vec![server("app")],
+    );
+    let before = {
+        let sim = Sim::builder()
+            .seed(7)
+            .state_dir(dir.path())
+            .build()
+            .expect("sim");
+        let pods = create(&sim, spec).await;
+        sim.settle();
+        get(&pods, "web").await
+    };
+    assert_eq!(phase(&before), "Running");
+    let sim = Sim::builder()
+        .seed(7)
+        .state_dir(dir.path())
+        .build()
+        .expect("restored sim");
+    sim.settle();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    let after = get(&pods, "web").await;
+    assert_eq!(phase(&after), "Running");
+    assert_eq!(
+        after["metadata"]["uid"], before["metadata"]["uid"],
+        "same pod"
+    );
+    for (list, name) in [
+        ("initContainerStatuses", "prep"),
+        ("containerStatuses", "app"),
+    ] {
+        let (b, a) = (cstatus(&before, list, name), cstatus(&after, list, name));
+        assert_eq!(b["restartCount"], 0, "{name} before");
+        assert_eq!(a["restartCount"], 1, "{name} after");
+        assert_ne!(
+            a["containerID"], b["containerID"],
+            "{name} is a new instance"
+        );
+    }
+    assert!(
+        cstatus(&after, "containerStatuses", "app")["state"]["running"].is_object(),
+        "{after}"
+    );
+}

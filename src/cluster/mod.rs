@@ -229,6 +229,9 @@ pub struct Connection {
     pub server: String,
     /// Which backend.
     pub backend: ClusterChoice,
+    /// The embedded simulator behind `client`, when odo started one: its controllers and
+    /// kubelet run only while the `Sim` is alive, so the connection owns it.
+    pub embedded: Option<odo_sim::Sim>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -326,14 +329,16 @@ async fn connect_sim(opts: &ConnectOptions) -> Result<Connection, ClusterError> 
     let server = format!("embedded simulator ({})", dir.display());
     let mut opts = opts.clone();
     opts.flavor = Some(flavor);
-    finish_connect(
+    let mut conn = finish_connect(
         sim.client(),
         server,
         "default".into(),
         ClusterChoice::Sim,
         &opts,
     )
-    .await
+    .await?;
+    conn.embedded = Some(sim);
+    Ok(conn)
 }
 
 async fn connect_kube(opts: &ConnectOptions) -> Result<Connection, ClusterError> {
@@ -392,6 +397,7 @@ pub async fn finish_connect(
         flavor,
         server,
         backend,
+        embedded: None,
     })
 }
 

@@ -33,6 +33,18 @@ pub struct ReadyPod {
     pub name: String,
     /// Pod uid (a new uid means a new pod: the next push resends everything).
     pub uid: String,
+    /// `containerID` of the app container's running instance: a new instance starts from the
+    /// image's filesystem, so what earlier pushes extracted into its writable layer is gone.
+    pub container_id: Option<String>,
+}
+
+/// What the waiter knows of one pod.
+#[derive(Debug)]
+struct Tracked {
+    uid: String,
+    state: PodState,
+    created: String,
+    container_id: Option<String>,
 }
 
 const BAD_WAITING: &[&str] = &[
@@ -155,7 +167,7 @@ pub fn assess(pod: &Pod, container: &str) -> PodState {
 pub struct PodWaiter {
     container: String,
     exclude: BTreeSet<String>,
-    pods: BTreeMap<String, (String, PodState, String)>,
+    pods: BTreeMap<String, Tracked>,
     last_status: String,
 }
 
@@ -205,18 +217,32 @@ impl PodWaiter {
             .as_ref()
             .map(|t| t.0.to_string())
             .unwrap_or_default();
-        self.pods
-            .insert(name, (uid, assess(pod, &self.container), created));
+        let container_id = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.name == self.container))
+            .and_then(|c| c.container_id.clone());
+        self.pods.insert(
+            name,
+            Tracked {
+                uid,
+                state: assess(pod, &self.container),
+                created,
+                container_id,
+            },
+        );
     }
 
     fn ready(&self) -> Option<ReadyPod> {
         self.pods
             .iter()
-            .filter(|(_, (_, state, _))| *state == PodState::Ready)
-            .max_by(|a, b| (a.1.2.as_str(), a.0).cmp(&(b.1.2.as_str(), b.0)))
-            .map(|(name, (uid, _, _))| ReadyPod {
+            .filter(|(_, t)| t.state == PodState::Ready)
+            .max_by(|a, b| (a.1.created.as_str(), a.0).cmp(&(b.1.created.as_str(), b.0)))
+            .map(|(name, t)| ReadyPod {
                 name: name.clone(),
-                uid: uid.clone(),
+                uid: t.uid.clone(),
+                container_id: t.container_id.clone(),
             })
     }
 
@@ -224,8 +250,8 @@ impl PodWaiter {
     pub fn live_uids(&self) -> BTreeSet<String> {
         self.pods
             .values()
-            .filter(|(_, s, _)| *s != PodState::Terminating)
-            .map(|(uid, _, _)| uid.clone())
+            .filter(|t| t.state != PodState::Terminating)
+            .map(|t| t.uid.clone())
             .collect()
     }
 
@@ -236,8 +262,8 @@ impl PodWaiter {
         }
         self.pods
             .iter()
-            .map(|(name, (_, state, _))| {
-                let s = match state {
+            .map(|(name, t)| {
+                let s = match &t.state {
                     PodState::Ready => "Running".to_string(),
                     PodState::Terminating => "Terminating".to_string(),
                     PodState::Pending(s) | PodState::Failing(s) => s.clone(),
@@ -386,7 +412,8 @@ mod tests {
     }
 
     fn app(state: serde_json::Value) -> serde_json::Value {
-        json!([{"name": "web-app", "image": "i", "imageID": "", "ready": true, "restartCount": 0, "state": state}])
+        json!([{"name": "web-app", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                "containerID": "odo-sim://web-app-0", "state": state}])
     }
 
     #[test]
@@ -495,7 +522,8 @@ mod tests {
             ready,
             Some(ReadyPod {
                 name: "new".into(),
-                uid: "u2".into()
+                uid: "u2".into(),
+                container_id: Some("odo-sim://web-app-0".into()),
             })
         );
     }

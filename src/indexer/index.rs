@@ -5,7 +5,7 @@
 //! with forward-slash relative keys and RFC 3339 nanosecond dates. Our additions, which odo's
 //! decoder ignores: per entry `Mode` (permission bits), `Type` (`dir`/`symlink`, absent for files)
 //! and `Sha256` (content hash of files whose timestamp was too recent to trust, link target hash
-//! of symlinks); at the top `PodUID` and `TargetDir` of the last successful sync, `ScannedAt` (when
+//! of symlinks); at the top `PodUID`, `ContainerID` and `TargetDir` of the last successful sync, `ScannedAt` (when
 //! the walk that produced the index began) and `WrittenAt`.
 //!
 //! Memory: all paths live in one string arena and the table holds 48-byte slots (offset, length,
@@ -112,6 +112,9 @@ pub struct FileIndex {
     table: HashTable<Slot>,
     /// UID of the pod the tree was last synced into.
     pub pod_uid: Option<String>,
+    /// `containerID` of the container instance the tree was last extracted into (a restarted
+    /// container has a fresh writable layer, so what was extracted there is gone).
+    pub container_id: Option<String>,
     /// Directory inside the container the tree was last extracted into.
     pub target_dir: Option<String>,
     /// When the walk that produced this index began (the racy-timestamp reference).
@@ -345,6 +348,7 @@ impl FileIndex {
             }
         };
         opt_str("PodUID", &self.pod_uid);
+        opt_str("ContainerID", &self.container_id);
         opt_str("TargetDir", &self.target_dir);
         for (name, v) in [
             ("ScannedAt", self.scanned_at),
@@ -431,6 +435,8 @@ struct RawIndex<'a> {
 struct RawTail<'a> {
     #[serde(rename = "PodUID", default)]
     pod_uid: Option<String>,
+    #[serde(rename = "ContainerID", default)]
+    container_id: Option<String>,
     #[serde(rename = "TargetDir", default)]
     target_dir: Option<String>,
     #[serde(rename = "ScannedAt", default, borrow)]
@@ -443,6 +449,7 @@ impl RawTail<'_> {
     fn apply(self, index: &mut FileIndex) {
         let date = |s: Option<Cow<'_, str>>| s.and_then(|s| parse_rfc3339_nanos(&s));
         index.pod_uid = self.pod_uid;
+        index.container_id = self.container_id;
         index.target_dir = self.target_dir;
         index.scanned_at = date(self.scanned_at);
         index.written_at = date(self.written_at);

@@ -115,6 +115,9 @@ pub struct PushRequest<'a> {
     pub target: &'a SyncTarget,
     /// UID of the pod being synced into (a different UID than the index's means a full resend).
     pub pod_uid: &'a str,
+    /// `containerID` of the target container's running instance, when the cluster reports one
+    /// (a different one than the index's means the writable layer was reset: a full resend).
+    pub container_id: Option<&'a str>,
     /// `-f`: resend everything (deletions still computed from the index).
     pub force: bool,
     /// Scan tuning (racy window, threads); defaults are right for the CLI.
@@ -136,10 +139,17 @@ impl<'a> PushRequest<'a> {
             ignore,
             target,
             pod_uid,
+            container_id: None,
             force: false,
             scan: ScanOptions::default(),
             arg_budget: DEFAULT_ARG_BUDGET,
         }
+    }
+
+    /// Sets the target container instance.
+    pub fn container(mut self, container_id: Option<&'a str>) -> Self {
+        self.container_id = container_id;
+        self
     }
 
     /// Sets `-f`.
@@ -157,6 +167,8 @@ pub enum FullResend {
     NoIndex,
     /// The index was written for another pod (the pod was replaced).
     PodChanged,
+    /// The container restarted since the index was written (its writable layer is new).
+    ContainerRestarted,
     /// The index was written for another target directory.
     TargetChanged,
     /// `-f` was given.
@@ -247,6 +259,7 @@ where
     let mut opts = req.scan.clone();
     opts.resend_all = req.force;
     let pod_uid = req.pod_uid.to_string();
+    let container_id = req.container_id.map(str::to_string);
     let target_dir = req.target.dir.clone();
     let (scan, full_resend) = tokio::task::spawn_blocking(move || -> Result<_, IndexerError> {
         let rules = IgnoreRules::load(&context, &ignore)?;
@@ -257,6 +270,11 @@ where
             Some(FullResend::NoIndex)
         } else if previous.pod_uid.as_deref() != Some(pod_uid.as_str()) {
             Some(FullResend::PodChanged)
+        } else if container_id.is_some()
+            && previous.container_id.is_some()
+            && previous.container_id != container_id
+        {
+            Some(FullResend::ContainerRestarted)
         } else if previous.target_dir.as_deref() != Some(target_dir.as_str()) {
             Some(FullResend::TargetChanged)
         } else if opts.resend_all {
@@ -342,6 +360,7 @@ where
     // 6. Only now is the new state recorded.
     let mut index = scan.into_new_index(&summary.unsent);
     index.pod_uid = Some(req.pod_uid.to_string());
+    index.container_id = req.container_id.map(str::to_string);
     index.target_dir = Some(req.target.dir.clone());
     let context = req.context.to_path_buf();
     tokio::task::spawn_blocking(move || index.write(&context))

@@ -104,41 +104,54 @@ pub(crate) fn reconcile_claim(w: &mut World<'_>, key: &ObjKey) {
         .pointer("/spec/volumeName")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let candidate = w
+    // A volume already claimed by this claim first: a bind whose claim-side write lost a
+    // race (a client updated the claim in between) is finished, not started again.
+    let uid = meta::uid(&pvc).to_string();
+    let already = w
         .cache()
         .pv
         .values()
         .find(|pv| {
-            let available = pv.pointer("/status/phase").and_then(Value::as_str)
-                == Some("Available")
-                || pv.pointer("/status/phase").and_then(Value::as_str) == Some("Pending");
-            let unclaimed = pv.pointer("/spec/claimRef").is_none();
-            match &wanted_name {
-                Some(n) => meta::name(pv) == n && unclaimed,
-                None => {
-                    available
-                        && unclaimed
-                        && pv
-                            .pointer("/spec/storageClassName")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            == class
-                        && pv
-                            .pointer("/spec/capacity/storage")
-                            .and_then(quantity_milli)
-                            .unwrap_or(0)
-                            >= want
-                        && modes.as_array().is_none_or(|ms| {
-                            ms.iter().all(|m| {
-                                pv.pointer("/spec/accessModes")
-                                    .and_then(Value::as_array)
-                                    .is_some_and(|pm| pm.contains(m))
-                            })
-                        })
-                }
-            }
+            pv.pointer("/spec/claimRef/uid").and_then(Value::as_str) == Some(uid.as_str())
+                && !meta::is_deleting(pv)
         })
         .cloned();
+    let candidate = already.or_else(|| {
+        w.cache()
+            .pv
+            .values()
+            .find(|pv| {
+                let available = pv.pointer("/status/phase").and_then(Value::as_str)
+                    == Some("Available")
+                    || pv.pointer("/status/phase").and_then(Value::as_str) == Some("Pending");
+                let unclaimed = pv.pointer("/spec/claimRef").is_none();
+                match &wanted_name {
+                    Some(n) => meta::name(pv) == n && unclaimed,
+                    None => {
+                        available
+                            && unclaimed
+                            && pv
+                                .pointer("/spec/storageClassName")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                == class
+                            && pv
+                                .pointer("/spec/capacity/storage")
+                                .and_then(quantity_milli)
+                                .unwrap_or(0)
+                                >= want
+                            && modes.as_array().is_none_or(|ms| {
+                                ms.iter().all(|m| {
+                                    pv.pointer("/spec/accessModes")
+                                        .and_then(Value::as_array)
+                                        .is_some_and(|pm| pm.contains(m))
+                                })
+                            })
+                    }
+                }
+            })
+            .cloned()
+    });
     let pv = match candidate {
         Some(pv) => pv,
         None => {

@@ -286,9 +286,46 @@ fn new_pod(w: &mut World<'_>, key: &ObjKey, pod: &Value, node: &str) -> PodRt {
         terminating: false,
         oom: BTreeSet::new(),
     };
+    let mut rt = rt;
+    let rebooted = resume_after_reboot(pod, "/status/initContainerStatuses", &mut rt.init)
+        | resume_after_reboot(pod, "/status/containerStatuses", &mut rt.app);
+    if rebooted {
+        w.trace(|| format!("resume {}/{} after a kubelet restart", key.0, key.1));
+    }
     let ip = rt.ip.as_ref().map(|i| i.0.clone()).unwrap_or_default();
     w.trace(|| format!("sandbox {}/{} on {node} ip {ip}", key.0, key.1));
     rt
+}
+
+/// A pod the kubelet meets with containers that already ran (a simulator restored from its
+/// state directory: the node rebooted under it) restarts them as new instances, as a real
+/// kubelet does after a reboot: each that ran counts one more restart and gets a new
+/// `containerID`. Returns whether any container had run.
+fn resume_after_reboot(pod: &Value, statuses: &str, ctrs: &mut [Ctr]) -> bool {
+    let mut any = false;
+    for st in pod
+        .pointer(statuses)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if st.get("containerID").and_then(Value::as_str).is_none() {
+            continue;
+        }
+        let name = st.get("name").and_then(Value::as_str).unwrap_or_default();
+        let Some(c) = ctrs.iter_mut().find(|c| c.name == name) else {
+            continue;
+        };
+        let before = st
+            .get("restartCount")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0);
+        c.restarts = before.saturating_add(1);
+        c.instance = c.restarts;
+        any = true;
+    }
+    any
 }
 
 fn forget(w: &mut World<'_>, key: &ObjKey) {
