@@ -7,6 +7,7 @@
 //! from the backend's client, so the same code runs on the simulator and on kind.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -22,11 +23,18 @@ use crate::odo::{Component, OdoDriver, PushReport};
 /// How long a push may wait for the component's pod (odo's PushTimeout).
 const PUSH_TIMEOUT: Duration = Duration::from_secs(240);
 
+/// Moves a backend's clock forward by the given span (the simulator's `Sim::advance`).
+pub type Clock = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// Virtual time a [`Clock`] is moved per tick while an odo command waits on the cluster.
+const TICK: Duration = Duration::from_millis(100);
+
 /// Drives odo through its library, against one cluster.
 #[derive(Clone)]
 pub struct LibDriver {
     client: kube::Client,
     server: String,
+    clock: Option<Clock>,
 }
 
 impl std::fmt::Debug for LibDriver {
@@ -43,6 +51,29 @@ impl LibDriver {
         Self {
             client,
             server: server.into(),
+            clock: None,
+        }
+    }
+
+    /// On a cluster whose time only moves when told (the simulator in manual mode), `clock`
+    /// is moved forward while a command waits on the cluster, as time passes on a real one.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Runs `fut` while time passes on the cluster.
+    async fn in_time<T>(&self, fut: impl Future<Output = T>) -> T {
+        let Some(clock) = self.clock.clone() else {
+            return fut.await;
+        };
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                out = &mut fut => return out,
+                () = tokio::time::sleep(Duration::from_millis(1)) => clock(TICK),
+            }
         }
     }
 
@@ -112,15 +143,16 @@ impl OdoDriver for LibDriver {
             let file = load(dir)?;
             let conn = self.connection(&file).await?;
             let sync = odo::push::default_sync();
-            let summary = odo::push::push_component(
-                &conn,
-                &file,
-                &PushArgs::default(),
-                sync.as_ref(),
-                PUSH_TIMEOUT,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("odo push: {}", e.chain().join(": ")))?;
+            let summary = self
+                .in_time(odo::push::push_component(
+                    &conn,
+                    &file,
+                    &PushArgs::default(),
+                    sync.as_ref(),
+                    PUSH_TIMEOUT,
+                ))
+                .await
+                .map_err(|e| anyhow::anyhow!("odo push: {}", e.chain().join(": ")))?;
             let report = summary.sync.unwrap_or_default();
             Ok(PushReport {
                 files_sent: usize::try_from(report.sent).unwrap_or(usize::MAX),
@@ -175,9 +207,11 @@ impl OdoDriver for LibDriver {
             let prepared = odo::push::prepare(&file)
                 .map_err(|e| anyhow::anyhow!("odo delete: {}", e.chain().join(": ")))?;
             let c = &prepared.component;
-            odo::cluster::prune::delete_component(&conn, &c.name, &c.app)
-                .await
-                .with_context(|| format!("odo delete of component {}", c.name))?;
+            self.in_time(odo::cluster::prune::delete_component(
+                &conn, &c.name, &c.app,
+            ))
+            .await
+            .with_context(|| format!("odo delete of component {}", c.name))?;
             Ok(())
         })
     }

@@ -13,7 +13,12 @@ use e2e::scenarios;
 async fn run(name: &str) {
     let scenario = scenarios::by_name(name).unwrap_or_else(|| panic!("no scenario {name}"));
     let backend = SimBackend::for_scenario(name).expect("simulator");
-    let odo = Arc::new(LibDriver::new(backend.client(), "odo-sim (in-process)"));
+    let sim = backend.sim().clone();
+    let odo = Arc::new(
+        LibDriver::new(backend.client(), "odo-sim (in-process)").with_clock(Arc::new(move |d| {
+            sim.advance(d);
+        })),
+    );
     match harness::run(&backend, &scenario, Some(odo)).await {
         Ok(Outcome::Passed) => {}
         Ok(Outcome::Skipped(why)) => {

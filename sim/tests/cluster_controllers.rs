@@ -440,15 +440,20 @@ async fn jobs_complete_or_fail_per_backoff_limit() {
     );
 }
 
-#[tokio::test]
-async fn claims_are_provisioned_and_reclaimed() {
-    let sim = sim(1);
-    let claims = create::<PersistentVolumeClaim>(
-        &sim,
+/// A 1Gi ReadWriteOnce claim `data` of the default class.
+async fn data_claim(sim: &Sim) -> Api<PersistentVolumeClaim> {
+    create::<PersistentVolumeClaim>(
+        sim,
         json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn claims_are_provisioned_and_reclaimed() {
+    let sim = sim(1);
+    let claims = data_claim(&sim).await;
     let c = serde_json::to_value(claims.get("data").await.expect("pvc")).expect("json");
     assert_eq!(c["status"]["phase"], "Pending");
     sim.settle();
@@ -480,12 +485,7 @@ async fn claims_are_provisioned_and_reclaimed() {
 #[tokio::test]
 async fn a_half_done_bind_is_finished_with_the_same_volume() {
     let sim = sim(1);
-    let claims = create::<PersistentVolumeClaim>(
-        &sim,
-        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
-    )
-    .await;
+    let claims = data_claim(&sim).await;
     let c = serde_json::to_value(claims.get("data").await.expect("pvc")).expect("json");
     let uid = c["metadata"]["uid"].as_str().expect("uid").to_string();
     let pvs: Api<PersistentVolume> = Api::all(sim.client());

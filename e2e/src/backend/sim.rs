@@ -1,13 +1,9 @@
 //! [`SimBackend`]: scenarios on the in-process simulator, one fresh cluster and seed per
 //! scenario (the seed is printed on failure; `ODO_E2E_SEED` replays it).
 //!
-//! Without the `sim-cluster` feature the simulator is taken as the API core only (objects,
-//! watches, allocation, deletion and namespace termination): the capability set says so, and
-//! scenarios that need workload controllers or a kubelet report themselves as skipped; waiting
-//! only yields so that watches deliver. With `sim-cluster` (for an odo-sim that has the
-//! cluster: `Sim::advance`, `Sim::inject`, controllers and kubelet) waiting advances virtual
-//! time, faults go to `Sim::inject`, and controllers and kubelet are offered. Exec and DNS
-//! inside containers come with the container runtime.
+//! The simulator offers what a real cluster does (controllers, a kubelet, cluster DNS inside
+//! containers, exec): waiting advances virtual time and faults go to `Sim::inject`, so a
+//! scenario that takes seconds on kind takes milliseconds here.
 
 use std::time::Duration;
 
@@ -73,21 +69,12 @@ impl SimBackend {
     }
 }
 
-#[cfg(not(feature = "sim-cluster"))]
+/// Everything but the odo driver, which the harness adds when it has one.
 fn sim_capabilities() -> Capabilities {
-    Capabilities::api_only()
-}
-
-#[cfg(feature = "sim-cluster")]
-fn sim_capabilities() -> Capabilities {
-    use super::Capability;
-    Capabilities::api_only()
-        .with(Capability::Controllers)
-        .with(Capability::Kubelet)
+    Capabilities::all().without(super::Capability::Odo)
 }
 
 /// The simulator's own form of a fault.
-#[cfg(feature = "sim-cluster")]
 fn to_sim_fault(fault: &Fault) -> odo_sim::Fault {
     match fault.clone() {
         Fault::DeletePod { namespace, pod } => odo_sim::Fault::DeletePod { namespace, pod },
@@ -132,10 +119,7 @@ impl Backend for SimBackend {
 
     fn wait(&self, d: Duration) -> BoxFut<'_, ()> {
         Box::pin(async move {
-            #[cfg(feature = "sim-cluster")]
             self.sim.advance(d);
-            #[cfg(not(feature = "sim-cluster"))]
-            let _ = d;
             // Let watch deliveries run.
             for _ in 0..4 {
                 tokio::task::yield_now().await;
@@ -153,26 +137,12 @@ impl Backend for SimBackend {
 
     fn inject<'a>(&'a self, fault: &'a Fault) -> BoxFut<'a, Result<Injected, Unsupported>> {
         Box::pin(async move {
-            #[cfg(feature = "sim-cluster")]
-            return self
-                .sim
+            self.sim
                 .inject(to_sim_fault(fault))
                 .map(|()| Injected {
                     how: format!("Sim::inject({fault})"),
                 })
-                .map_err(|e| self.unsupported(fault, e.to_string()));
-            #[cfg(not(feature = "sim-cluster"))]
-            match fault {
-                Fault::DeletePod { namespace, pod } => {
-                    super::delete_pod_via_api(self.client(), namespace, pod)
-                        .await
-                        .map_err(|reason| self.unsupported(fault, reason))
-                }
-                _ => Err(self.unsupported(
-                    fault,
-                    "the simulator's API core has no kubelet or nodes to act on".into(),
-                )),
-            }
+                .map_err(|e| self.unsupported(fault, e.to_string()))
         })
     }
 
@@ -208,17 +178,23 @@ mod tests {
         assert_eq!(seed_for("a"), 0xaf63_dc4c_8601_ec8c);
     }
 
-    #[cfg(not(feature = "sim-cluster"))]
     #[tokio::test]
-    async fn node_faults_are_unsupported_not_ignored() {
+    async fn faults_reach_the_simulator_and_refusals_are_reported() {
         let b = SimBackend::with_seed(1).expect("sim");
-        let err = b
+        let done = b
             .inject(&Fault::NodeDown {
-                node: "node-1".into(),
+                node: "sim-node-1".into(),
             })
             .await
-            .expect_err("unsupported");
+            .expect("a node of the simulator goes down");
+        assert!(done.how.contains("Sim::inject"), "{}", done.how);
+        let err = b
+            .inject(&Fault::NodeDown {
+                node: "node-9".into(),
+            })
+            .await
+            .expect_err("no such node");
         assert_eq!(err.backend, "sim");
-        assert!(err.to_string().contains("stop node node-1"), "{err}");
+        assert!(err.to_string().contains("node-9"), "{err}");
     }
 }

@@ -132,7 +132,8 @@ fn selector(c: &Component) -> String {
 }
 
 /// Whether both init containers completed and the app container runs: the order is checked
-/// on the trace of states the watch saw (copy-supervisord done before copy-files-to-volume).
+/// on the trace of states the watch saw. The order is odo's (reference/odo.md 3a):
+/// `copy-files-to-volume` seeds the PVC first, then `copy-supervisord` fills `/opt/odo`.
 fn initialised(p: &Pod) -> bool {
     let Some(inits) = p
         .status
@@ -142,7 +143,7 @@ fn initialised(p: &Pod) -> bool {
         return false;
     };
     let names: Vec<&str> = inits.iter().map(|c| c.name.as_str()).collect();
-    names == ["copy-supervisord", "copy-files-to-volume"]
+    names == ["copy-files-to-volume", "copy-supervisord"]
         && inits.iter().all(|c| {
             c.state
                 .as_ref()
@@ -198,7 +199,7 @@ fn check_init_order(ctx: &Ctx<'_>, pod: &Pod) -> StepResult {
             && (second.contains("running") || second.contains("terminated"))
     });
     check(!second_started_before_first_done, || {
-        format!("copy-files-to-volume must start after copy-supervisord completed: {states:?}")
+        format!("copy-supervisord must start after copy-files-to-volume completed: {states:?}")
     })
 }
 
