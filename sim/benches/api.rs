@@ -35,6 +35,32 @@ async fn http_client(sim: &Sim, dir: &std::path::Path) -> kube::Client {
     kube::Client::try_from(config).expect("client")
 }
 
+/// Creates and gets of one ConfigMap through each client, one request per iteration.
+fn creates_and_gets(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    clients: &[(&str, kube::Client)],
+) {
+    for (mode, client) in clients {
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        g.bench_function(BenchmarkId::new("create", mode), |b| {
+            b.to_async(rt).iter(|| async {
+                cms.create(&PostParams::default(), &cm())
+                    .await
+                    .expect("create")
+            });
+        });
+        let fixed = rt
+            .block_on(cms.create(&PostParams::default(), &cm()))
+            .expect("create");
+        let name = fixed.metadata.name.expect("name");
+        g.bench_function(BenchmarkId::new("get", mode), |b| {
+            b.to_async(rt)
+                .iter(|| async { cms.get(&name).await.expect("get") });
+        });
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     c.bench_function("sim_build", |b| {
@@ -67,25 +93,27 @@ fn bench(c: &mut Criterion) {
             });
         });
     }
-    for (mode, client) in &clients {
-        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-        g.bench_function(BenchmarkId::new("create", mode), |b| {
-            b.to_async(&rt).iter(|| async {
-                cms.create(&PostParams::default(), &cm())
-                    .await
-                    .expect("create")
-            });
-        });
-        let fixed = rt
-            .block_on(cms.create(&PostParams::default(), &cm()))
-            .expect("create");
-        let name = fixed.metadata.name.expect("name");
-        g.bench_function(BenchmarkId::new("get", mode), |b| {
-            b.to_async(&rt)
-                .iter(|| async { cms.get(&name).await.expect("get") });
-        });
-    }
+    creates_and_gets(&mut g, &rt, &clients);
     g.finish();
+
+    // The same on a current-thread runtime (what `#[tokio::test]` gives a test): no request
+    // crosses threads, so the difference to the above is the cost of thread hand-offs
+    // (kube's buffer worker, the server's tasks), not of the simulator.
+    {
+        let rt1 = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("current-thread runtime");
+        let _ctx = rt1.enter();
+        let dir = tempfile::tempdir().expect("dir");
+        let sim = Sim::builder().build().expect("sim");
+        let http = rt1.block_on(http_client(&sim, dir.path()));
+        let clients = [("in_process", sim.client()), ("http", http)];
+        let mut g = c.benchmark_group("api_current_thread");
+        g.throughput(Throughput::Elements(1));
+        creates_and_gets(&mut g, &rt1, &clients);
+        g.finish();
+    }
 
     // Lists of 100 objects in a namespace of their own.
     let mut g = c.benchmark_group("list100");
