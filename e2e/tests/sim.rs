@@ -9,10 +9,15 @@ use e2e::backend::sim::SimBackend;
 use e2e::driver::LibDriver;
 use e2e::harness::{self, Outcome};
 use e2e::scenarios;
+use odo_sim::Flavor;
 
 async fn run(name: &str) {
+    run_on(name, Flavor::Kubernetes).await;
+}
+
+async fn run_on(name: &str, flavor: Flavor) {
     let scenario = scenarios::by_name(name).unwrap_or_else(|| panic!("no scenario {name}"));
-    let backend = SimBackend::for_scenario(name).expect("simulator");
+    let backend = SimBackend::for_scenario_on(name, flavor).expect("simulator");
     let sim = backend.sim().clone();
     let odo = Arc::new(
         LibDriver::new(backend.client(), "odo-sim (in-process)").with_clock(Arc::new(move |d| {
@@ -71,3 +76,31 @@ sim_scenarios!(
     odo_url_storage,
     odo_delete,
 );
+
+/// odo's scenarios once more on the openshift flavor: the same steps and checks, with odo
+/// rendering a DeploymentConfig (whose RC runs the pod) and Routes instead of a Deployment
+/// and Ingresses.
+mod openshift {
+    use super::{Flavor, run_on};
+
+    macro_rules! on_openshift {
+        ($($name:ident),* $(,)?) => {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    run_on(stringify!($name), Flavor::Openshift).await;
+                }
+            )*
+        };
+    }
+
+    on_openshift!(
+        odo_push_nodejs,
+        odo_push_java,
+        odo_push_python,
+        odo_incremental_push,
+        odo_pod_replaced,
+        odo_url_storage,
+        odo_delete,
+    );
+}

@@ -18,6 +18,8 @@ pub const SEED_ENV: &str = "ODO_E2E_SEED";
 #[derive(Debug, Clone)]
 pub struct SimBackend {
     sim: Sim,
+    /// `sim`, or `sim-openshift` on that flavor (traces go to a directory per name).
+    name: &'static str,
     seed: u64,
     caps: Capabilities,
 }
@@ -43,16 +45,30 @@ impl SimBackend {
         Self::with_seed(seed_for(scenario))
     }
 
+    /// A fresh simulated cluster of `flavor` for one scenario (odo then renders that flavor's
+    /// objects: a DeploymentConfig and Routes on OpenShift).
+    pub fn for_scenario_on(scenario: &str, flavor: Flavor) -> Result<Self, BackendError> {
+        Self::build(seed_for(scenario), flavor)
+    }
+
     /// A fresh simulated cluster with an explicit seed.
     pub fn with_seed(seed: u64) -> Result<Self, BackendError> {
+        Self::build(seed, Flavor::Kubernetes)
+    }
+
+    fn build(seed: u64, flavor: Flavor) -> Result<Self, BackendError> {
         let sim = Sim::builder()
             .seed(seed)
             .nodes(1)
-            .flavor(Flavor::Kubernetes)
+            .flavor(flavor)
             .build()
             .map_err(|e| BackendError::Sim(e.to_string()))?;
         Ok(Self {
             sim,
+            name: match flavor {
+                Flavor::Openshift => "sim-openshift",
+                Flavor::Kubernetes => "sim",
+            },
             seed,
             caps: sim_capabilities(),
         })
@@ -99,7 +115,7 @@ fn to_sim_fault(fault: &Fault) -> odo_sim::Fault {
 
 impl Backend for SimBackend {
     fn name(&self) -> &str {
-        "sim"
+        self.name
     }
 
     fn describe(&self) -> String {

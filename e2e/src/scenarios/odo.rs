@@ -118,9 +118,17 @@ fn component(ctx: &Ctx<'_>, lang: &str) -> Component {
     }
 }
 
-/// The label odo's pod template carries: `component=<component>-<app>`.
-fn pod_selector(c: &Component) -> String {
-    format!("component={}-{}", c.name, c.app)
+/// The label odo's pod template carries: `component=<component>-<app>` on Kubernetes,
+/// `deploymentconfig=<component>-<app>` on OpenShift (the flavor the cluster serves).
+async fn pod_selector(ctx: &Ctx<'_>, c: &Component) -> StepResult<String> {
+    let flavor = odo::cluster::flavor::detect(&ctx.client())
+        .await
+        .map_err(|e| anyhow::anyhow!("detecting the cluster's flavor: {e}"))?;
+    let key = match flavor {
+        odo::manifests::Flavor::Kubernetes => "component",
+        odo::manifests::Flavor::OpenShift => "deploymentconfig",
+    };
+    Ok(format!("{key}={}-{}", c.name, c.app))
 }
 
 /// The labels on every object odo creates for a component.
@@ -170,7 +178,7 @@ async fn create_and_push(
     let pod = ctx
         .wait_for::<Pod>(
             "the component's pod runs with both init containers completed",
-            labelled(&pod_selector(&c)),
+            labelled(&pod_selector(ctx, &c).await?),
             CONVERGE,
             |v| v.iter().find(|p| initialised(p)).cloned(),
         )
@@ -254,7 +262,7 @@ fn pod_replaced<'a>(ctx: &'a Ctx<'a>) -> BoxFut<'a, StepResult> {
         let new = ctx
             .wait_for::<Pod>(
                 "a new pod runs with both init containers completed",
-                labelled(&pod_selector(&c)),
+                labelled(&pod_selector(ctx, &c).await?),
                 CONVERGE,
                 |v| v.iter().find(|p| p.uid() != old && initialised(p)).cloned(),
             )
@@ -322,7 +330,7 @@ fn url_storage<'a>(ctx: &'a Ctx<'a>) -> BoxFut<'a, StepResult> {
         let pod = ctx
             .wait_for::<Pod>(
                 "a pod mounting /data runs",
-                labelled(&pod_selector(&c)),
+                labelled(&pod_selector(ctx, &c).await?),
                 CONVERGE,
                 |v| {
                     v.iter()
@@ -374,7 +382,7 @@ fn delete<'a>(ctx: &'a Ctx<'a>) -> BoxFut<'a, StepResult> {
         odo.delete(&dir).await?;
         ctx.wait_for::<Pod>(
             "the component's pods are gone",
-            labelled(&pod_selector(&c)),
+            labelled(&pod_selector(ctx, &c).await?),
             CONVERGE,
             |v| v.is_empty().then(Pod::default),
         )
