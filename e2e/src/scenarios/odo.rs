@@ -45,7 +45,7 @@ pub fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "odo_incremental_push",
-            about: "a second push sends only the changed file",
+            about: "later pushes send only what changed and delete what was deleted",
             needs: NEEDS,
             images: &[INIT_IMAGE, NODEJS],
             run: incremental_push,
@@ -244,7 +244,40 @@ fn incremental_push<'a>(ctx: &'a Ctx<'a>) -> BoxFut<'a, StepResult> {
         let got = probe_file(ctx, &pod.name_any(), &container, "/tmp/src/changed.txt").await?;
         check(got == "second push\n", || {
             format!("the pushed file holds {got:?}")
-        })
+        })?;
+        let built = probe_file(
+            ctx,
+            &pod.name_any(),
+            &container,
+            "/opt/app-root/src/changed.txt",
+        )
+        .await?;
+        check(built == "second push\n", || {
+            format!("assemble copied the file onto the PVC: {built:?}")
+        })?;
+
+        ctx.step("edit one file, delete another, odo push");
+        let server = dir.join("server.js");
+        let mut edited = std::fs::read_to_string(&server)?;
+        edited.push_str("// edited\n");
+        std::fs::write(&server, &edited)?;
+        std::fs::remove_file(dir.join("changed.txt"))?;
+        let report = odo.push(&dir).await?;
+        check(
+            !report.full && report.files_sent == 1 && report.files_deleted == 1,
+            || format!("one file sent, one deleted: {report:?}"),
+        )?;
+        let got = probe_file(ctx, &pod.name_any(), &container, "/tmp/src/server.js").await?;
+        check(got == edited, || format!("the edited file holds {got:?}"))?;
+        // The deletion reaches the sync target and the assembled copy on the PVC.
+        for path in ["/tmp/src/changed.txt", "/opt/app-root/src/changed.txt"] {
+            let test = format!("test -e {path} && echo present || echo absent");
+            let got = super::exec(ctx, &pod.name_any(), &container, &["sh", "-c", &test]).await?;
+            check(got.trim() == "absent", || {
+                format!("{path} is {}", got.trim())
+            })?;
+        }
+        Ok(())
     })
 }
 
