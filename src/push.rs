@@ -548,6 +548,44 @@ pub fn run_index(file: &LocalConfigFile, ignore: Vec<String>) -> Result<PendingC
     })
 }
 
+/// `odo utils index --write`: records the tree as the index (to time the indexer as a whole
+/// process, or to start over from the current tree), and returns what changed since the
+/// previous one. The pod of the last sync is forgotten, so the next push sends everything:
+/// an index written without a sync must never hide a file from the container.
+pub fn record_index(file: &LocalConfigFile, ignore: Vec<String>) -> Result<PendingChanges> {
+    let p = prepare(file)?;
+    let request = SyncRequest {
+        context: file.context.clone(),
+        source_dir: file.context.join(&p.component.source_location),
+        ignore,
+        force: false,
+    };
+    let config = crate::push_sync::ignore_config(&request);
+    let fail = |e: crate::indexer::IndexerError| -> crate::error::Error {
+        PushError::Sync {
+            component: p.component.name.clone(),
+            source: Box::new(e),
+        }
+        .into()
+    };
+    let scan = crate::indexer::scan_tree(
+        &request.context,
+        &config,
+        &crate::indexer::ScanOptions::default(),
+    )
+    .map_err(fail)?;
+    let changes = scan.changes.clone();
+    let mut index = scan.into_new_index(&[]);
+    index.pod_uid = None;
+    index.container_id = None;
+    index.write(&request.context).map_err(|e| fail(e.into()))?;
+    Ok(PendingChanges {
+        added: changes.added,
+        modified: changes.modified,
+        deleted: changes.deleted,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@ use crate::sync::{self, PodExec, PushRequest, SyncError};
 #[derive(Debug, Default)]
 pub struct IndexerSync;
 
-fn ignore_config(request: &SyncRequest) -> IgnoreConfig {
+pub(crate) fn ignore_config(request: &SyncRequest) -> IgnoreConfig {
     if request.ignore.is_empty() {
         IgnoreConfig::from_files()
     } else {

@@ -592,3 +592,30 @@ fn list_path_finds_local_components() {
         "{table}"
     );
 }
+
+#[test]
+fn utils_index_shows_pending_changes_and_writes_only_when_asked() {
+    let e = Env::new();
+    e.ok(&["create", "nodejs", "web"]);
+    std::fs::write(e.ctx().join("server.js"), "console.log(1);\n").unwrap();
+    let index = e.ctx().join(".odo/odo-file-index.json");
+    let pending = e.json(&["utils", "index", "-o", "json"]);
+    assert_eq!(pending["kind"], "FileIndexChanges");
+    assert_eq!(pending["added"], serde_json::json!(["server.js"]));
+    assert!(!index.exists(), "a plain `utils index` writes nothing");
+
+    let written = e.json(&["utils", "index", "--write", "-o", "json"]);
+    assert_eq!(written["added"], serde_json::json!(["server.js"]));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap();
+    assert_eq!(doc["kind"], "FileIndex");
+    assert!(doc["Files"]["server.js"].is_object(), "{doc}");
+    assert!(
+        doc.get("PodUID").is_none(),
+        "no pod recorded, so the next push resends everything: {doc}"
+    );
+    let after = e.ok(&["utils", "index"]);
+    assert!(after.contains("No file changes"), "{after}");
+    std::fs::remove_file(e.ctx().join("server.js")).unwrap();
+    let gone = e.json(&["utils", "index", "-o", "json"]);
+    assert_eq!(gone["deleted"], serde_json::json!(["server.js"]));
+}

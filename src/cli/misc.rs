@@ -43,11 +43,16 @@ pub enum UtilsCommand {
     #[command(after_help = "Examples:
   odo utils index
   odo utils index --context ./frontend -o json
-  odo utils index --ignore 'dist/**'")]
+  odo utils index --ignore 'dist/**'
+  odo utils index --write      # record the tree as the index; the next push sends everything")]
     Index {
         /// Ignore rules replacing .odoignore/.gitignore (repeatable)
         #[arg(long = "ignore", value_name = "GLOB")]
         ignore: Vec<String>,
+        /// Also write the index (.odo/odo-file-index.json). It forgets the pod of the last
+        /// push, so the next push sends every file again: nothing is hidden from the container
+        #[arg(long)]
+        write: bool,
     },
 }
 
@@ -109,9 +114,13 @@ pub fn completion(a: CompletionArgs) -> Result<()> {
 /// Runs an `odo utils` subcommand.
 pub fn utils(g: &GlobalArgs, cmd: UtilsCommand) -> Result<()> {
     match cmd {
-        UtilsCommand::Index { ignore } => {
+        UtilsCommand::Index { ignore, write } => {
             let file = g.load_config()?;
-            let pending = crate::push::run_index(&file, ignore)?;
+            let pending = if write {
+                crate::push::record_index(&file, ignore)?
+            } else {
+                crate::push::run_index(&file, ignore)?
+            };
             if g.json() {
                 output::print_json(&json!({
                     "kind": "FileIndexChanges", "apiVersion": output::API_VERSION,
