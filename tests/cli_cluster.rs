@@ -1,5 +1,6 @@
 //! The `odo` binary against clusters that cannot serve it: one that accepts connections and
-//! never answers (the Timeout preference bounds the wait) and one that refuses them.
+//! never answers (the Timeout preference bounds the wait), one that refuses them, and one
+//! that answers 503 (a few quick retries, then the answer is reported).
 
 #![allow(clippy::unwrap_used)]
 
@@ -132,4 +133,46 @@ fn broken_kubeconfig_is_reported() {
         "{err}"
     );
     assert!(err.contains("caused by:"), "{err}");
+}
+
+/// A cluster that keeps answering 503 gets a few quick retries, then its answer reaches the
+/// user: kube-rs's default (15 retries, back-off growing to minutes) would hang the command.
+#[test]
+fn a_cluster_answering_503_is_reported_not_retried_for_minutes() {
+    let dir = setup();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = odo_sim::Sim::builder().build().unwrap();
+    sim.inject(odo_sim::Fault::ApiErrors {
+        verb: Some("patch".into()),
+        resource: Some("deployments".into()),
+        code: 503,
+        rate: 1.0,
+    })
+    .unwrap();
+    let addr = rt.block_on(async {
+        let bound = odo_sim::server::bind("127.0.0.1:0".parse().unwrap(), false)
+            .await
+            .unwrap();
+        let addr = bound.addr;
+        tokio::spawn(odo_sim::server::serve(sim.clone(), bound));
+        addr
+    });
+    let kc = kubeconfig(dir.path(), &format!("http://{addr}"));
+    let started = std::time::Instant::now();
+    let out = odo(
+        dir.path(),
+        &kc,
+        &["push", "--config", "--project", "default"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("503") || err.contains("ServiceUnavailable"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the command hung in retries for {:?}",
+        started.elapsed()
+    );
 }

@@ -341,6 +341,20 @@ async fn connect_sim(opts: &ConnectOptions) -> Result<Connection, ClusterError> 
     Ok(conn)
 }
 
+/// First back-off of a retried 429/503/504.
+const RETRY_MIN_DELAY: Duration = Duration::from_millis(200);
+/// Longest back-off between two retries.
+const RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
+/// Retries of one request before the server's answer is reported.
+const RETRY_ATTEMPTS: u32 = 3;
+
+/// The retry policy of odo's requests (honours the server's `Retry-After`).
+fn retry_policy() -> kube::client::retry::RetryPolicy {
+    kube::client::retry::RetryPolicy::new(RETRY_MIN_DELAY, RETRY_MAX_DELAY, RETRY_ATTEMPTS, true)
+        // Constants (every test that connects through a kubeconfig builds this policy).
+        .expect("odo's retry policy constants are valid")
+}
+
 async fn connect_kube(opts: &ConnectOptions) -> Result<Connection, ClusterError> {
     let timeout = opts.timeout.max(Duration::from_millis(100));
     let mut config = tokio::time::timeout(timeout, kube::Config::infer())
@@ -353,10 +367,20 @@ async fn connect_kube(opts: &ConnectOptions) -> Result<Connection, ClusterError>
     config.connect_timeout = Some(timeout);
     let server = config.cluster_url.to_string();
     let default_ns = config.default_namespace.clone();
-    let client = kube::Client::try_from(config).map_err(|source| ClusterError::Client {
-        server: server.clone(),
-        source,
-    })?;
+    // kube-rs retries 429/503/504 up to 15 times with back-off growing to minutes: right for a
+    // controller, a silent hang for a command someone waits on. A few quick retries ride out
+    // a blip; then the server's own answer reaches the user.
+    config.default_retry = false;
+    let retry = retry_policy();
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|source| ClusterError::Client {
+            server: server.clone(),
+            source,
+        })?
+        // Retry needs a cloneable service: the buffer makes one of the boxed stack.
+        .with_layer(&tower::buffer::BufferLayer::new(1024))
+        .with_layer(&tower::retry::RetryLayer::new(retry))
+        .build();
     finish_connect(client, server, default_ns, ClusterChoice::Kube, opts).await
 }
 
