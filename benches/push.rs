@@ -6,13 +6,12 @@
 //! 100 ms steps as fast as the push lets it (the wall time measured is odo's and the
 //! simulator's work, not virtual seconds). Throughput is the pushed tree's bytes per second.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use odo::cli::component::PushArgs;
-use odo::cluster::{ClusterChoice, ConnectOptions, Connection, finish_connect};
+use odo::cluster::{ConnectOptions, Connection, attach_sim};
 use odo::config::LocalConfigFile;
 use odo::manifests::Flavor;
 use odo_sim::Sim;
@@ -58,36 +57,16 @@ async fn connect(sim: &Sim) -> Connection {
         flavor: Some(Flavor::Kubernetes),
         ..Default::default()
     };
-    finish_connect(
-        sim.client(),
-        "odo-sim (in-process)".into(),
-        "default".into(),
-        ClusterChoice::Sim,
-        &opts,
-    )
-    .await
-    .expect("connect")
-}
-
-/// Runs `fut` while the simulator's clock moves.
-async fn in_time<T>(sim: &Sim, fut: impl Future<Output = T>) -> T {
-    tokio::pin!(fut);
-    loop {
-        tokio::select! {
-            biased;
-            out = &mut fut => return out,
-            () = tokio::task::yield_now() => {
-                sim.advance(TICK);
-            }
-        }
-    }
+    attach_sim(sim, "odo-sim (in-process)".into(), "default", &opts)
+        .await
+        .expect("connect")
 }
 
 async fn push(sim: &Sim, conn: &Connection, dir: &Path) -> odo::push::PushSummary {
     let file = LocalConfigFile::load_existing(dir).expect("config");
     let sync = odo::push::default_sync();
-    in_time(
-        sim,
+    sim.advancing(
+        TICK,
         odo::push::push_component(
             conn,
             &file,

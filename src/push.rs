@@ -156,6 +156,12 @@ pub type BuildStep<'a> =
 pub trait SourceSync: Send + Sync {
     /// What the next push would send.
     fn pending(&self, request: &SyncRequest) -> std::result::Result<PendingChanges, BoxError>;
+    /// What the next push would send, with the tree recorded as the index (`utils index
+    /// --write`). Not every sync keeps an index: by default this says so.
+    fn record(&self, request: &SyncRequest) -> std::result::Result<PendingChanges, BoxError> {
+        let _ = request;
+        Err(Box::new(PushError::SyncUnavailable))
+    }
     /// Sends the changes into the container and builds.
     fn sync<'a>(
         &'a self,
@@ -530,8 +536,22 @@ pub fn run_watch(
     crate::push_sync::run_watch(g, file, delay, show_log, ignore)
 }
 
-/// `odo utils index` from the CLI: what the next push would send.
+/// `odo utils index`: what the next push would send, without writing anything.
 pub fn run_index(file: &LocalConfigFile, ignore: Vec<String>) -> Result<PendingChanges> {
+    index_with(file, ignore, |sync, request| sync.pending(request))
+}
+
+/// `odo utils index --write`: the same, and the tree recorded as the index (see
+/// [`crate::indexer::write_index`]: the next push still sends everything).
+pub fn record_index(file: &LocalConfigFile, ignore: Vec<String>) -> Result<PendingChanges> {
+    index_with(file, ignore, |sync, request| sync.record(request))
+}
+
+fn index_with(
+    file: &LocalConfigFile,
+    ignore: Vec<String>,
+    run: impl FnOnce(&dyn SourceSync, &SyncRequest) -> std::result::Result<PendingChanges, BoxError>,
+) -> Result<PendingChanges> {
     let p = prepare(file)?;
     let request = SyncRequest {
         context: file.context.clone(),
@@ -539,50 +559,12 @@ pub fn run_index(file: &LocalConfigFile, ignore: Vec<String>) -> Result<PendingC
         ignore,
         force: false,
     };
-    default_sync().pending(&request).map_err(|source| {
+    run(default_sync().as_ref(), &request).map_err(|source| {
         PushError::Sync {
             component: p.component.name.clone(),
             source,
         }
         .into()
-    })
-}
-
-/// `odo utils index --write`: records the tree as the index (to time the indexer as a whole
-/// process, or to start over from the current tree), and returns what changed since the
-/// previous one. The pod of the last sync is forgotten, so the next push sends everything:
-/// an index written without a sync must never hide a file from the container.
-pub fn record_index(file: &LocalConfigFile, ignore: Vec<String>) -> Result<PendingChanges> {
-    let p = prepare(file)?;
-    let request = SyncRequest {
-        context: file.context.clone(),
-        source_dir: file.context.join(&p.component.source_location),
-        ignore,
-        force: false,
-    };
-    let config = crate::push_sync::ignore_config(&request);
-    let fail = |e: crate::indexer::IndexerError| -> crate::error::Error {
-        PushError::Sync {
-            component: p.component.name.clone(),
-            source: Box::new(e),
-        }
-        .into()
-    };
-    let scan = crate::indexer::scan_tree(
-        &request.context,
-        &config,
-        &crate::indexer::ScanOptions::default(),
-    )
-    .map_err(fail)?;
-    let changes = scan.changes.clone();
-    let mut index = scan.into_new_index(&[]);
-    index.pod_uid = None;
-    index.container_id = None;
-    index.write(&request.context).map_err(|e| fail(e.into()))?;
-    Ok(PendingChanges {
-        added: changes.added,
-        modified: changes.modified,
-        deleted: changes.deleted,
     })
 }
 

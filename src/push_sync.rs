@@ -25,7 +25,7 @@ use crate::sync::{self, PodExec, PushRequest, SyncError};
 #[derive(Debug, Default)]
 pub struct IndexerSync;
 
-pub(crate) fn ignore_config(request: &SyncRequest) -> IgnoreConfig {
+fn ignore_config(request: &SyncRequest) -> IgnoreConfig {
     if request.ignore.is_empty() {
         IgnoreConfig::from_files()
     } else {
@@ -33,14 +33,23 @@ pub(crate) fn ignore_config(request: &SyncRequest) -> IgnoreConfig {
     }
 }
 
+fn pending_of(changes: indexer::Changes) -> PendingChanges {
+    PendingChanges {
+        added: changes.added,
+        modified: changes.modified,
+        deleted: changes.deleted,
+    }
+}
+
 impl SourceSync for IndexerSync {
     fn pending(&self, request: &SyncRequest) -> std::result::Result<PendingChanges, BoxError> {
         let changes = indexer::pending_changes(&request.context, &ignore_config(request))?;
-        Ok(PendingChanges {
-            added: changes.added,
-            modified: changes.modified,
-            deleted: changes.deleted,
-        })
+        Ok(pending_of(changes))
+    }
+
+    fn record(&self, request: &SyncRequest) -> std::result::Result<PendingChanges, BoxError> {
+        let changes = indexer::write_index(&request.context, &ignore_config(request))?;
+        Ok(pending_of(changes))
     }
 
     fn sync<'a>(

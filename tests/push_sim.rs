@@ -12,7 +12,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::Api;
 use odo::cli::Cli;
 use odo::cli::component::PushArgs;
-use odo::cluster::{ClusterChoice, ConnectOptions, Connection, finish_connect};
+use odo::cluster::{ConnectOptions, Connection, attach_sim};
 use odo::config::LocalConfigFile;
 use odo::manifests::Flavor;
 
@@ -31,15 +31,9 @@ async fn connect(sim: &odo_sim::Sim, namespace: &str) -> Connection {
         flavor: Some(Flavor::Kubernetes),
         ..Default::default()
     };
-    finish_connect(
-        sim.client(),
-        "sim".into(),
-        namespace.into(),
-        ClusterChoice::Sim,
-        &opts,
-    )
-    .await
-    .unwrap()
+    attach_sim(sim, "sim".into(), namespace, &opts)
+        .await
+        .unwrap()
 }
 
 async fn push_config(conn: &Connection, dir: &Path) {

@@ -23,8 +23,18 @@ async fn push(
     target: &SyncTarget,
     uid: &str,
 ) -> Result<odo::sync::PushReport, SyncError> {
+    push_as(src, target, uid, None).await
+}
+
+/// A push into pod `uid`, container instance `container_id` when given.
+async fn push_as(
+    src: &Path,
+    target: &SyncTarget,
+    uid: &str,
+    container_id: Option<&str>,
+) -> Result<odo::sync::PushReport, SyncError> {
     let ignore = IgnoreConfig::default();
-    let req = PushRequest::new(src, &ignore, target, uid);
+    let req = PushRequest::new(src, &ignore, target, uid).container(container_id);
     push_changes(&LocalExec::new(), &req, odo::sync::no_assemble).await
 }
 
@@ -246,16 +256,6 @@ async fn a_new_pod_uid_resends_the_whole_tree_and_still_deletes_on_persistent_di
     assert_eq!(index.pod_uid.as_deref(), Some("uid-2"));
 }
 
-async fn push_into_container(
-    src: &Path,
-    target: &SyncTarget,
-    container_id: &str,
-) -> Result<odo::sync::PushReport, SyncError> {
-    let ignore = IgnoreConfig::default();
-    let req = PushRequest::new(src, &ignore, target, "uid-1").container(Some(container_id));
-    push_changes(&LocalExec::new(), &req, odo::sync::no_assemble).await
-}
-
 #[tokio::test]
 async fn a_restarted_container_gets_the_whole_tree_again() {
     let src = tempfile::tempdir().expect("tmp");
@@ -264,17 +264,17 @@ async fn a_restarted_container_gets_the_whole_tree_again() {
     write(s, "a.txt", "a");
     write(s, "d/b.txt", "b");
     let target = target_of(dst.path());
-    push_into_container(s, &target, "odo-sim://one")
+    push_as(s, &target, "uid-1", Some("odo-sim://one"))
         .await
         .expect("push");
-    let same = push_into_container(s, &target, "odo-sim://one")
+    let same = push_as(s, &target, "uid-1", Some("odo-sim://one"))
         .await
         .expect("push");
     assert!(same.nothing_to_do(), "same instance, nothing to send");
     // Same pod, new container instance: the writable layer holding the target is fresh.
     fs::remove_dir_all(dst.path()).expect("wipe");
     fs::create_dir(dst.path()).expect("mkdir");
-    let report = push_into_container(s, &target, "odo-sim://two")
+    let report = push_as(s, &target, "uid-1", Some("odo-sim://two"))
         .await
         .expect("push after restart");
     assert_eq!(report.full_resend, Some(FullResend::ContainerRestarted));

@@ -33,6 +33,8 @@ const PATHS: [&str; 9] = [
 ];
 const GITIGNORE: &str = "*.log\n!keep.log\n/build/\n";
 const TARGET: &str = "/tmp/src";
+/// Virtual time per step while a push or a read-back waits on the simulator.
+const TICK: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -184,20 +186,6 @@ async fn running_pod(sim: &Sim) -> PodExec {
     PodExec::new(api, "target", Some("app".into()))
 }
 
-/// Runs `fut` while the simulator's clock moves (the processes exec starts run in its time).
-async fn in_time<T>(sim: &Sim, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::pin!(fut);
-    loop {
-        tokio::select! {
-            biased;
-            out = &mut fut => return out,
-            () = tokio::task::yield_now() => {
-                sim.advance(Duration::from_millis(50));
-            }
-        }
-    }
-}
-
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -225,11 +213,11 @@ proptest! {
                     apply(src.path(), op);
                 }
                 let req = PushRequest::new(src.path(), &ignore, &target, "uid-1");
-                let report = in_time(&sim, push_changes(&exec, &req, odo::sync::no_assemble))
+                let report = sim.advancing(TICK, push_changes(&exec, &req, odo::sync::no_assemble))
                     .await
                     .expect("push");
                 prop_assert!(report.unsent.is_empty(), "{:?}", report.unsent);
-                let got = in_time(&sim, read_back(&exec)).await;
+                let got = sim.advancing(TICK, read_back(&exec)).await;
                 let want = expected(src.path());
                 prop_assert_eq!(got, want, "container tree after push {} of {:?}", n + 1, pushes);
             }

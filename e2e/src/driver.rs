@@ -7,7 +7,6 @@
 //! from the backend's client, so the same code runs on the simulator and on kind.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -23,10 +22,7 @@ use crate::odo::{Component, OdoDriver, PushReport};
 /// How long a push may wait for the component's pod (odo's PushTimeout).
 const PUSH_TIMEOUT: Duration = Duration::from_secs(240);
 
-/// Moves a backend's clock forward by the given span (the simulator's `Sim::advance`).
-pub type Clock = Arc<dyn Fn(Duration) + Send + Sync>;
-
-/// Virtual time a [`Clock`] is moved per tick while an odo command waits on the cluster.
+/// Virtual time the simulator moves per step while an odo command waits on it.
 const TICK: Duration = Duration::from_millis(100);
 
 /// Drives odo through its library, against one cluster.
@@ -34,7 +30,8 @@ const TICK: Duration = Duration::from_millis(100);
 pub struct LibDriver {
     client: kube::Client,
     server: String,
-    clock: Option<Clock>,
+    /// The simulator behind `client` when its time moves only when told.
+    sim: Option<odo_sim::Sim>,
 }
 
 impl std::fmt::Debug for LibDriver {
@@ -51,29 +48,23 @@ impl LibDriver {
         Self {
             client,
             server: server.into(),
-            clock: None,
+            sim: None,
         }
     }
 
-    /// On a cluster whose time only moves when told (the simulator in manual mode), `clock`
-    /// is moved forward while a command waits on the cluster, as time passes on a real one.
+    /// On a simulator in manual time, its clock moves while a command waits on it, as time
+    /// passes on a real cluster.
     #[must_use]
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = Some(clock);
+    pub fn with_sim_clock(mut self, sim: odo_sim::Sim) -> Self {
+        self.sim = Some(sim);
         self
     }
 
     /// Runs `fut` while time passes on the cluster.
     async fn in_time<T>(&self, fut: impl Future<Output = T>) -> T {
-        let Some(clock) = self.clock.clone() else {
-            return fut.await;
-        };
-        tokio::pin!(fut);
-        loop {
-            tokio::select! {
-                out = &mut fut => return out,
-                () = tokio::time::sleep(Duration::from_millis(1)) => clock(TICK),
-            }
+        match &self.sim {
+            Some(sim) => sim.advancing(TICK, fut).await,
+            None => fut.await,
         }
     }
 

@@ -11,18 +11,12 @@ use e2e::harness::{self, Outcome};
 use e2e::scenarios;
 use odo_sim::Flavor;
 
-async fn run(name: &str) {
-    run_on(name, Flavor::Kubernetes).await;
-}
-
 async fn run_on(name: &str, flavor: Flavor) {
     let scenario = scenarios::by_name(name).unwrap_or_else(|| panic!("no scenario {name}"));
     let backend = SimBackend::for_scenario_on(name, flavor).expect("simulator");
-    let sim = backend.sim().clone();
     let odo = Arc::new(
-        LibDriver::new(backend.client(), "odo-sim (in-process)").with_clock(Arc::new(move |d| {
-            sim.advance(d);
-        })),
+        LibDriver::new(backend.client(), "odo-sim (in-process)")
+            .with_sim_clock(backend.sim().clone()),
     );
     match harness::run(&backend, &scenario, Some(odo)).await {
         Ok(Outcome::Passed) => {}
@@ -35,14 +29,22 @@ async fn run_on(name: &str, flavor: Flavor) {
     }
 }
 
-macro_rules! sim_scenarios {
-    ($($name:ident),* $(,)?) => {
+/// One test per scenario name, run on the simulator of `$flavor`.
+macro_rules! scenario_tests {
+    ($flavor:expr; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $name() {
-                run(stringify!($name)).await;
+                run_on(stringify!($name), $flavor).await;
             }
         )*
+    };
+}
+
+/// Every scenario on the kubernetes flavor, and a check that the list is complete.
+macro_rules! sim_scenarios {
+    ($($name:ident),* $(,)?) => {
+        scenario_tests!(Flavor::Kubernetes; $($name),*);
 
         /// Every scenario in the list has a test above, and no test names a missing one.
         #[test]
@@ -83,18 +85,8 @@ sim_scenarios!(
 mod openshift {
     use super::{Flavor, run_on};
 
-    macro_rules! on_openshift {
-        ($($name:ident),* $(,)?) => {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    run_on(stringify!($name), Flavor::Openshift).await;
-                }
-            )*
-        };
-    }
-
-    on_openshift!(
+    scenario_tests!(
+        Flavor::Openshift;
         odo_push_nodejs,
         odo_push_java,
         odo_push_python,

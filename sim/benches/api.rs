@@ -35,6 +35,18 @@ async fn http_client(sim: &Sim, dir: &std::path::Path) -> kube::Client {
     kube::Client::try_from(config).expect("client")
 }
 
+/// A fresh simulator served on loopback from `rt` (which must be entered), and its two
+/// clients: in-process and over HTTP. The directory holds the kubeconfig.
+fn served(
+    rt: &tokio::runtime::Runtime,
+) -> (Sim, tempfile::TempDir, [(&'static str, kube::Client); 2]) {
+    let dir = tempfile::tempdir().expect("dir");
+    let sim = Sim::builder().build().expect("sim");
+    let http = rt.block_on(http_client(&sim, dir.path()));
+    let clients = [("in_process", sim.client()), ("http", http)];
+    (sim, dir, clients)
+}
+
 /// Creates and gets of one ConfigMap through each client, one request per iteration.
 fn creates_and_gets(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -68,10 +80,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let _runtime_context = rt.enter();
-    let dir = tempfile::tempdir().expect("dir");
-    let sim = Sim::builder().build().expect("sim");
-    let http = rt.block_on(http_client(&sim, dir.path()));
-    let clients = [("in_process", sim.client()), ("http", http)];
+    let (sim, _dir, clients) = served(&rt);
 
     let mut g = c.benchmark_group("api");
     g.throughput(Throughput::Elements(1));
@@ -105,10 +114,7 @@ fn bench(c: &mut Criterion) {
             .build()
             .expect("current-thread runtime");
         let _ctx = rt1.enter();
-        let dir = tempfile::tempdir().expect("dir");
-        let sim = Sim::builder().build().expect("sim");
-        let http = rt1.block_on(http_client(&sim, dir.path()));
-        let clients = [("in_process", sim.client()), ("http", http)];
+        let (_sim, _dir, clients) = served(&rt1);
         let mut g = c.benchmark_group("api_current_thread");
         g.throughput(Throughput::Elements(1));
         creates_and_gets(&mut g, &rt1, &clients);

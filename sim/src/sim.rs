@@ -330,6 +330,22 @@ impl Sim {
         self.cluster.advance(d)
     }
 
+    /// Awaits `fut` while virtual time moves `step` forward each time `fut` has to wait: a
+    /// client of a manual-time simulator (an odo push, an exec) then sees time pass as it
+    /// would on a real cluster, as fast as the work allows.
+    pub async fn advancing<F: std::future::Future>(&self, step: Duration, fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut fut => return out,
+                () = tokio::task::yield_now() => {
+                    self.advance(step);
+                }
+            }
+        }
+    }
+
     /// Runs until nothing is pending, jumping from event to event, for at most
     /// [`DEFAULT_SETTLE_HORIZON`] of virtual time.
     pub fn settle(&self) -> Settled {

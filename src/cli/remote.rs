@@ -35,32 +35,6 @@ pub fn observe_best_effort(g: &GlobalArgs, file: &LocalConfigFile) -> Option<Obs
     }
 }
 
-/// True while the app container of `pod` has never run: it waits to be created or for the
-/// init containers (`PodInitializing`, `ContainerCreating`) and has no earlier instance.
-fn not_started_yet(pod: &k8s_openapi::api::core::v1::Pod, container: &str) -> bool {
-    let Some(status) = pod.status.as_ref() else {
-        return true;
-    };
-    let Some(c) = status
-        .container_statuses
-        .iter()
-        .flatten()
-        .find(|c| c.name == container)
-    else {
-        return true;
-    };
-    let waiting = c
-        .state
-        .as_ref()
-        .and_then(|s| s.waiting.as_ref())
-        .and_then(|w| w.reason.as_deref());
-    let ran_before = c
-        .last_state
-        .as_ref()
-        .is_some_and(|l| l.terminated.is_some() || l.running.is_some());
-    matches!(waiting, Some("PodInitializing" | "ContainerCreating")) && !ran_before
-}
-
 /// `odo delete` from the CLI.
 pub fn run_delete(g: &GlobalArgs, file: &LocalConfigFile, wait_gone: bool) -> Result<()> {
     let p = prepare(file)?;
@@ -227,9 +201,12 @@ pub fn run_log(g: &GlobalArgs, file: &LocalConfigFile, follow: bool) -> Result<(
         };
         let container = c.object_name();
         let mut name = pod.metadata.name.clone().unwrap_or_default();
-        if not_started_yet(&pod, &container) {
-            // A pod still running its init containers has no log yet; a crash-looping one has
-            // (its previous runs), so only the first start is waited for.
+        if matches!(
+            cluster::wait::assess(&pod, &container),
+            cluster::wait::PodState::Pending(_)
+        ) {
+            // A pod still starting has no log yet; a crash-looping or exited one has, so only
+            // a start is waited for.
             // Progress goes to stderr: stdout is the log, often redirected to a file.
             let timeout = crate::config::PreferenceFile::load()?.push_timeout();
             eprintln!("Waiting for component {} to start ...", c.name);

@@ -329,15 +329,26 @@ async fn connect_sim(opts: &ConnectOptions) -> Result<Connection, ClusterError> 
     let server = format!("embedded simulator ({})", dir.display());
     let mut opts = opts.clone();
     opts.flavor = Some(flavor);
+    attach_sim(&sim, server, "default", &opts).await
+}
+
+/// Connects to a simulator running in this process (the embedded one, or one a test or a
+/// bench built); the connection keeps it alive.
+pub async fn attach_sim(
+    sim: &odo_sim::Sim,
+    server: String,
+    namespace: &str,
+    opts: &ConnectOptions,
+) -> Result<Connection, ClusterError> {
     let mut conn = finish_connect(
         sim.client(),
         server,
-        "default".into(),
+        namespace.into(),
         ClusterChoice::Sim,
-        &opts,
+        opts,
     )
     .await?;
-    conn.embedded = Some(sim);
+    conn.embedded = Some(sim.clone());
     Ok(conn)
 }
 

@@ -104,11 +104,16 @@ pub fn pending_changes(context: &Path, ignore: &IgnoreConfig) -> Result<Changes,
     Ok(scan_tree(context, ignore, &ScanOptions::default())?.changes)
 }
 
-/// Scans `context` and records the result as the new index (`odo utils index --write`),
-/// keeping the pod UID and target directory of the previous index. Returns what changed.
+/// Scans `context` and records the result as the new index (`odo utils index --write`).
+/// Returns what changed. No sync went with it, so the pod and container of the last sync are
+/// forgotten: the next push sends everything, and an index written here never hides a file
+/// from the container.
 pub fn write_index(context: &Path, ignore: &IgnoreConfig) -> Result<Changes, IndexerError> {
     let scan = scan_tree(context, ignore, &ScanOptions::default())?;
     let changes = scan.changes.clone();
-    scan.into_new_index(&[]).write(context)?;
+    let mut index = scan.into_new_index(&[]);
+    index.pod_uid = None;
+    index.container_id = None;
+    index.write(context)?;
     Ok(changes)
 }

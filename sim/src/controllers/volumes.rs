@@ -107,51 +107,23 @@ pub(crate) fn reconcile_claim(w: &mut World<'_>, key: &ObjKey) {
     // A volume already claimed by this claim first: a bind whose claim-side write lost a
     // race (a client updated the claim in between) is finished, not started again.
     let uid = meta::uid(&pvc).to_string();
-    let already = w
-        .cache()
-        .pv
-        .values()
-        .find(|pv| {
-            pv.pointer("/spec/claimRef/uid").and_then(Value::as_str) == Some(uid.as_str())
-                && !meta::is_deleting(pv)
-        })
-        .cloned();
-    let candidate = already.or_else(|| {
-        w.cache()
+    let candidate = {
+        let cache = w.cache();
+        cache
             .pv
             .values()
             .find(|pv| {
-                let available = pv.pointer("/status/phase").and_then(Value::as_str)
-                    == Some("Available")
-                    || pv.pointer("/status/phase").and_then(Value::as_str) == Some("Pending");
-                let unclaimed = pv.pointer("/spec/claimRef").is_none();
-                match &wanted_name {
-                    Some(n) => meta::name(pv) == n && unclaimed,
-                    None => {
-                        available
-                            && unclaimed
-                            && pv
-                                .pointer("/spec/storageClassName")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                == class
-                            && pv
-                                .pointer("/spec/capacity/storage")
-                                .and_then(quantity_milli)
-                                .unwrap_or(0)
-                                >= want
-                            && modes.as_array().is_none_or(|ms| {
-                                ms.iter().all(|m| {
-                                    pv.pointer("/spec/accessModes")
-                                        .and_then(Value::as_array)
-                                        .is_some_and(|pm| pm.contains(m))
-                                })
-                            })
-                    }
-                }
+                pv.pointer("/spec/claimRef/uid").and_then(Value::as_str) == Some(uid.as_str())
+                    && !meta::is_deleting(pv)
+            })
+            .or_else(|| {
+                cache
+                    .pv
+                    .values()
+                    .find(|pv| fits_claim(pv, wanted_name.as_deref(), &class, want, &modes))
             })
             .cloned()
-    });
+    };
     let pv = match candidate {
         Some(pv) => pv,
         None => {
@@ -252,6 +224,42 @@ pub(crate) fn reconcile_claim(w: &mut World<'_>, key: &ObjKey) {
         &WriteOptions::default(),
     );
     w.trace(|| format!("claim-bound {}/{} {pv_name}", key.0, key.1));
+}
+
+/// Whether an unclaimed volume can serve a claim: the one it names, or (naming none) an
+/// available volume of its class, large enough, with every access mode it asks for.
+fn fits_claim(
+    pv: &Value,
+    wanted_name: Option<&str>,
+    class: &str,
+    want: u64,
+    modes: &Value,
+) -> bool {
+    if pv.pointer("/spec/claimRef").is_some() {
+        return false;
+    }
+    if let Some(n) = wanted_name {
+        return meta::name(pv) == n;
+    }
+    let phase = pv.pointer("/status/phase").and_then(Value::as_str);
+    matches!(phase, Some("Available" | "Pending"))
+        && pv
+            .pointer("/spec/storageClassName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            == class
+        && pv
+            .pointer("/spec/capacity/storage")
+            .and_then(quantity_milli)
+            .unwrap_or(0)
+            >= want
+        && modes.as_array().is_none_or(|ms| {
+            ms.iter().all(|m| {
+                pv.pointer("/spec/accessModes")
+                    .and_then(Value::as_array)
+                    .is_some_and(|pm| pm.contains(m))
+            })
+        })
 }
 
 fn has_scheduled_consumer(cache: &Cache, key: &ObjKey) -> bool {

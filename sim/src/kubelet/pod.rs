@@ -267,7 +267,7 @@ fn new_pod(w: &mut World<'_>, key: &ObjKey, pod: &Value, node: &str) -> PodRt {
         })
     };
     w.st.sched.assume(key, node, pod);
-    let rt = PodRt {
+    let mut rt = PodRt {
         uid: meta::uid(pod).to_string(),
         node: node.to_string(),
         ip,
@@ -286,7 +286,6 @@ fn new_pod(w: &mut World<'_>, key: &ObjKey, pod: &Value, node: &str) -> PodRt {
         terminating: false,
         oom: BTreeSet::new(),
     };
-    let mut rt = rt;
     let rebooted = resume_after_reboot(pod, "/status/initContainerStatuses", &mut rt.init)
         | resume_after_reboot(pod, "/status/containerStatuses", &mut rt.app);
     if rebooted {
