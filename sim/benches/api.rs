@@ -105,6 +105,43 @@ fn bench(c: &mut Criterion) {
     creates_and_gets(&mut g, &rt, &clients);
     g.finish();
 
+    // Requests issued from a task on the runtime, as a controller or `#[tokio::main]` code
+    // that spawns its work does: one at a time, and 16 in flight. `b.to_async` above polls
+    // from the bench's own thread, so every request there also crosses into the runtime.
+    {
+        let mut g = c.benchmark_group("api_in_task");
+        g.throughput(Throughput::Elements(1));
+        for (mode, client) in &clients {
+            for in_flight in [1_usize, 16] {
+                let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+                let id = BenchmarkId::new(format!("create_{in_flight}_in_flight"), mode);
+                g.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        let cms = cms.clone();
+                        rt.block_on(tokio::spawn(async move {
+                            let start = std::time::Instant::now();
+                            futures::stream::iter(0..iters)
+                                .map(|_| {
+                                    let cms = cms.clone();
+                                    async move {
+                                        cms.create(&PostParams::default(), &cm())
+                                            .await
+                                            .expect("create")
+                                    }
+                                })
+                                .buffer_unordered(in_flight)
+                                .for_each(|_| async {})
+                                .await;
+                            start.elapsed()
+                        }))
+                        .expect("bench task")
+                    });
+                });
+            }
+        }
+        g.finish();
+    }
+
     // The same on a current-thread runtime (what `#[tokio::test]` gives a test): no request
     // crosses threads, so the difference to the above is the cost of thread hand-offs
     // (kube's buffer worker, the server's tasks), not of the simulator.

@@ -145,12 +145,30 @@ fn dispatch(
         Route::OpenApi(rest) => openapi::respond(store, &rest, headers, uri),
         Route::Resource(target) => {
             let repr = request::negotiate(headers)?;
+            // The object of a create or replace, decoded once for validation and the handler.
+            let object = match (method.as_str(), &target.name, target.subresource.as_deref()) {
+                ("POST", None, None) | ("PUT", Some(_), None | Some("status" | "finalize")) => {
+                    Some(request::decode_body(body, headers, &target.rt))
+                }
+                _ => None,
+            };
+            let valid = object.as_ref().and_then(|o| o.as_ref().ok());
             let warnings =
-                openapi::validate::check(store, method, &target, &params, headers, body)?;
+                openapi::validate::check(store, method, &target, &params, headers, body, valid)?;
             let os = openshift::handle(store, method, &target, &params, headers, body, repr);
             let mut resp = match os {
                 Some(r) => r?,
-                None => resource(store, method, &target, &params, headers, body, repr)?,
+                None => {
+                    let req = Req {
+                        method,
+                        target: &target,
+                        params: &params,
+                        headers,
+                        body,
+                        object,
+                    };
+                    resource(store, req, repr)?
+                }
             };
             for w in warnings {
                 let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
@@ -247,15 +265,27 @@ fn watch_transform(
     }))
 }
 
-fn resource(
-    store: &Arc<Store>,
-    method: &Method,
-    target: &Target,
-    params: &Params,
-    headers: &HeaderMap,
-    body: &Bytes,
-    repr: Representation,
-) -> ApiResult<Response> {
+/// A request to a resource, as the handler sees it.
+struct Req<'a> {
+    method: &'a Method,
+    target: &'a Target,
+    params: &'a Params,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+    /// The decoded object of a create or replace.
+    object: Option<ApiResult<Value>>,
+}
+
+fn resource(store: &Arc<Store>, req: Req<'_>, repr: Representation) -> ApiResult<Response> {
+    let Req {
+        method,
+        target,
+        params,
+        headers,
+        body,
+        object,
+    } = req;
+    let decoded = || object.unwrap_or_else(|| request::decode_body(body, headers, &target.rt));
     let tid = target.tid;
     let ns = target.namespace.as_deref().unwrap_or_default();
     let rt = &target.rt;
@@ -311,12 +341,12 @@ fn resource(
         }
         ("GET", Some(name), Some("scale")) => ok(&scale_of(store.get(tid, ns, name)?.as_ref())),
         ("POST", None, None) => {
-            let obj = request::decode_body(body, headers, rt)?;
+            let obj = decoded()?;
             let v = store.create(tid, ns, obj, &write)?;
             created(&v)
         }
         ("PUT", Some(name), None | Some("status") | Some("finalize")) => {
-            let obj = request::decode_body(body, headers, rt)?;
+            let obj = decoded()?;
             let part = if sub == Some("status") {
                 Part::Status
             } else {

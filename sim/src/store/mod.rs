@@ -1037,12 +1037,16 @@ impl Inner {
     }
 
     fn index_owners(&mut self, tid: TypeId, obj: &Value, add: bool) {
+        let owners = meta::owner_uids(obj);
+        if owners.is_empty() {
+            return;
+        }
         let entry = (
             tid,
             meta::namespace(obj).to_string(),
             meta::name(obj).to_string(),
         );
-        for owner in meta::owner_uids(obj) {
+        for owner in owners {
             if add {
                 self.dependents
                     .entry(owner)
