@@ -1,7 +1,8 @@
-//! The init-container example of the OpenShift core-concepts document (seed 003), kept in
-//! `fixtures/openshift/myapp-pod.yaml`, applied with the real `kubectl` to the real
-//! `odo-sim serve` binary (real runtime: the init containers run their `until nslookup ...`
-//! loops in the simulated shell), with virtual time 100 times the wall clock.
+//! The real `kubectl` against the real `odo-sim serve` binary (real runtime: containers run
+//! in simulated filesystems and shell), with virtual time 100 times the wall clock: the
+//! init-container example of the OpenShift core-concepts document (seed 003, kept in
+//! `fixtures/openshift/myapp-pod.yaml`), and files and env from ConfigMaps and Secrets made
+//! by `kubectl create`, read back through `kubectl exec`.
 //!
 //! Without `kubectl` on PATH the test is skipped with a notice, unless
 //! `ODO_REQUIRE_CLIENTS=1` (set in CI), where it fails.
@@ -36,7 +37,7 @@ struct Served {
     child: Child,
     kubeconfig: PathBuf,
     cache: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Served {
@@ -68,12 +69,18 @@ impl Served {
             child,
             kubeconfig,
             cache: dir.path().join("cache"),
-            _dir: dir,
+            dir,
         }
     }
 
     /// Runs kubectl; returns (exit ok, stdout, stderr).
     fn kubectl(&self, args: &[&str]) -> (bool, String, String) {
+        let (ok, out, err) = self.kubectl_raw(args);
+        (ok, String::from_utf8_lossy(&out).into_owned(), err)
+    }
+
+    /// Runs kubectl; returns (exit ok, stdout as bytes, stderr).
+    fn kubectl_raw(&self, args: &[&str]) -> (bool, Vec<u8>, String) {
         let out = Command::new("kubectl")
             .env("KUBECONFIG", &self.kubeconfig)
             .arg("--cache-dir")
@@ -83,9 +90,23 @@ impl Served {
             .expect("run kubectl");
         (
             out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.stdout,
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// Runs kubectl and requires it to succeed; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.kubectl(args);
+        assert!(ok, "kubectl {}: {out}{err}", args.join(" "));
+        out
+    }
+
+    /// Writes `contents` into the test's directory; returns its path.
+    fn file(&self, name: &str, contents: &[u8]) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).expect("write file");
+        p.display().to_string()
     }
 
     fn apply(&self, file: &Path) {
@@ -208,4 +229,148 @@ fn the_seed_init_container_pod_waits_for_each_service_then_runs() {
         out.trim(),
         "init-myservice=Completed/0 init-mydb=Completed/0"
     );
+}
+
+#[test]
+fn files_and_env_from_kubectl_created_config_maps_and_secrets_reach_the_container() {
+    if kubectl_present().is_none() {
+        return;
+    }
+    let served = Served::start("100");
+    // Several lines, a blank one, UTF-8 beyond ASCII, a trailing newline: kubectl sends it
+    // as `data`. Bytes that are not UTF-8: kubectl sends them base64 in `binaryData`.
+    let props = "# réglages 設定\nname = Zoë\nport = 8080\n\n\tindented = yes\n".as_bytes();
+    let blob: Vec<u8> = [0u8, 0xff, 0xfe, 0x80, b'\n', b'\r', b'\n', 0xc3]
+        .into_iter()
+        .chain((0..=255u8).rev())
+        .collect();
+    let props_file = served.file("app.properties", props);
+    let blob_file = served.file("logo.bin", &blob);
+    let env_file = served.file("settings.env", b"LOG_LEVEL=debug\nFEATURE_X=on\n");
+    served.ok(&[
+        "create",
+        "configmap",
+        "app-config",
+        &format!("--from-file={props_file}"),
+        &format!("--from-file={blob_file}"),
+        "--from-literal=MODE=dev",
+    ]);
+    let binary_keys = served.ok(&[
+        "get",
+        "configmap",
+        "app-config",
+        "-o",
+        "jsonpath={.binaryData}",
+    ]);
+    assert!(
+        binary_keys.contains("logo.bin"),
+        "kubectl stored the non-UTF-8 file as binaryData: {binary_keys}"
+    );
+    served.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        &format!("--from-env-file={env_file}"),
+    ]);
+    served.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "--from-literal=password=s3 cr=t",
+        "--from-literal=user=admin",
+    ]);
+    let pod = served.file(
+        "pod.yaml",
+        br#"apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+spec:
+  volumes:
+  - name: cfg
+    configMap:
+      name: app-config
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'echo started && sleep 3600']
+    env:
+    - name: EARLY
+      value: hello $(MODE)
+    - name: MODE
+      valueFrom:
+        configMapKeyRef: {name: app-config, key: MODE}
+    - name: GREETING
+      value: hello $(MODE) at $(LOG_LEVEL)
+    - name: DB_PASSWORD
+      valueFrom:
+        secretKeyRef: {name: db, key: password}
+    envFrom:
+    - configMapRef: {name: settings}
+    - secretRef: {name: db}
+      prefix: DB_
+    volumeMounts:
+    - name: cfg
+      mountPath: /etc/app/app.properties
+      subPath: app.properties
+    - name: cfg
+      mountPath: /srv/logo.bin
+      subPath: logo.bin
+"#,
+    );
+    served.apply(Path::new(&pod));
+    served.wait_for_status("app", "Running");
+
+    let (ok, out, err) =
+        served.kubectl_raw(&["exec", "app", "--", "cat", "/etc/app/app.properties"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, props, "the subPath file, byte for byte");
+    let (ok, out, err) = served.kubectl_raw(&["exec", "app", "--", "cat", "/srv/logo.bin"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, blob, "the binaryData file, byte for byte");
+    let sums = served.ok(&[
+        "exec",
+        "app",
+        "--",
+        "md5sum",
+        "/etc/app/app.properties",
+        "/srv/logo.bin",
+    ]);
+    let md5 = |b: &[u8]| {
+        use md5::{Digest, Md5};
+        hex::encode(Md5::digest(b))
+    };
+    assert_eq!(
+        sums,
+        format!(
+            "{}  /etc/app/app.properties\n{}  /srv/logo.bin\n",
+            md5(props),
+            md5(&blob)
+        )
+    );
+    assert_eq!(
+        served.ok(&["exec", "app", "--", "ls", "/etc/app"]),
+        "app.properties\n",
+        "subPath mounts the one file, not the volume"
+    );
+    assert_eq!(
+        served.ok(&[
+            "exec",
+            "app",
+            "--",
+            "printenv",
+            "EARLY",
+            "GREETING",
+            "MODE",
+            "DB_PASSWORD",
+            "LOG_LEVEL",
+            "FEATURE_X",
+            "DB_password",
+            "DB_user",
+        ]),
+        "hello $(MODE)\nhello dev at debug\ndev\ns3 cr=t\ndebug\non\ns3 cr=t\nadmin\n",
+        "$(VAR) expands only variables defined before it (envFrom ones first)"
+    );
+    served.wait_for_log_lines("app", "app", "started", 1);
 }
