@@ -221,6 +221,10 @@ fn cases() -> Vec<Case> {
             "l1 l2\n",
         ),
         ok("(echo to3 >&3) 3>&1", "to3\n"),
+        ok(
+            "{ echo x > /nonexistent/f; } 2>/dev/null; echo $?; { cat < /nonexistent/g; } 2>/dev/null; echo $?",
+            "2\n2\n",
+        ),
         ok("exec 3>&1; echo x >&3 | wc -l", "x\n0\n"),
         ok("{ echo x >&5; } 2>/dev/null || echo bad-fd", "bad-fd\n"),
         ok(

@@ -67,6 +67,9 @@ pub(crate) fn signal_name(sig: i32) -> &'static str {
     }
 }
 
+/// The status of a command whose redirection failed (ash and dash: 2).
+const REDIRECT_FAILED: i32 = 2;
+
 /// The default `$PATH` when the environment has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -447,7 +450,7 @@ impl Shell {
                             Ok(io) => self.io = io,
                             Err(e) => {
                                 self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
-                                return Ok(1);
+                                return Ok(REDIRECT_FAILED);
                             }
                         }
                     }
@@ -530,7 +533,7 @@ impl Shell {
                 Ok(io) => io,
                 Err(e) => {
                     self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
-                    return Ok(1);
+                    return Ok(REDIRECT_FAILED);
                 }
             };
             if argv.is_empty() {
@@ -677,7 +680,7 @@ impl Shell {
                 Ok(io) => self.io = io,
                 Err(e) => {
                     self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
-                    r = Err(Ctl::Return(1));
+                    r = Err(Ctl::Return(REDIRECT_FAILED));
                 }
             }
         }
