@@ -1,10 +1,12 @@
 //! What containers see of their pod on the simulated kubelet with the real runtime:
-//! `resourceFieldRef` values (env and downwardAPI files) with divisors and the real defaults.
+//! `resourceFieldRef` values (env and downwardAPI files) with divisors and the real defaults,
+//! read-only configMap/secret/downwardAPI/projected volumes, hostPath data per node, and the
+//! `FailedMount` event of a volume that cannot be set up.
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod, Secret};
+use kube::api::{Api, ListParams, PostParams};
 use odo_sim::Sim;
 use odo_sim::kubelet::ContainerId;
 use odo_sim::runtime::Catalogue;
@@ -72,6 +74,17 @@ async fn run_to_completion(sim: &Sim, pod: Value) -> Value {
     let p = get(&pods, &name).await;
     assert_eq!(p["status"]["phase"], "Succeeded", "{p:#}");
     p
+}
+
+async fn events(sim: &Sim, reason: &str) -> Vec<Event> {
+    let api: Api<Event> = Api::namespaced(sim.client(), "default");
+    api.list(&ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .collect()
 }
 
 fn rf(name: &str, container: Option<&str>, resource: &str, divisor: Option<&str>) -> Value {
@@ -187,4 +200,154 @@ async fn a_resource_field_ref_to_another_pods_container_is_a_config_error() {
     assert_eq!(waiting["reason"], "CreateContainerConfigError", "{p:#}");
     let message = waiting["message"].as_str().unwrap_or_default();
     assert!(message.contains("container nope not found"), "{message}");
+}
+
+#[tokio::test]
+async fn config_map_secret_downward_and_projected_volumes_are_read_only() {
+    let sim = sim(1);
+    create::<ConfigMap>(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
+               "data": {"app.conf": "port=8080\n"}}),
+    )
+    .await;
+    create::<Secret>(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec"},
+               "stringData": {"token": "t0k3n"}}),
+    )
+    .await;
+    // For each mount: a new file, overwriting a file, removing it, a new directory; each
+    // attempt reports its exit code and the end of its message (the errno text); the files
+    // are unchanged at the end.
+    let script = r#"
+for d in /cfg /sec /info /proj /data; do
+  err=$(touch $d/new 2>&1); echo "touch $d: $? ${err##*: }"
+  f=$(ls $d | head -n 1)
+  err=$({ echo x > $d/$f; } 2>&1); echo "write $d/$f: $? ${err##*: }"
+  err=$(rm $d/$f 2>&1); echo "rm $d/$f: $? ${err##*: }"
+  err=$(mkdir $d/sub 2>&1); echo "mkdir $d: $? ${err##*: }"
+done
+cat /cfg/app.conf /sec/token; echo; cat /info/name; echo
+"#;
+    let p = run_to_completion(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ro"},
+        "spec": {
+            "restartPolicy": "Never",
+            "volumes": [
+                {"name": "cfg", "configMap": {"name": "cfg"}},
+                {"name": "sec", "secret": {"secretName": "sec"}},
+                {"name": "info", "downwardAPI": {"items": [
+                    {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+                {"name": "proj", "projected": {"sources": [
+                    {"configMap": {"name": "cfg"}}, {"secret": {"name": "sec"}}]}},
+                {"name": "data", "emptyDir": {}}
+            ],
+            "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", script],
+                "volumeMounts": [
+                    {"name": "cfg", "mountPath": "/cfg"},
+                    {"name": "sec", "mountPath": "/sec"},
+                    {"name": "info", "mountPath": "/info"},
+                    {"name": "proj", "mountPath": "/proj"},
+                    {"name": "data", "mountPath": "/data"}
+                ]}]}}),
+    )
+    .await;
+    let log = log_of(&sim, &p, "c");
+    let mut want = String::new();
+    for (d, f) in [
+        ("/cfg", "app.conf"),
+        ("/sec", "token"),
+        ("/info", "name"),
+        ("/proj", "app.conf"),
+    ] {
+        let ro = "Read-only file system";
+        want.push_str(&format!(
+            "touch {d}: 1 {ro}\nwrite {d}/{f}: 2 {ro}\nrm {d}/{f}: 1 {ro}\nmkdir {d}: 1 {ro}\n"
+        ));
+    }
+    // The emptyDir beside them is writable (its first file is the `new` just made).
+    want.push_str("touch /data: 0 \nwrite /data/new: 0 \nrm /data/new: 0 \nmkdir /data: 0 \n");
+    want.push_str("port=8080\nt0k3n\nro\n");
+    assert_eq!(log, want);
+}
+
+#[tokio::test]
+async fn host_path_data_is_shared_on_one_node_and_not_across_nodes() {
+    let sim = sim(2);
+    let pod = |name: &str, node: &str, script: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "nodeSelector": {"kubernetes.io/hostname": node},
+            "volumes": [{"name": "h", "hostPath": {"path": "/var/shared", "type": "DirectoryOrCreate"}}],
+            "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", script],
+                            "volumeMounts": [{"name": "h", "mountPath": "/h"}]}]}})
+    };
+    let writer = run_to_completion(
+        &sim,
+        pod(
+            "writer",
+            "sim-node-1",
+            "echo from-writer > /h/note; echo written",
+        ),
+    )
+    .await;
+    assert_eq!(writer["spec"]["nodeName"], "sim-node-1");
+    assert_eq!(log_of(&sim, &writer, "c"), "written\n");
+    let read = "cat /h/note 2>/dev/null || echo no note; ls /h | wc -l";
+    let same = run_to_completion(&sim, pod("same-node", "sim-node-1", read)).await;
+    assert_eq!(same["spec"]["nodeName"], "sim-node-1");
+    assert_eq!(log_of(&sim, &same, "c"), "from-writer\n1\n");
+    let other = run_to_completion(&sim, pod("other-node", "sim-node-2", read)).await;
+    assert_eq!(other["spec"]["nodeName"], "sim-node-2");
+    assert_eq!(log_of(&sim, &other, "c"), "no note\n0\n");
+}
+
+#[tokio::test]
+async fn a_volume_that_cannot_be_mounted_is_a_failed_mount_event() {
+    let sim = sim(1);
+    let pods = create::<Pod>(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "no-cm"},
+        "spec": {
+            "volumes": [{"name": "config-vol", "configMap": {"name": "app-config"}}],
+            "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"],
+                            "volumeMounts": [{"name": "config-vol", "mountPath": "/cfg"}]}]}}),
+    )
+    .await;
+    sim.advance(Duration::from_secs(5));
+    let p = get(&pods, "no-cm").await;
+    assert_eq!(p["status"]["phase"], "Pending", "{p:#}");
+    assert_eq!(
+        status(&p, "c")["state"]["waiting"]["reason"],
+        "ContainerCreating"
+    );
+    let mount = events(&sim, "FailedMount").await;
+    let e = mount
+        .first()
+        .unwrap_or_else(|| panic!("no FailedMount event"));
+    assert_eq!(e.type_.as_deref(), Some("Warning"));
+    assert_eq!(
+        e.message.as_deref(),
+        Some(
+            "MountVolume.SetUp failed for volume \"config-vol\" : configmap \"app-config\" not found"
+        )
+    );
+    assert_eq!(
+        events(&sim, "Failed").await.len(),
+        0,
+        "the mount failure is not reported as a container failure"
+    );
+    // Once the ConfigMap exists, the retry mounts it and the container starts.
+    create::<ConfigMap>(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app-config"},
+               "data": {"k": "v"}}),
+    )
+    .await;
+    sim.advance(Duration::from_secs(60));
+    let p = get(&pods, "no-cm").await;
+    assert_eq!(p["status"]["phase"], "Running", "{p:#}");
 }
