@@ -188,6 +188,49 @@ fn cases() -> Vec<Case> {
             "in\nout\n",
         ),
         ok("trap 'echo bye' EXIT; echo hi", "hi\nbye\n"),
+        // Assignments before a regular builtin hold for that command only.
+        ok(
+            "printf '  a  b  \\n' | { IFS= read -r line; echo \"[$line]\"; }",
+            "[  a  b  ]\n",
+        ),
+        ok(
+            "printf 'x:y\\n' | { IFS=: read a b; echo \"$b\" ${#IFS}; }",
+            "y 3\n",
+        ),
+        ok(
+            "printf 'one\\n two \\n' | while IFS= read -r l; do echo \"<$l>\"; done",
+            "<one>\n< two >\n",
+        ),
+        // ... but persist before a special builtin, and not past a function call.
+        ok("x=1 :; echo $x", "1\n"),
+        ok(
+            "f() { echo \"in:$v\"; }; v=2 f; echo \"out:$v\"",
+            "in:2\nout:\n",
+        ),
+        // Descriptors above 2.
+        ok(
+            "exec 3>f; echo x >&3; echo y >&3; exec 3>&-; cat f",
+            "x\ny\n",
+        ),
+        Case {
+            stderr: "out\n",
+            ..ok("{ echo out; echo err >&2; } 3>&1 1>&2 2>&3", "err\n")
+        },
+        ok(
+            "printf 'l1\\nl2\\n' > g; exec 4<g; read a <&4; read b <&4; echo $a $b",
+            "l1 l2\n",
+        ),
+        ok("(echo to3 >&3) 3>&1", "to3\n"),
+        ok(
+            "{ echo x > /nonexistent/f; } 2>/dev/null; echo $?; { cat < /nonexistent/g; } 2>/dev/null; echo $?",
+            "2\n2\n",
+        ),
+        ok("exec 3>&1; echo x >&3 | wc -l", "x\n0\n"),
+        ok("{ echo x >&5; } 2>/dev/null || echo bad-fd", "bad-fd\n"),
+        ok(
+            "exec 3>&1; exec 3>&-; { echo x >&3; } 2>/dev/null || echo closed",
+            "closed\n",
+        ),
     ]
 }
 

@@ -203,7 +203,10 @@ async fn config_map_with_sub_path_is_byte_for_byte_and_read_only() {
     let r = sb
         .exec(&inst, &["sh", "-c", "echo x > /etc/app/config.json"], b"")
         .await;
-    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.code, 2,
+        "a failed redirection is status 2 in ash and dash"
+    );
     assert!(r.stderr.contains("Read-only file system"), "{r:?}");
 }
 

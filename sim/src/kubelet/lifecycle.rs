@@ -202,13 +202,8 @@ pub(super) fn try_start(
                 reason: e.reason.clone(),
                 message: Some(e.message.clone()),
             };
-            w.event(
-                pod,
-                true,
-                "Failed",
-                format!("Error: {}", e.message),
-                "kubelet",
-            );
+            let (reason, message) = e.event();
+            w.event(pod, true, reason, message, "kubelet");
             let d = c.backoff.period().unwrap_or(super::backoff::INITIAL);
             c.backoff.next(now);
             w.at(d, Timer::Work(Work::Pod(key.clone())));

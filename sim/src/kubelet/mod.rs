@@ -105,6 +105,22 @@ pub struct StartError {
     pub message: String,
 }
 
+/// The waiting reason of a container whose pod's volumes cannot be set up yet.
+pub const CONTAINER_CREATING: &str = "ContainerCreating";
+
+impl StartError {
+    /// The reason and message of the Warning event the kubelet posts for this error:
+    /// `FailedMount` for a volume that cannot be set up (the container stays
+    /// `ContainerCreating`), `Failed` with `Error: ...` otherwise.
+    pub fn event(&self) -> (&'static str, String) {
+        if self.reason == CONTAINER_CREATING {
+            ("FailedMount", self.message.clone())
+        } else {
+            ("Failed", format!("Error: {}", self.message))
+        }
+    }
+}
+
 /// Why an image could not be pulled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

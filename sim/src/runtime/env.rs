@@ -1,6 +1,6 @@
 //! A container's environment from its spec: `envFrom` (ConfigMaps, Secrets, with prefix) then
-//! `env` (values, `$(VAR)` references, configMapKeyRef, secretKeyRef, fieldRef), resolved from
-//! plain data the kubelet read from the API.
+//! `env` (values, `$(VAR)` references, configMapKeyRef, secretKeyRef, fieldRef,
+//! resourceFieldRef), resolved from plain data the kubelet read from the API.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +19,14 @@ pub enum EnvError {
         kind: &'static str,
         /// Its name.
         name: String,
+    },
+    /// A `resourceFieldRef` whose value cannot be worked out.
+    #[error("env {var}: {reason}")]
+    Resource {
+        /// The variable.
+        var: String,
+        /// Why.
+        reason: String,
     },
     /// A referenced key does not exist and is not optional.
     #[error("couldn't find key {key} in {kind} {name}")]
@@ -124,12 +132,24 @@ pub fn resolve_env(c: &Container, data: &VolumeData) -> Result<Vec<(String, Stri
                 } else if let Some(f) = &from.field_ref {
                     Some(data.fields.get(&f.field_path).cloned().unwrap_or_default())
                 } else if let Some(r) = &from.resource_field_ref {
-                    Some(
-                        data.fields
-                            .get(&format!("resource:{}", r.resource))
-                            .cloned()
-                            .unwrap_or_default(),
-                    )
+                    // Without a container name, the value is this container's.
+                    let container = r
+                        .container_name
+                        .as_deref()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(&c.name);
+                    let v = data
+                        .resources
+                        .value(
+                            container,
+                            &r.resource,
+                            r.divisor.as_ref().map(|d| d.0.as_str()),
+                        )
+                        .map_err(|reason| EnvError::Resource {
+                            var: e.name.clone(),
+                            reason: reason.to_string(),
+                        })?;
+                    Some(v)
                 } else {
                     Some(String::new())
                 };

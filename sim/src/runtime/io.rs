@@ -4,7 +4,7 @@
 //! sinks that append to container logs or stream to an exec client. [`Input`] is an async
 //! reader shared by every command of one shell (so `read` and `cat` consume the same stream).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -195,7 +195,16 @@ impl Input {
     }
 }
 
-/// The three standard streams of a process.
+/// An open file descriptor: something to read or something to write.
+#[derive(Clone, Debug)]
+pub enum Fd {
+    /// A readable descriptor (`3<file`).
+    In(Input),
+    /// A writable descriptor (`3>file`, `3>&1`).
+    Out(Out),
+}
+
+/// The three standard streams of a process, and the descriptors above 2 it has open.
 #[derive(Clone, Debug)]
 pub struct Stdio {
     /// Standard input.
@@ -204,6 +213,8 @@ pub struct Stdio {
     pub stdout: Out,
     /// Standard error.
     pub stderr: Out,
+    /// Descriptors 3 and up (`exec 3>file`, `cmd 3>&1 1>&2 2>&3`), inherited by children.
+    pub extra: BTreeMap<u32, Fd>,
 }
 
 impl Stdio {
@@ -213,6 +224,44 @@ impl Stdio {
             stdin: Input::empty(),
             stdout,
             stderr,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Descriptor `fd`, or `None` when it is not open.
+    pub fn fd(&self, fd: u32) -> Option<Fd> {
+        match fd {
+            0 => Some(Fd::In(self.stdin.clone())),
+            1 => Some(Fd::Out(self.stdout.clone())),
+            2 => Some(Fd::Out(self.stderr.clone())),
+            n => self.extra.get(&n).cloned(),
+        }
+    }
+
+    /// Makes `fd` refer to `to` (`dup2`). A standard stream given the wrong direction reads
+    /// nothing or discards what is written.
+    pub fn set_fd(&mut self, fd: u32, to: Fd) {
+        match (fd, to) {
+            (0, Fd::In(i)) => self.stdin = i,
+            (0, Fd::Out(_)) => self.stdin = Input::empty(),
+            (1, Fd::Out(o)) => self.stdout = o,
+            (2, Fd::Out(o)) => self.stderr = o,
+            (1 | 2, Fd::In(_)) => self.set_fd(fd, Fd::Out(Out::null())),
+            (n, to) => {
+                self.extra.insert(n, to);
+            }
+        }
+    }
+
+    /// Closes `fd` (`3>&-`); a closed standard stream reads nothing and discards output.
+    pub fn close_fd(&mut self, fd: u32) {
+        match fd {
+            0 => self.stdin = Input::empty(),
+            1 => self.stdout = Out::null(),
+            2 => self.stderr = Out::null(),
+            n => {
+                self.extra.remove(&n);
+            }
         }
     }
 

@@ -58,6 +58,7 @@ pub mod image;
 pub mod io;
 pub mod process;
 pub mod programs;
+pub mod resources;
 pub mod sandbox;
 pub mod shell;
 pub mod volumes;
@@ -74,6 +75,7 @@ pub use host::{Host, TestHost};
 pub use image::{Catalogue, CatalogueError, Image, ImageConfig, PullError, normalize};
 pub use io::{Captured, Input, Out, Sink, Stdio};
 pub use process::{SIGKILL, SIGTERM};
+pub use resources::{ContainerResources, PodResources, Quantity, ResourceError};
 pub use shell::ExecError;
 pub use volumes::{PodVolumes, VolumeData, VolumeError, VolumeHandle, Volumes};
 

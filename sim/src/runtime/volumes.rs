@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{DownwardAPIVolumeFile, KeyToPath, PodSpec, Volume};
 
 use super::fs::{FsError, Node, SharedTree, Vfs, components};
+use super::resources::PodResources;
 
 /// Data the kubelet resolved from the API for one pod's volumes.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +24,8 @@ pub struct VolumeData {
     pub claims: BTreeMap<String, String>,
     /// Downward API field paths (`metadata.name`, `metadata.labels`, ...) to their rendering.
     pub fields: BTreeMap<String, String>,
+    /// The containers' resources and the node's allocatable (`resourceFieldRef`).
+    pub resources: PodResources,
 }
 
 /// Why a pod's volumes could not be set up (the kubelet reports `FailedMount`).
@@ -72,6 +75,16 @@ pub enum VolumeError {
         /// Node name.
         node: String,
     },
+    /// A `resourceFieldRef` item whose value cannot be worked out.
+    #[error("volume {volume}: item {path:?}: {reason}")]
+    Resource {
+        /// Volume name.
+        volume: String,
+        /// The item's path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// A path inside the volume is invalid (absolute, `..`).
     #[error("volume {volume}: invalid path {path:?}: {reason}")]
     BadPath {
@@ -82,6 +95,20 @@ pub enum VolumeError {
         /// Why.
         reason: String,
     },
+}
+
+impl VolumeError {
+    /// The name of the volume that could not be set up.
+    pub fn volume(&self) -> &str {
+        match self {
+            VolumeError::UnboundClaim { volume, .. }
+            | VolumeError::MissingSource { volume, .. }
+            | VolumeError::MissingKey { volume, .. }
+            | VolumeError::HostPathMissing { volume, .. }
+            | VolumeError::Resource { volume, .. }
+            | VolumeError::BadPath { volume, .. } => volume,
+        }
+    }
 }
 
 /// One prepared volume: a tree (and the path inside it) containers mount.
@@ -213,17 +240,33 @@ fn project_fields(
     root: &mut Node,
     volume: &str,
     items: &[DownwardAPIVolumeFile],
-    fields: &BTreeMap<String, String>,
+    data: &VolumeData,
     default_mode: u32,
     t: Timestamp,
 ) -> Result<(), VolumeError> {
     for item in items {
         let value = match (&item.field_ref, &item.resource_field_ref) {
-            (Some(f), _) => fields.get(&f.field_path).cloned().unwrap_or_default(),
-            (None, Some(r)) => fields
-                .get(&format!("resource:{}", r.resource))
-                .cloned()
-                .unwrap_or_default(),
+            (Some(f), _) => data.fields.get(&f.field_path).cloned().unwrap_or_default(),
+            (None, Some(r)) => {
+                let failed = |reason: String| VolumeError::Resource {
+                    volume: volume.to_string(),
+                    path: item.path.clone(),
+                    reason,
+                };
+                // A volume belongs to no one container: the API requires the name.
+                let container = r
+                    .container_name
+                    .as_deref()
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| failed("resourceFieldRef.containerName is required".into()))?;
+                data.resources
+                    .value(
+                        container,
+                        &r.resource,
+                        r.divisor.as_ref().map(|d| d.0.as_str()),
+                    )
+                    .map_err(|e| failed(e.to_string()))?
+            }
             (None, None) => String::new(),
         };
         let path = key_path(volume, &item.path)?;
@@ -272,7 +315,7 @@ fn materialise(v: &Volume, data: &VolumeData, t: Timestamp) -> Result<Option<Nod
             &mut root,
             vol,
             d.items.as_deref().unwrap_or_default(),
-            &data.fields,
+            data,
             mode_of(d.default_mode, 0o644),
             t,
         )?;
@@ -310,7 +353,7 @@ fn materialise(v: &Volume, data: &VolumeData, t: Timestamp) -> Result<Option<Nod
                     &mut root,
                     vol,
                     d.items.as_deref().unwrap_or_default(),
-                    &data.fields,
+                    data,
                     mode,
                     t,
                 )?;

@@ -228,9 +228,17 @@ impl RealRuntime {
         let vols = self
             .rt
             .prepare_pod_volumes(&info, &spec, &data, now)
-            .map_err(|e| StartError {
-                reason: "ContainerCreating".into(),
-                message: format!("MountVolume.SetUp failed: {e}"),
+            .map_err(|e| {
+                let text = e.to_string();
+                let prefix = format!("volume {}: ", e.volume());
+                StartError {
+                    reason: super::CONTAINER_CREATING.into(),
+                    message: format!(
+                        "MountVolume.SetUp failed for volume \"{}\" : {}",
+                        e.volume(),
+                        text.strip_prefix(&prefix).unwrap_or(&text)
+                    ),
+                }
             })?;
         let reference = c.image.as_deref().unwrap_or_default();
         let mut image = self.rt.pull(reference).map_err(|e| StartError {

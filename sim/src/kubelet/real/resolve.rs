@@ -1,13 +1,14 @@
 //! What the kubelet reads from the API before it starts a container: ConfigMap and Secret
-//! data, bound PV names and downward-API fields for volumes and env, and the Service
-//! variables (`<SVC>_SERVICE_HOST`, `<SVC>_PORT_...`) every container gets.
+//! data, bound PV names, downward-API fields and resources (with the node's allocatable) for
+//! volumes and env, and the Service variables (`<SVC>_SERVICE_HOST`, `<SVC>_PORT_...`) every
+//! container gets.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use serde_json::Value;
 
-use crate::runtime::VolumeData;
+use crate::runtime::{ContainerResources, PodResources, VolumeData};
 use crate::store::{ListQuery, Store};
 
 /// The names of the ConfigMaps and Secrets a pod refers to (volumes, projected sources, env).
@@ -190,7 +191,61 @@ pub(crate) fn volume_data(store: &Store, pod: &Value, node: &str, pod_ip: &str) 
             v.as_str().unwrap_or_default().to_string(),
         );
     }
+    data.resources = pod_resources(store, pod, node);
     data
+}
+
+/// A `resources.limits`/`resources.requests` map of a container as quantity strings.
+fn quantities(c: &Value, which: &str) -> BTreeMap<String, String> {
+    c.pointer(&format!("/resources/{which}"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let q = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some((k.clone(), q))
+        })
+        .collect()
+}
+
+/// The pod's containers' resources and its node's allocatable, for `resourceFieldRef`.
+fn pod_resources(store: &Store, pod: &Value, node: &str) -> PodResources {
+    use k8s_openapi::api::core::v1 as core;
+    let mut r = PodResources::default();
+    for list in ["initContainers", "containers"] {
+        for c in pod
+            .pointer(&format!("/spec/{list}"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(name) = c.get("name").and_then(Value::as_str) {
+                r.containers.insert(
+                    name.to_string(),
+                    ContainerResources {
+                        limits: quantities(c, "limits"),
+                        requests: quantities(c, "requests"),
+                    },
+                );
+            }
+        }
+    }
+    if let Some(tid) = store.type_id_of::<core::Node>()
+        && let Ok(n) = store.get(tid, "", node)
+    {
+        r.allocatable = n
+            .pointer("/status/allocatable")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+    }
+    r
 }
 
 fn env_name(svc: &str) -> String {

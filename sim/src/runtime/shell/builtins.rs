@@ -14,6 +14,12 @@ pub const BUILTINS: &[&str] = &[
     "type", "which", "umask", "ulimit", "hash", "alias", "shopt",
 ];
 
+/// The POSIX special builtins among [`BUILTINS`]: assignments before them persist.
+pub const SPECIAL: &[&str] = &[
+    ":", ".", "break", "continue", "eval", "exec", "exit", "export", "readonly", "return", "set",
+    "shift", "trap", "unset",
+];
+
 fn num_arg(argv: &[String], default: i32) -> i32 {
     argv.get(1).and_then(|a| a.parse().ok()).unwrap_or(default)
 }

@@ -67,8 +67,18 @@ pub(crate) fn signal_name(sig: i32) -> &'static str {
     }
 }
 
+/// The status of a command whose redirection failed (ash and dash: 2).
+const REDIRECT_FAILED: i32 = 2;
+
 /// The default `$PATH` when the environment has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A variable set for one command by a prefix assignment, and its value before.
+struct TempVar {
+    name: String,
+    old: Option<String>,
+    temp: String,
+}
 
 /// One shell process's state.
 pub struct Shell {
@@ -440,7 +450,7 @@ impl Shell {
                             Ok(io) => self.io = io,
                             Err(e) => {
                                 self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
-                                return Ok(1);
+                                return Ok(REDIRECT_FAILED);
                             }
                         }
                     }
@@ -523,7 +533,7 @@ impl Shell {
                 Ok(io) => io,
                 Err(e) => {
                     self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
-                    return Ok(1);
+                    return Ok(REDIRECT_FAILED);
                 }
             };
             if argv.is_empty() {
@@ -566,14 +576,29 @@ impl Shell {
     ) -> BoxFuture<'a, R> {
         Box::pin(async move {
             let name = argv[0].clone();
-            if let Some(r) = self.builtin(&argv, &env_over, &io).await {
-                return r;
+            if builtins::BUILTINS.contains(&name.as_str()) {
+                // POSIX: assignments before a special builtin (`x=1 eval ...`) stay in the shell;
+                // before a regular one (`IFS= read -r line`) they hold for that command only.
+                let saved = if builtins::SPECIAL.contains(&name.as_str()) {
+                    for (k, v) in &env_over {
+                        self.set_var(k, v.clone());
+                    }
+                    Vec::new()
+                } else {
+                    self.set_temporarily(&env_over)
+                };
+                let r = self.builtin(&argv, &env_over, &io).await;
+                self.restore(saved);
+                if let Some(r) = r {
+                    return r;
+                }
             }
             if let Some(f) = self.funcs.get(&name).cloned() {
-                for (k, v) in env_over {
-                    self.set_var(&k, v);
-                }
-                return self.call_function(&f, argv[1..].to_vec(), io).await;
+                // As in dash: assignments before a function call hold for the call only.
+                let saved = self.set_temporarily(&env_over);
+                let r = self.call_function(&f, argv[1..].to_vec(), io).await;
+                self.restore(saved);
+                return r;
             }
             let mut env = self.child_env();
             for (k, v) in env_over {
@@ -655,7 +680,7 @@ impl Shell {
                 Ok(io) => self.io = io,
                 Err(e) => {
                     self.io.stderr.print(&format!("{}: {e}\n", self.arg0));
-                    r = Err(Ctl::Return(1));
+                    r = Err(Ctl::Return(REDIRECT_FAILED));
                 }
             }
         }
@@ -691,6 +716,35 @@ impl Shell {
             .iter()
             .filter_map(|k| self.vars.get(k).map(|v| (k.clone(), v.clone())))
             .collect()
+    }
+
+    /// Sets the prefix assignments of one command; returns what to [`Shell::restore`] after it.
+    fn set_temporarily(&mut self, assigns: &[(String, String)]) -> Vec<TempVar> {
+        let mut saved = Vec::with_capacity(assigns.len());
+        for (k, v) in assigns {
+            saved.push(TempVar {
+                name: k.clone(),
+                old: self.vars.get(k).cloned(),
+                temp: v.clone(),
+            });
+            self.set_var(k, v.clone());
+        }
+        saved
+    }
+
+    /// Undoes [`Shell::set_temporarily`], except for variables the command itself assigned.
+    fn restore(&mut self, saved: Vec<TempVar>) {
+        for t in saved.into_iter().rev() {
+            if self.vars.get(&t.name) != Some(&t.temp) {
+                continue;
+            }
+            match t.old {
+                Some(v) => self.set_var(&t.name, v),
+                None => {
+                    self.vars.remove(&t.name);
+                }
+            }
+        }
     }
 
     pub(crate) fn set_var(&mut self, name: &str, value: String) {

@@ -1,5 +1,5 @@
-//! Redirections: `>`, `>>`, `<`, `2>&1`, `&>`, here-documents and here-strings, applied to a
-//! copy of the shell's standard streams.
+//! Redirections: `>`, `>>`, `<`, `2>&1`, `&>`, `N>file`, `N>&M`, `N<&M`, `N>&-`, here-documents
+//! and here-strings, applied to a copy of the shell's descriptors (0-2 and any above).
 
 use std::sync::Arc;
 
@@ -8,7 +8,15 @@ use brush_parser::ast::{IoFileRedirectKind, IoFileRedirectTarget, IoRedirect};
 use super::Shell;
 use crate::runtime::fs::{Vfs, absolute};
 use crate::runtime::host::Host;
-use crate::runtime::io::{Input, Out, Sink, Stdio};
+use crate::runtime::io::{Fd, Input, Out, Sink, Stdio};
+
+/// The descriptor a redirection names, or `default` (0 for input, 1 for output).
+fn fd_or(fd: Option<i32>, default: u32) -> Result<u32, String> {
+    match fd {
+        None => Ok(default),
+        Some(n) => u32::try_from(n).map_err(|_| format!("{n}: Bad file descriptor")),
+    }
+}
 
 /// A sink that appends to a file of the container filesystem (redirections).
 struct FileSink {
@@ -89,9 +97,7 @@ impl Shell {
                                     })?
                                     .to_vec()
                             };
-                            if fd.unwrap_or(0) == 0 {
-                                io.stdin = Input::bytes(data);
-                            }
+                            io.set_fd(fd_or(*fd, 0)?, Fd::In(Input::bytes(data)));
                         }
                         IoFileRedirectKind::Write
                         | IoFileRedirectKind::Clobber
@@ -101,32 +107,28 @@ impl Shell {
                                 &target_str,
                                 matches!(kind, IoFileRedirectKind::Append),
                             )?;
-                            match fd.unwrap_or(1) {
-                                1 => io.stdout = out,
-                                2 => io.stderr = out,
-                                _ => {}
-                            }
+                            io.set_fd(fd_or(*fd, 1)?, Fd::Out(out));
                         }
-                        IoFileRedirectKind::DuplicateOutput => {
-                            let src = match target_str.as_str() {
-                                "1" => io.stdout.clone(),
-                                "2" => io.stderr.clone(),
-                                "-" => Out::null(),
-                                other if other.parse::<i32>().is_ok() => Out::null(),
+                        IoFileRedirectKind::DuplicateOutput
+                        | IoFileRedirectKind::DuplicateInput => {
+                            let input = matches!(kind, IoFileRedirectKind::DuplicateInput);
+                            let dest = fd_or(*fd, if input { 0 } else { 1 })?;
+                            if target_str == "-" {
+                                io.close_fd(dest);
+                            } else if let Ok(src) = target_str.parse::<u32>() {
+                                let Some(to) = io.fd(src) else {
+                                    return Err(format!("{src}: Bad file descriptor"));
+                                };
+                                io.set_fd(dest, to);
+                            } else if input {
+                                return Err(format!("{target_str}: Bad file descriptor"));
+                            } else {
                                 // `>&file` is `&>file` in bash.
-                                other => {
-                                    let out = self.open_out(&io, other, false)?;
-                                    io.stderr = out.clone();
-                                    out
-                                }
-                            };
-                            match fd.unwrap_or(1) {
-                                1 => io.stdout = src,
-                                2 => io.stderr = src,
-                                _ => {}
+                                let out = self.open_out(&io, &target_str, false)?;
+                                io.stderr = out.clone();
+                                io.set_fd(dest, Fd::Out(out));
                             }
                         }
-                        IoFileRedirectKind::DuplicateInput => {}
                     }
                 }
                 IoRedirect::HereDocument(fd, doc) => {
@@ -146,18 +148,17 @@ impl Shell {
                     } else {
                         text
                     };
-                    if fd.unwrap_or(0) == 0 {
-                        io.stdin = Input::bytes(text.into_bytes());
-                    }
+                    io.set_fd(fd_or(*fd, 0)?, Fd::In(Input::bytes(text.into_bytes())));
                 }
                 IoRedirect::HereString(fd, w) => {
                     let s = self
                         .expand_string(&w.value)
                         .await
                         .map_err(|_| "bad here-string".to_string())?;
-                    if fd.unwrap_or(0) == 0 {
-                        io.stdin = Input::bytes(format!("{s}\n").into_bytes());
-                    }
+                    io.set_fd(
+                        fd_or(*fd, 0)?,
+                        Fd::In(Input::bytes(format!("{s}\n").into_bytes())),
+                    );
                 }
                 IoRedirect::OutputAndError(w, append) => {
                     let t = self
