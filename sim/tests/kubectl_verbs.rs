@@ -2,7 +2,9 @@
 //! discovery, OpenAPI (`explain`, validated `apply`), Table printing, protobuf `create`
 //! commands, every patch type, conflicts, deletion with cascades, and `wait`.
 //! Each test asserts on kubectl's real output and exit codes. Skipped, with a printed
-//! notice, only where `kubectl` is not on PATH.
+//! notice, only where `kubectl` is not on PATH (failed instead under `ODO_REQUIRE_CLIENTS=1`).
+
+mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -32,18 +34,10 @@ impl std::fmt::Display for Out {
     }
 }
 
-fn kubectl_available() -> bool {
-    Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 impl Cluster {
     /// Serves a fresh simulator and writes a kubeconfig for it; None when kubectl is missing.
     fn start() -> Option<Self> {
-        if !kubectl_available() {
-            eprintln!("kubectl is not on PATH: skipping the kubectl checks");
+        if !common::kubectl_available() {
             return None;
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
