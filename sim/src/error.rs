@@ -223,6 +223,16 @@ impl ApiError {
         err
     }
 
+    /// 422 for a JSON patch that does not apply: the real server's generic answer, with
+    /// empty details and no causes (kubectl prints "The request is invalid: ...").
+    pub fn patch_not_applicable() -> Self {
+        Self::new(
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+        )
+    }
+
     /// 403 with a free-form message.
     pub fn forbidden(group: &str, resource: &str, name: &str, message: impl Into<String>) -> Self {
         Self::new(403, "Forbidden", message).with_details(group, resource, name)

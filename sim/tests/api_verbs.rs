@@ -677,6 +677,99 @@ async fn patch_types() {
     }
 }
 
+/// A raw PATCH with `body` as `application/json-patch+json`: (code, Status or object).
+async fn raw_json_patch(client: &kube::Client, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let req = http::Request::builder()
+        .method(http::Method::PATCH)
+        .uri(path)
+        .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+        .body(kube::client::Body::from(body.as_bytes().to_vec()))
+        .expect("request");
+    let resp = client.send(req).await.expect("transport");
+    let code = resp.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    (code, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn json_patch_errors_are_400_or_422_as_on_a_real_server() {
+    for mode in MODES {
+        let h = harness(mode).await;
+        let pods: Api<Pod> = Api::namespaced(h.client.clone(), "default");
+        let before = pods
+            .create(&PostParams::default(), &pod("p"))
+            .await
+            .expect("create");
+        let pp = PatchParams::default();
+        // Patches that decode but do not apply: the apiserver's bare 422, nothing changed.
+        for ops in [
+            json!([{"op": "remove", "path": "/metadata/labels/nope"}]),
+            json!([{"op": "replace", "path": "/spec/nope", "value": 1}]),
+            json!([{"op": "add", "path": "/spec/containers/5", "value": {"name": "x"}}]),
+            json!([{"op": "add", "path": "/metadata/labels/ok", "value": "1"},
+                   {"op": "move", "from": "/metadata/missing", "path": "/metadata/x"}]),
+            json!([{"op": "test", "path": "/metadata/labels/app", "value": "other"}]),
+        ] {
+            let patch: json_patch::Patch = serde_json::from_value(ops.clone()).expect("ops");
+            let err = api_err(pods.patch("p", &pp, &Patch::Json::<()>(patch)).await);
+            assert_eq!(
+                (err.code, err.reason.as_str(), err.message.as_str()),
+                (
+                    422,
+                    "Invalid",
+                    "the server rejected our request due to an error in our request"
+                ),
+                "{mode:?} {ops}"
+            );
+            assert!(
+                err.details.is_none_or(|d| d.causes.is_empty()),
+                "{mode:?} {ops}"
+            );
+        }
+        let path = "/api/v1/namespaces/default/pods/p";
+        let (code, status) =
+            raw_json_patch(&h.client, path, r#"[{"op":"frobnicate","path":"/spec"}]"#).await;
+        assert_eq!(
+            (code, &status["reason"]),
+            (422, &json!("Invalid")),
+            "{mode:?} {status}"
+        );
+        let after = pods.get("p").await.expect("get");
+        assert_eq!(
+            after.metadata.resource_version, before.metadata.resource_version,
+            "{mode:?}: a failed patch changes nothing, not even its first op"
+        );
+
+        // Bodies that are not a JSON patch at all: 400 BadRequest.
+        for (body, message) in [
+            (
+                r#"{"op":"add","path":"/metadata/labels/x","value":"1"}"#,
+                "json: cannot unmarshal object into Go value of type jsonpatch.Patch",
+            ),
+            (
+                r#"["remove /metadata"]"#,
+                "json: cannot unmarshal string into Go value of type jsonpatch.Operation",
+            ),
+        ] {
+            let (code, status) = raw_json_patch(&h.client, path, body).await;
+            assert_eq!(
+                (code, &status["reason"], &status["message"]),
+                (400, &json!("BadRequest"), &json!(message)),
+                "{mode:?} {body}"
+            );
+        }
+        let (code, status) = raw_json_patch(&h.client, path, "[{not json").await;
+        assert_eq!(
+            (code, &status["reason"]),
+            (400, &json!("BadRequest")),
+            "{mode:?} {status}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn delete_collection_and_consistent_lists() {
     for mode in MODES {

@@ -508,6 +508,35 @@ fn label_annotate_scale_patch_and_conflicts() {
         r#"[{"op":"test","path":"/spec/replicas","value":1}]"#,
     ]);
     assert!(!bad.ok, "{bad}");
+    // A JSON patch that does not apply gets the real server's bare 422, which kubectl
+    // prints as an invalid request; one that is no JSON patch at all is a 400.
+    let invalid =
+        "The request is invalid: the server rejected our request due to an error in our request";
+    assert_eq!(bad.stderr.trim(), invalid, "{bad}");
+    for ops in [
+        r#"[{"op":"remove","path":"/metadata/labels/nope"}]"#,
+        r#"[{"op":"replace","path":"/spec/nope","value":1}]"#,
+        r#"[{"op":"add","path":"/spec/template/spec/containers/7","value":{"name":"x"}}]"#,
+    ] {
+        let o = k.run(&["patch", "deploy", "web", "--type=json", "-p", ops]);
+        assert!(!o.ok, "{o}");
+        assert_eq!(o.stderr.trim(), invalid, "{ops}: {o}");
+    }
+    let o = k.run(&[
+        "patch",
+        "deploy",
+        "web",
+        "--type=json",
+        "-p",
+        r#"{"op":"remove","path":"/spec/replicas"}"#,
+    ]);
+    assert!(!o.ok, "{o}");
+    assert_eq!(
+        o.stderr.trim(),
+        "Error from server (BadRequest): json: cannot unmarshal object into Go value of type jsonpatch.Patch",
+        "{o}"
+    );
+    assert_eq!(k.json(&["get", "deploy", "web"])["spec"]["replicas"], 6);
 
     // replace with a stale resourceVersion.
     let stale = k.ok(&["get", "deploy", "web", "-o", "yaml"]);

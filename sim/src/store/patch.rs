@@ -49,6 +49,34 @@ fn parse_body(body: &[u8], yaml: bool) -> ApiResult<Value> {
     parsed.map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
 }
 
+/// The operations of a JSON patch body, or the 400 the real server gives for a body that is
+/// not an array of objects (its decoder accepts any members; they are checked on apply).
+fn decode_json_patch(body: &[u8]) -> ApiResult<Vec<Value>> {
+    let doc: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let go_type = |v: &Value| match v {
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+    };
+    let Value::Array(ops) = doc else {
+        return Err(ApiError::bad_request(format!(
+            "json: cannot unmarshal {} into Go value of type jsonpatch.Patch",
+            go_type(&doc)
+        )));
+    };
+    if let Some(bad) = ops.iter().find(|op| !op.is_object() && !op.is_null()) {
+        return Err(ApiError::bad_request(format!(
+            "json: cannot unmarshal {} into Go value of type jsonpatch.Operation",
+            go_type(bad)
+        )));
+    }
+    Ok(ops)
+}
+
 /// Applies a patch of `kind` to `current`, returning the patched object (not yet validated).
 pub fn apply_patch(
     kind: PatchKind,
@@ -59,24 +87,20 @@ pub fn apply_patch(
 ) -> ApiResult<Value> {
     match kind {
         PatchKind::Json => {
-            let ops: json_patch::Patch = serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            let ops = decode_json_patch(body)?;
             let mut doc = current.clone();
-            json_patch::patch(&mut doc, &ops).map_err(|e| match e.kind {
-                json_patch::PatchErrorKind::TestFailed => ApiError::invalid(
-                    &rt.group,
-                    &rt.kind,
-                    super::meta::name(current),
-                    vec![Cause {
-                        reason: "FieldValueInvalid".into(),
-                        message: format!(
-                            "the server rejected our request due to an error in our request: {e}"
-                        ),
-                        field: e.path.to_string(),
-                    }],
-                ),
-                _ => ApiError::internal(format!("{e}")),
-            })?;
+            // The real server answers every patch that does not apply (a failed `test`, a
+            // missing path, a bad index, an unknown op) with the same bare 422.
+            let applied = serde_json::from_value::<json_patch::Patch>(Value::Array(ops))
+                .map_err(|e| e.to_string())
+                .and_then(|p| json_patch::patch(&mut doc, &p).map_err(|e| e.to_string()));
+            if let Err(why) = applied {
+                tracing::debug!(
+                    name = super::meta::name(current),
+                    "JSON patch does not apply: {why}"
+                );
+                return Err(ApiError::patch_not_applicable());
+            }
             Ok(doc)
         }
         PatchKind::Merge => {
