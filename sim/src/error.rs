@@ -68,6 +68,15 @@ impl Cause {
         }
     }
 
+    /// A field may not be set (in this combination).
+    pub fn forbidden(field: impl Into<String>, detail: &str) -> Self {
+        Self {
+            reason: "FieldValueForbidden".into(),
+            message: format!("Forbidden: {detail}"),
+            field: field.into(),
+        }
+    }
+
     /// A resource (port, IP) is already taken.
     pub fn already_allocated(field: impl Into<String>, value: &str) -> Self {
         Self {

@@ -229,6 +229,27 @@ async fn invalid_objects_are_422_with_causes() {
             ("spec.containers[0].image", "FieldValueRequired")
         );
 
+        // One source per volume; the real path names the later ones (its typos included).
+        let two_sources: Pod = serde_json::from_value(json!({"metadata": {"name": "v"}, "spec": {
+            "containers": [{"name": "c", "image": "busybox"}],
+            "volumes": [
+                {"name": "ok", "secret": {"secretName": "s"}},
+                {"name": "bad", "emptyDir": {}, "downwardAPI": {"items": []}, "configMap": {"name": "c"}},
+            ],
+        }}))
+        .expect("pod");
+        let err = api_err(pods.create(&PostParams::default(), &two_sources).await);
+        assert_eq!(
+            err.message,
+            "Pod \"v\" is invalid: [spec.volumes[1].downwarAPI: Forbidden: may not specify more than 1 volume type, spec.volumes[1].configMap: Forbidden: may not specify more than 1 volume type]",
+            "{mode:?}"
+        );
+        let causes = err.details.expect("details").causes;
+        assert_eq!(
+            (causes[0].field.as_str(), causes[0].reason.as_str()),
+            ("spec.volumes[1].downwarAPI", "FieldValueForbidden")
+        );
+
         // Immutable: pod spec beyond the image.
         pods.create(&PostParams::default(), &pod("imm"))
             .await

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 struct Cluster {
     dir: tempfile::TempDir,
@@ -586,6 +586,112 @@ fn label_annotate_scale_patch_and_conflicts() {
         k.ok(&["replace", "-f", &fresh]).trim(),
         "deployment.apps/web replaced"
     );
+}
+
+/// A Deployment named `strat` with `strategy` and one volume `data` of `source`.
+fn strategy_deployment(strategy: &str, source: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: strat
+spec:
+  selector:
+    matchLabels: {{app: strat}}
+  strategy: {strategy}
+  template:
+    metadata:
+      labels: {{app: strat}}
+    spec:
+      containers:
+      - name: app
+        image: busybox:latest
+        volumeMounts: [{{name: data, mountPath: /data}}]
+      volumes:
+      - name: data
+        {source}
+"
+    )
+}
+
+#[test]
+fn apply_switches_strategy_and_volume_source_with_retain_keys() {
+    let Some(k) = Cluster::start() else { return };
+    // The server defaults rollingUpdate (25%/25%); the manifest never names it.
+    let v1 = k.write(
+        "strat-v1.yaml",
+        &strategy_deployment("{type: RollingUpdate}", "emptyDir: {}"),
+    );
+    k.ok(&["apply", "-f", &v1]);
+    let dep = k.json(&["get", "deploy", "strat"]);
+    assert_eq!(
+        dep["spec"]["strategy"]["rollingUpdate"],
+        json!({"maxSurge": "25%", "maxUnavailable": "25%"})
+    );
+    // Without $retainKeys the defaulted rollingUpdate stays, which Recreate forbids.
+    let o = k.run(&[
+        "patch",
+        "deploy",
+        "strat",
+        "--type=strategic",
+        "-p",
+        r#"{"spec":{"strategy":{"type":"Recreate"}}}"#,
+    ]);
+    assert!(!o.ok, "{o}");
+    assert_eq!(
+        o.stderr.trim(),
+        "The Deployment \"strat\" is invalid: spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'",
+        "{o}"
+    );
+    // kubectl apply reads `retainKeys` from the OpenAPI schema and sends `$retainKeys`,
+    // so switching the strategy and the volume's source both work.
+    let v2 = k.write(
+        "strat-v2.yaml",
+        &strategy_deployment("{type: Recreate}", "configMap: {name: settings}"),
+    );
+    let o = k.run(&["-v=8", "apply", "-f", &v2]);
+    assert!(o.ok, "{o}");
+    assert!(
+        o.stderr
+            .contains(r#"\"strategy\":{\"$retainKeys\":[\"type\"]"#),
+        "kubectl sent no $retainKeys for the strategy: {}",
+        o.stderr
+    );
+    let dep = k.json(&["get", "deploy", "strat"]);
+    assert_eq!(dep["spec"]["strategy"], json!({"type": "Recreate"}));
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["volumes"],
+        json!([{"name": "data", "configMap": {"name": "settings", "defaultMode": 420}}])
+    );
+    // And back: Recreate to RollingUpdate, configMap to emptyDir.
+    k.ok(&["apply", "-f", &v1]);
+    let dep = k.json(&["get", "deploy", "strat"]);
+    assert_eq!(dep["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["volumes"],
+        json!([{"name": "data", "emptyDir": {}}])
+    );
+
+    // What the real server rejects outright.
+    let bad = k.write(
+        "strat-bad.yaml",
+        &strategy_deployment(
+            "{type: Recreate, rollingUpdate: {maxSurge: 1}}",
+            "emptyDir: {}\n        configMap: {name: settings}",
+        ),
+    );
+    let o = k.run(&["apply", "-f", &bad]);
+    assert!(!o.ok, "{o}");
+    assert!(
+        o.stderr.contains("The Deployment \"strat\" is invalid: "),
+        "{o}"
+    );
+    for cause in [
+        "spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'",
+        "spec.template.spec.volumes[0].configMap: Forbidden: may not specify more than 1 volume type",
+    ] {
+        assert!(o.stderr.contains(cause), "{cause}: {o}");
+    }
 }
 
 #[test]
