@@ -403,27 +403,49 @@ fn create_apply_and_every_get_output() {
     assert!(all.contains("service/web"), "{all}");
     assert!(all.contains("deployment.apps/web"), "{all}");
 
-    // A watch prints the current state as a Table row with its event type.
-    let watch = k.run(&[
-        "get",
+    // A watch prints the current state as a Table row with its event type, then every
+    // change: a modification (DATA goes to 2) and the deletion.
+    let mut watch = k
+        .command(&["get", "cm", "settings", "-w", "--output-watch-events"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl get -w");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rows) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let cols: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+            if tx.send(cols).is_err() {
+                break;
+            }
+        }
+    });
+    let next_row = |what: &str| {
+        let row = rows
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("no {what} row from kubectl get -w: {e}"));
+        row.into_iter().take(3).collect::<Vec<_>>()
+    };
+    assert_eq!(next_row("header"), ["EVENT", "NAME", "DATA"]);
+    assert_eq!(next_row("ADDED"), ["ADDED", "settings", "1"]);
+    k.ok(&[
+        "patch",
         "cm",
         "settings",
-        "-w",
-        "--output-watch-events",
-        "--request-timeout=1s",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"second":"2"}}"#,
     ]);
-    let first = watch
-        .stdout
-        .lines()
-        .nth(1)
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect::<Vec<_>>();
-    assert_eq!(
-        first.get(..3),
-        Some(&["ADDED", "settings", "1"][..]),
-        "{watch}"
-    );
+    assert_eq!(next_row("MODIFIED"), ["MODIFIED", "settings", "2"]);
+    k.ok(&["delete", "cm", "settings"]);
+    assert_eq!(next_row("DELETED"), ["DELETED", "settings", "2"]);
+    let _ = watch.kill();
+    let _ = watch.wait();
 }
 
 #[test]
