@@ -956,6 +956,12 @@ fn get_pods_prints_each_state() {
             false,
             r#"{"phase":"Running","conditions":[{"type":"Ready","status":"True"}],"podIP":"10.244.0.9","podIPs":[{"ip":"10.244.0.9"}],"containerStatuses":[{"name":"app","image":"busybox","ready":true,"restartCount":0,"started":true,"state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}}}]}"#,
         ),
+        (
+            // Running and ready, then deleted while a finalizer holds it.
+            "terminating",
+            false,
+            r#"{"phase":"Running","conditions":[{"type":"Ready","status":"True"}],"containerStatuses":[{"name":"app","image":"busybox","ready":true,"restartCount":0,"started":true,"state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}}}]}"#,
+        ),
     ];
     for (name, inits, status) in pods {
         let init = if inits {
@@ -963,9 +969,14 @@ fn get_pods_prints_each_state() {
         } else {
             ""
         };
+        let finalizers = if name == "terminating" {
+            ", finalizers: [example.com/hold]"
+        } else {
+            ""
+        };
         let file = k.write(
             &format!("{name}.yaml"),
-            &format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  nodeName: sim-node-1\n{init}  containers: [{{name: app, image: busybox}}]\n"),
+            &format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}{finalizers}}}\nspec:\n  nodeName: sim-node-1\n{init}  containers: [{{name: app, image: busybox}}]\n"),
         );
         k.ok(&["create", "-f", &file]);
         let patch = format!("{{\"status\":{status}}}");
@@ -979,6 +990,13 @@ fn get_pods_prints_each_state() {
             &patch,
         ]);
     }
+    assert_eq!(
+        k.ok(&["delete", "pod", "terminating", "--wait=false"])
+            .trim(),
+        "pod \"terminating\" deleted"
+    );
+    let held = k.json(&["get", "pod", "terminating"]);
+    assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
     let out = k.ok(&["get", "pods"]);
     insta::assert_snapshot!("kubectl_get_pods", out);
     let wide = k.ok(&["get", "pod", "running", "-o", "wide"]);
