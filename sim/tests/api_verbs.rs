@@ -695,6 +695,43 @@ async fn patch_types() {
             .filter_map(|m| m.manager)
             .collect();
         assert!(managers.contains(&"bob".to_string()), "{managers:?}");
+
+        // The real wording: an applier by name, an updater with its apiVersion, several
+        // conflicts grouped by manager.
+        cms.patch(
+            "cfg",
+            &PatchParams::apply("bob").force(),
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"k": "2", "j": "1"}})),
+        )
+        .await
+        .expect("bob adds j");
+        let err = api_err(cms.patch("cfg", &a, &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"k": "3"}}))).await);
+        assert_eq!(
+            err.message, "Apply failed with 1 conflict: conflict with \"bob\": .data.k",
+            "{mode:?}"
+        );
+        let causes = err.details.expect("details").causes;
+        assert_eq!(
+            (
+                causes[0].reason.as_str(),
+                causes[0].message.as_str(),
+                causes[0].field.as_str()
+            ),
+            ("FieldManagerConflict", "conflict with \"bob\"", ".data.k")
+        );
+        let carol = PatchParams {
+            field_manager: Some("carol".into()),
+            ..PatchParams::default()
+        };
+        cms.patch("cfg", &carol, &Patch::Merge(json!({"data": {"j": "2"}})))
+            .await
+            .expect("carol updates j");
+        let err = api_err(cms.patch("cfg", &a, &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"k": "3", "j": "3"}}))).await);
+        assert_eq!(
+            err.message,
+            "Apply failed with 2 conflicts: conflicts with \"bob\":\n- .data.k\nconflicts with \"carol\" using v1:\n- .data.j",
+            "{mode:?}"
+        );
     }
 }
 

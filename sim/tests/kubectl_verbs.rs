@@ -716,6 +716,103 @@ fn apply_switches_strategy_and_volume_source_with_retain_keys() {
     }
 }
 
+/// Which managers own `.data.<key>` of ConfigMap `cm`, by managedFields.
+fn data_owners(k: &Cluster, cm: &str, key: &str) -> Vec<String> {
+    let obj = k.json(&["get", "cm", cm, "--show-managed-fields"]);
+    obj["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["fieldsV1"]["f:data"].get(format!("f:{key}")).is_some())
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["manager"].as_str().unwrap_or_default(),
+                e["operation"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn server_side_apply_conflicts_between_field_managers() {
+    let Some(k) = Cluster::start() else { return };
+    let cm = |data: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ssa}}\ndata: {data}\n")
+    };
+    let alice = k.write("alice.yaml", &cm("{color: red, size: big}"));
+    assert_eq!(
+        k.ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=alice",
+            "-f",
+            &alice
+        ])
+        .trim(),
+        "configmap/ssa serverside-applied"
+    );
+    // Bob changes a field alice owns: the conflict is printed, nothing changes.
+    let bob = k.write("bob.yaml", &cm("{color: blue}"));
+    let o = k.run(&["apply", "--server-side", "--field-manager=bob", "-f", &bob]);
+    assert!(!o.ok, "{o}");
+    assert!(
+        o.stderr.starts_with(
+            "error: Apply failed with 1 conflict: conflict with \"alice\": .data.color\nPlease review the fields above--they currently have other managers."
+        ),
+        "{o}"
+    );
+    assert!(o.stderr.contains("--force-conflicts"), "{o}");
+    assert_eq!(
+        k.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.color}"]),
+        "red"
+    );
+    // Agreeing on a value is no conflict: both own it.
+    let same = k.write("same.yaml", &cm("{size: big}"));
+    k.ok(&["apply", "--server-side", "--field-manager=bob", "-f", &same]);
+    assert_eq!(data_owners(&k, "ssa", "size"), ["alice/Apply", "bob/Apply"]);
+    // --force-conflicts: bob wins and becomes the only owner of the field.
+    let o = k.run(&[
+        "apply",
+        "--server-side",
+        "--field-manager=bob",
+        "--force-conflicts",
+        "-f",
+        &bob,
+    ]);
+    assert!(o.ok, "{o}");
+    assert_eq!(o.stdout.trim(), "configmap/ssa serverside-applied");
+    assert_eq!(
+        k.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.color}"]),
+        "blue"
+    );
+    assert_eq!(data_owners(&k, "ssa", "color"), ["bob/Apply"]);
+    // bob's new configuration left size out: alice still owns it, so it stays.
+    assert_eq!(data_owners(&k, "ssa", "size"), ["alice/Apply"]);
+    assert_eq!(
+        k.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.size}"]),
+        "big"
+    );
+    // An update (kubectl patch) takes the field over from the applier.
+    k.ok(&[
+        "patch",
+        "cm",
+        "ssa",
+        "--field-manager=carol",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"color":"green"}}"#,
+    ]);
+    assert_eq!(data_owners(&k, "ssa", "color"), ["carol/Update"]);
+    let o = k.run(&["apply", "--server-side", "--field-manager=bob", "-f", &bob]);
+    assert!(
+        o.stderr.starts_with(
+            "error: Apply failed with 1 conflict: conflict with \"carol\" using v1: .data.color\n"
+        ),
+        "{o}"
+    );
+}
+
 #[test]
 fn typed_create_commands_send_protobuf() {
     let Some(k) = Cluster::start() else { return };
