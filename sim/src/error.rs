@@ -68,6 +68,15 @@ impl Cause {
         }
     }
 
+    /// A field may not be set (in this combination).
+    pub fn forbidden(field: impl Into<String>, detail: &str) -> Self {
+        Self {
+            reason: "FieldValueForbidden".into(),
+            message: format!("Forbidden: {detail}"),
+            field: field.into(),
+        }
+    }
+
     /// A resource (port, IP) is already taken.
     pub fn already_allocated(field: impl Into<String>, value: &str) -> Self {
         Self {
@@ -221,6 +230,16 @@ impl ApiError {
         .with_details(group, kind, name);
         err.causes = causes;
         err
+    }
+
+    /// 422 for a JSON patch that does not apply: the real server's generic answer, with
+    /// empty details and no causes (kubectl prints "The request is invalid: ...").
+    pub fn patch_not_applicable() -> Self {
+        Self::new(
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+        )
     }
 
     /// 403 with a free-form message.

@@ -1,7 +1,7 @@
 //! The real `kubectl` against `odo-sim serve` with a test container runtime: exec (with
 //! stdin, exit codes), logs (-f, --previous, --timestamps, --tail, --since, -c), cp both
 //! ways, port-forward; over WebSocket (kubectl's default) and forced to SPDY. Skipped (with
-//! a notice) only where no `kubectl` is installed.
+//! a notice) only where no `kubectl` is installed, and then failed under `ODO_REQUIRE_CLIENTS=1`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,13 +14,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use api_stream_common::{ECHO_PORT, sim_with_pods};
-
-fn kubectl_available() -> bool {
-    Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// kubectl forced to SPDY (`spdy = true`) or left at its WebSocket default.
 struct Kubectl {
@@ -254,8 +247,7 @@ fn port_forward_check(k: &Kubectl) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_streams_over_websocket_and_spdy() {
-    if !kubectl_available() {
-        eprintln!("kubectl is not installed: skipping the kubectl checks");
+    if !common::kubectl_available() {
         return;
     }
     let (sim, rt) = sim_with_pods().await;
@@ -284,8 +276,7 @@ async fn kubectl_streams_over_websocket_and_spdy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_logs_with_options() {
-    if !kubectl_available() {
-        eprintln!("kubectl is not installed: skipping the kubectl checks");
+    if !common::kubectl_available() {
         return;
     }
     let (sim, rt) = sim_with_pods().await;

@@ -229,6 +229,27 @@ async fn invalid_objects_are_422_with_causes() {
             ("spec.containers[0].image", "FieldValueRequired")
         );
 
+        // One source per volume; the real path names the later ones (its typos included).
+        let two_sources: Pod = serde_json::from_value(json!({"metadata": {"name": "v"}, "spec": {
+            "containers": [{"name": "c", "image": "busybox"}],
+            "volumes": [
+                {"name": "ok", "secret": {"secretName": "s"}},
+                {"name": "bad", "emptyDir": {}, "downwardAPI": {"items": []}, "configMap": {"name": "c"}},
+            ],
+        }}))
+        .expect("pod");
+        let err = api_err(pods.create(&PostParams::default(), &two_sources).await);
+        assert_eq!(
+            err.message,
+            "Pod \"v\" is invalid: [spec.volumes[1].downwarAPI: Forbidden: may not specify more than 1 volume type, spec.volumes[1].configMap: Forbidden: may not specify more than 1 volume type]",
+            "{mode:?}"
+        );
+        let causes = err.details.expect("details").causes;
+        assert_eq!(
+            (causes[0].field.as_str(), causes[0].reason.as_str()),
+            ("spec.volumes[1].downwarAPI", "FieldValueForbidden")
+        );
+
         // Immutable: pod spec beyond the image.
         pods.create(&PostParams::default(), &pod("imm"))
             .await
@@ -674,6 +695,136 @@ async fn patch_types() {
             .filter_map(|m| m.manager)
             .collect();
         assert!(managers.contains(&"bob".to_string()), "{managers:?}");
+
+        // The real wording: an applier by name, an updater with its apiVersion, several
+        // conflicts grouped by manager.
+        cms.patch(
+            "cfg",
+            &PatchParams::apply("bob").force(),
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"k": "2", "j": "1"}})),
+        )
+        .await
+        .expect("bob adds j");
+        let err = api_err(cms.patch("cfg", &a, &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"k": "3"}}))).await);
+        assert_eq!(
+            err.message, "Apply failed with 1 conflict: conflict with \"bob\": .data.k",
+            "{mode:?}"
+        );
+        let causes = err.details.expect("details").causes;
+        assert_eq!(
+            (
+                causes[0].reason.as_str(),
+                causes[0].message.as_str(),
+                causes[0].field.as_str()
+            ),
+            ("FieldManagerConflict", "conflict with \"bob\"", ".data.k")
+        );
+        let carol = PatchParams {
+            field_manager: Some("carol".into()),
+            ..PatchParams::default()
+        };
+        cms.patch("cfg", &carol, &Patch::Merge(json!({"data": {"j": "2"}})))
+            .await
+            .expect("carol updates j");
+        let err = api_err(cms.patch("cfg", &a, &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"k": "3", "j": "3"}}))).await);
+        assert_eq!(
+            err.message,
+            "Apply failed with 2 conflicts: conflicts with \"bob\":\n- .data.k\nconflicts with \"carol\" using v1:\n- .data.j",
+            "{mode:?}"
+        );
+    }
+}
+
+/// A raw PATCH with `body` as `application/json-patch+json`: (code, Status or object).
+async fn raw_json_patch(client: &kube::Client, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let req = http::Request::builder()
+        .method(http::Method::PATCH)
+        .uri(path)
+        .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+        .body(kube::client::Body::from(body.as_bytes().to_vec()))
+        .expect("request");
+    let resp = client.send(req).await.expect("transport");
+    let code = resp.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    (code, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn json_patch_errors_are_400_or_422_as_on_a_real_server() {
+    for mode in MODES {
+        let h = harness(mode).await;
+        let pods: Api<Pod> = Api::namespaced(h.client.clone(), "default");
+        let before = pods
+            .create(&PostParams::default(), &pod("p"))
+            .await
+            .expect("create");
+        let pp = PatchParams::default();
+        // Patches that decode but do not apply: the apiserver's bare 422, nothing changed.
+        for ops in [
+            json!([{"op": "remove", "path": "/metadata/labels/nope"}]),
+            json!([{"op": "replace", "path": "/spec/nope", "value": 1}]),
+            json!([{"op": "add", "path": "/spec/containers/5", "value": {"name": "x"}}]),
+            json!([{"op": "add", "path": "/metadata/labels/ok", "value": "1"},
+                   {"op": "move", "from": "/metadata/missing", "path": "/metadata/x"}]),
+            json!([{"op": "test", "path": "/metadata/labels/app", "value": "other"}]),
+        ] {
+            let patch: json_patch::Patch = serde_json::from_value(ops.clone()).expect("ops");
+            let err = api_err(pods.patch("p", &pp, &Patch::Json::<()>(patch)).await);
+            assert_eq!(
+                (err.code, err.reason.as_str(), err.message.as_str()),
+                (
+                    422,
+                    "Invalid",
+                    "the server rejected our request due to an error in our request"
+                ),
+                "{mode:?} {ops}"
+            );
+            assert!(
+                err.details.is_none_or(|d| d.causes.is_empty()),
+                "{mode:?} {ops}"
+            );
+        }
+        let path = "/api/v1/namespaces/default/pods/p";
+        let (code, status) =
+            raw_json_patch(&h.client, path, r#"[{"op":"frobnicate","path":"/spec"}]"#).await;
+        assert_eq!(
+            (code, &status["reason"]),
+            (422, &json!("Invalid")),
+            "{mode:?} {status}"
+        );
+        let after = pods.get("p").await.expect("get");
+        assert_eq!(
+            after.metadata.resource_version, before.metadata.resource_version,
+            "{mode:?}: a failed patch changes nothing, not even its first op"
+        );
+
+        // Bodies that are not a JSON patch at all: 400 BadRequest.
+        for (body, message) in [
+            (
+                r#"{"op":"add","path":"/metadata/labels/x","value":"1"}"#,
+                "json: cannot unmarshal object into Go value of type jsonpatch.Patch",
+            ),
+            (
+                r#"["remove /metadata"]"#,
+                "json: cannot unmarshal string into Go value of type jsonpatch.Operation",
+            ),
+        ] {
+            let (code, status) = raw_json_patch(&h.client, path, body).await;
+            assert_eq!(
+                (code, &status["reason"], &status["message"]),
+                (400, &json!("BadRequest"), &json!(message)),
+                "{mode:?} {body}"
+            );
+        }
+        let (code, status) = raw_json_patch(&h.client, path, "[{not json").await;
+        assert_eq!(
+            (code, &status["reason"]),
+            (400, &json!("BadRequest")),
+            "{mode:?} {status}"
+        );
     }
 }
 

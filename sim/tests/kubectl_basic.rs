@@ -1,17 +1,10 @@
 //! The real `kubectl` against `odo-sim serve`: raw reads, create from a file, get, delete.
-//! Skipped (with a notice) only where no `kubectl` is installed.
+//! Skipped (with a notice) only where no `kubectl` is installed (failed instead under
+//! `ODO_REQUIRE_CLIENTS=1`).
 
 mod common;
 
 use std::process::Command;
-
-fn kubectl_available() -> bool {
-    Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 fn kubectl(kc: &std::path::Path, cache: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new("kubectl")
@@ -30,8 +23,7 @@ fn kubectl(kc: &std::path::Path, cache: &std::path::Path, args: &[&str]) -> (boo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_raw_create_get_delete() {
-    if !kubectl_available() {
-        eprintln!("kubectl is not installed: skipping the kubectl checks");
+    if !common::kubectl_available() {
         return;
     }
     let sim = odo_sim::Sim::builder().build().expect("sim");

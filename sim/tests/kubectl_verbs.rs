@@ -2,13 +2,15 @@
 //! discovery, OpenAPI (`explain`, validated `apply`), Table printing, protobuf `create`
 //! commands, every patch type, conflicts, deletion with cascades, and `wait`.
 //! Each test asserts on kubectl's real output and exit codes. Skipped, with a printed
-//! notice, only where `kubectl` is not on PATH.
+//! notice, only where `kubectl` is not on PATH (failed instead under `ODO_REQUIRE_CLIENTS=1`).
+
+mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 struct Cluster {
     dir: tempfile::TempDir,
@@ -32,18 +34,10 @@ impl std::fmt::Display for Out {
     }
 }
 
-fn kubectl_available() -> bool {
-    Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 impl Cluster {
     /// Serves a fresh simulator and writes a kubeconfig for it; None when kubectl is missing.
     fn start() -> Option<Self> {
-        if !kubectl_available() {
-            eprintln!("kubectl is not on PATH: skipping the kubectl checks");
+        if !common::kubectl_available() {
             return None;
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -409,27 +403,49 @@ fn create_apply_and_every_get_output() {
     assert!(all.contains("service/web"), "{all}");
     assert!(all.contains("deployment.apps/web"), "{all}");
 
-    // A watch prints the current state as a Table row with its event type.
-    let watch = k.run(&[
-        "get",
+    // A watch prints the current state as a Table row with its event type, then every
+    // change: a modification (DATA goes to 2) and the deletion.
+    let mut watch = k
+        .command(&["get", "cm", "settings", "-w", "--output-watch-events"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl get -w");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rows) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let cols: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+            if tx.send(cols).is_err() {
+                break;
+            }
+        }
+    });
+    let next_row = |what: &str| {
+        let row = rows
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("no {what} row from kubectl get -w: {e}"));
+        row.into_iter().take(3).collect::<Vec<_>>()
+    };
+    assert_eq!(next_row("header"), ["EVENT", "NAME", "DATA"]);
+    assert_eq!(next_row("ADDED"), ["ADDED", "settings", "1"]);
+    k.ok(&[
+        "patch",
         "cm",
         "settings",
-        "-w",
-        "--output-watch-events",
-        "--request-timeout=1s",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"second":"2"}}"#,
     ]);
-    let first = watch
-        .stdout
-        .lines()
-        .nth(1)
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect::<Vec<_>>();
-    assert_eq!(
-        first.get(..3),
-        Some(&["ADDED", "settings", "1"][..]),
-        "{watch}"
-    );
+    assert_eq!(next_row("MODIFIED"), ["MODIFIED", "settings", "2"]);
+    k.ok(&["delete", "cm", "settings"]);
+    assert_eq!(next_row("DELETED"), ["DELETED", "settings", "2"]);
+    let _ = watch.kill();
+    let _ = watch.wait();
 }
 
 #[test]
@@ -514,6 +530,35 @@ fn label_annotate_scale_patch_and_conflicts() {
         r#"[{"op":"test","path":"/spec/replicas","value":1}]"#,
     ]);
     assert!(!bad.ok, "{bad}");
+    // A JSON patch that does not apply gets the real server's bare 422, which kubectl
+    // prints as an invalid request; one that is no JSON patch at all is a 400.
+    let invalid =
+        "The request is invalid: the server rejected our request due to an error in our request";
+    assert_eq!(bad.stderr.trim(), invalid, "{bad}");
+    for ops in [
+        r#"[{"op":"remove","path":"/metadata/labels/nope"}]"#,
+        r#"[{"op":"replace","path":"/spec/nope","value":1}]"#,
+        r#"[{"op":"add","path":"/spec/template/spec/containers/7","value":{"name":"x"}}]"#,
+    ] {
+        let o = k.run(&["patch", "deploy", "web", "--type=json", "-p", ops]);
+        assert!(!o.ok, "{o}");
+        assert_eq!(o.stderr.trim(), invalid, "{ops}: {o}");
+    }
+    let o = k.run(&[
+        "patch",
+        "deploy",
+        "web",
+        "--type=json",
+        "-p",
+        r#"{"op":"remove","path":"/spec/replicas"}"#,
+    ]);
+    assert!(!o.ok, "{o}");
+    assert_eq!(
+        o.stderr.trim(),
+        "Error from server (BadRequest): json: cannot unmarshal object into Go value of type jsonpatch.Patch",
+        "{o}"
+    );
+    assert_eq!(k.json(&["get", "deploy", "web"])["spec"]["replicas"], 6);
 
     // replace with a stale resourceVersion.
     let stale = k.ok(&["get", "deploy", "web", "-o", "yaml"]);
@@ -562,6 +607,209 @@ fn label_annotate_scale_patch_and_conflicts() {
     assert_eq!(
         k.ok(&["replace", "-f", &fresh]).trim(),
         "deployment.apps/web replaced"
+    );
+}
+
+/// A Deployment named `strat` with `strategy` and one volume `data` of `source`.
+fn strategy_deployment(strategy: &str, source: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: strat
+spec:
+  selector:
+    matchLabels: {{app: strat}}
+  strategy: {strategy}
+  template:
+    metadata:
+      labels: {{app: strat}}
+    spec:
+      containers:
+      - name: app
+        image: busybox:latest
+        volumeMounts: [{{name: data, mountPath: /data}}]
+      volumes:
+      - name: data
+        {source}
+"
+    )
+}
+
+#[test]
+fn apply_switches_strategy_and_volume_source_with_retain_keys() {
+    let Some(k) = Cluster::start() else { return };
+    // The server defaults rollingUpdate (25%/25%); the manifest never names it.
+    let v1 = k.write(
+        "strat-v1.yaml",
+        &strategy_deployment("{type: RollingUpdate}", "emptyDir: {}"),
+    );
+    k.ok(&["apply", "-f", &v1]);
+    let dep = k.json(&["get", "deploy", "strat"]);
+    assert_eq!(
+        dep["spec"]["strategy"]["rollingUpdate"],
+        json!({"maxSurge": "25%", "maxUnavailable": "25%"})
+    );
+    // Without $retainKeys the defaulted rollingUpdate stays, which Recreate forbids.
+    let o = k.run(&[
+        "patch",
+        "deploy",
+        "strat",
+        "--type=strategic",
+        "-p",
+        r#"{"spec":{"strategy":{"type":"Recreate"}}}"#,
+    ]);
+    assert!(!o.ok, "{o}");
+    assert_eq!(
+        o.stderr.trim(),
+        "The Deployment \"strat\" is invalid: spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'",
+        "{o}"
+    );
+    // kubectl apply reads `retainKeys` from the OpenAPI schema and sends `$retainKeys`,
+    // so switching the strategy and the volume's source both work.
+    let v2 = k.write(
+        "strat-v2.yaml",
+        &strategy_deployment("{type: Recreate}", "configMap: {name: settings}"),
+    );
+    let o = k.run(&["-v=8", "apply", "-f", &v2]);
+    assert!(o.ok, "{o}");
+    assert!(
+        o.stderr
+            .contains(r#"\"strategy\":{\"$retainKeys\":[\"type\"]"#),
+        "kubectl sent no $retainKeys for the strategy: {}",
+        o.stderr
+    );
+    let dep = k.json(&["get", "deploy", "strat"]);
+    assert_eq!(dep["spec"]["strategy"], json!({"type": "Recreate"}));
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["volumes"],
+        json!([{"name": "data", "configMap": {"name": "settings", "defaultMode": 420}}])
+    );
+    // And back: Recreate to RollingUpdate, configMap to emptyDir.
+    k.ok(&["apply", "-f", &v1]);
+    let dep = k.json(&["get", "deploy", "strat"]);
+    assert_eq!(dep["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["volumes"],
+        json!([{"name": "data", "emptyDir": {}}])
+    );
+
+    // What the real server rejects outright.
+    let bad = k.write(
+        "strat-bad.yaml",
+        &strategy_deployment(
+            "{type: Recreate, rollingUpdate: {maxSurge: 1}}",
+            "emptyDir: {}\n        configMap: {name: settings}",
+        ),
+    );
+    let o = k.run(&["apply", "-f", &bad]);
+    assert!(!o.ok, "{o}");
+    assert!(
+        o.stderr.contains("The Deployment \"strat\" is invalid: "),
+        "{o}"
+    );
+    for cause in [
+        "spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'",
+        "spec.template.spec.volumes[0].configMap: Forbidden: may not specify more than 1 volume type",
+    ] {
+        assert!(o.stderr.contains(cause), "{cause}: {o}");
+    }
+}
+
+/// Which managers own `.data.<key>` of ConfigMap `cm`, by managedFields.
+fn data_owners(k: &Cluster, cm: &str, key: &str) -> Vec<String> {
+    let obj = k.json(&["get", "cm", cm, "--show-managed-fields"]);
+    obj["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["fieldsV1"]["f:data"].get(format!("f:{key}")).is_some())
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["manager"].as_str().unwrap_or_default(),
+                e["operation"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn server_side_apply_conflicts_between_field_managers() {
+    let Some(k) = Cluster::start() else { return };
+    let cm = |data: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ssa}}\ndata: {data}\n")
+    };
+    let alice = k.write("alice.yaml", &cm("{color: red, size: big}"));
+    assert_eq!(
+        k.ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=alice",
+            "-f",
+            &alice
+        ])
+        .trim(),
+        "configmap/ssa serverside-applied"
+    );
+    // Bob changes a field alice owns: the conflict is printed, nothing changes.
+    let bob = k.write("bob.yaml", &cm("{color: blue}"));
+    let o = k.run(&["apply", "--server-side", "--field-manager=bob", "-f", &bob]);
+    assert!(!o.ok, "{o}");
+    assert!(
+        o.stderr.starts_with(
+            "error: Apply failed with 1 conflict: conflict with \"alice\": .data.color\nPlease review the fields above--they currently have other managers."
+        ),
+        "{o}"
+    );
+    assert!(o.stderr.contains("--force-conflicts"), "{o}");
+    assert_eq!(
+        k.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.color}"]),
+        "red"
+    );
+    // Agreeing on a value is no conflict: both own it.
+    let same = k.write("same.yaml", &cm("{size: big}"));
+    k.ok(&["apply", "--server-side", "--field-manager=bob", "-f", &same]);
+    assert_eq!(data_owners(&k, "ssa", "size"), ["alice/Apply", "bob/Apply"]);
+    // --force-conflicts: bob wins and becomes the only owner of the field.
+    let o = k.run(&[
+        "apply",
+        "--server-side",
+        "--field-manager=bob",
+        "--force-conflicts",
+        "-f",
+        &bob,
+    ]);
+    assert!(o.ok, "{o}");
+    assert_eq!(o.stdout.trim(), "configmap/ssa serverside-applied");
+    assert_eq!(
+        k.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.color}"]),
+        "blue"
+    );
+    assert_eq!(data_owners(&k, "ssa", "color"), ["bob/Apply"]);
+    // bob's new configuration left size out: alice still owns it, so it stays.
+    assert_eq!(data_owners(&k, "ssa", "size"), ["alice/Apply"]);
+    assert_eq!(
+        k.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.size}"]),
+        "big"
+    );
+    // An update (kubectl patch) takes the field over from the applier.
+    k.ok(&[
+        "patch",
+        "cm",
+        "ssa",
+        "--field-manager=carol",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"color":"green"}}"#,
+    ]);
+    assert_eq!(data_owners(&k, "ssa", "color"), ["carol/Update"]);
+    let o = k.run(&["apply", "--server-side", "--field-manager=bob", "-f", &bob]);
+    assert!(
+        o.stderr.starts_with(
+            "error: Apply failed with 1 conflict: conflict with \"carol\" using v1: .data.color\n"
+        ),
+        "{o}"
     );
 }
 
@@ -805,6 +1053,12 @@ fn get_pods_prints_each_state() {
             false,
             r#"{"phase":"Running","conditions":[{"type":"Ready","status":"True"}],"podIP":"10.244.0.9","podIPs":[{"ip":"10.244.0.9"}],"containerStatuses":[{"name":"app","image":"busybox","ready":true,"restartCount":0,"started":true,"state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}}}]}"#,
         ),
+        (
+            // Running and ready, then deleted while a finalizer holds it.
+            "terminating",
+            false,
+            r#"{"phase":"Running","conditions":[{"type":"Ready","status":"True"}],"containerStatuses":[{"name":"app","image":"busybox","ready":true,"restartCount":0,"started":true,"state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}}}]}"#,
+        ),
     ];
     for (name, inits, status) in pods {
         let init = if inits {
@@ -812,9 +1066,14 @@ fn get_pods_prints_each_state() {
         } else {
             ""
         };
+        let finalizers = if name == "terminating" {
+            ", finalizers: [example.com/hold]"
+        } else {
+            ""
+        };
         let file = k.write(
             &format!("{name}.yaml"),
-            &format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  nodeName: sim-node-1\n{init}  containers: [{{name: app, image: busybox}}]\n"),
+            &format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}{finalizers}}}\nspec:\n  nodeName: sim-node-1\n{init}  containers: [{{name: app, image: busybox}}]\n"),
         );
         k.ok(&["create", "-f", &file]);
         let patch = format!("{{\"status\":{status}}}");
@@ -828,6 +1087,13 @@ fn get_pods_prints_each_state() {
             &patch,
         ]);
     }
+    assert_eq!(
+        k.ok(&["delete", "pod", "terminating", "--wait=false"])
+            .trim(),
+        "pod \"terminating\" deleted"
+    );
+    let held = k.json(&["get", "pod", "terminating"]);
+    assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
     let out = k.ok(&["get", "pods"]);
     insta::assert_snapshot!("kubectl_get_pods", out);
     let wide = k.ok(&["get", "pod", "running", "-o", "wide"]);

@@ -1,19 +1,14 @@
 //! The real `kubectl` against the simulator's HTTP server on the openshift flavor: create a
 //! DeploymentConfig and a Route from files, read them back with their printer columns,
-//! scale the DeploymentConfig. Skipped (with a notice) only where no `kubectl` is installed.
+//! scale the DeploymentConfig. Skipped (with a notice) only where no `kubectl` is installed
+//! (failed instead under `ODO_REQUIRE_CLIENTS=1`).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use odo_sim::{Flavor, Sim};
-
-fn kubectl_available() -> bool {
-    Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 async fn kubectl(kc: &Path, cache: &Path, args: &[&str]) -> (bool, String, String) {
     let (kc, cache): (PathBuf, PathBuf) = (kc.into(), cache.into());
@@ -38,8 +33,7 @@ async fn kubectl(kc: &Path, cache: &Path, args: &[&str]) -> (bool, String, Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_creates_and_reads_deployment_configs_and_routes() {
-    if !kubectl_available() {
-        eprintln!("kubectl is not installed: skipping the kubectl checks");
+    if !common::kubectl_available() {
         return;
     }
     let sim = Sim::builder()

@@ -110,6 +110,9 @@ fn validate_pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
             &["Always", "OnFailure", "Never"],
         ));
     }
+    for (i, v) in arr(spec, "/volumes").iter().enumerate() {
+        validate_volume_source(v, &format!("{path}.volumes[{i}]"), causes);
+    }
     let vols: Vec<&str> = arr(spec, "/volumes")
         .iter()
         .filter_map(|v| v.get("name")?.as_str())
@@ -130,6 +133,73 @@ fn validate_pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
                 }
             }
         }
+    }
+}
+
+/// The volume sources, in the order the real validation checks them: (JSON field, the name
+/// its "more than 1 volume type" error gives, typos included).
+const VOLUME_SOURCES: &[(&str, &str)] = &[
+    ("emptyDir", "emptyDir"),
+    ("hostPath", "hostPath"),
+    ("gitRepo", "gitRepo"),
+    ("gcePersistentDisk", "gcePersistentDisk"),
+    ("awsElasticBlockStore", "awsElasticBlockStore"),
+    ("secret", "secret"),
+    ("nfs", "nfs"),
+    ("iscsi", "iscsi"),
+    ("glusterfs", "glusterfs"),
+    ("flocker", "flocker"),
+    ("persistentVolumeClaim", "persistentVolumeClaim"),
+    ("rbd", "rbd"),
+    ("cinder", "cinder"),
+    ("cephfs", "cephFS"),
+    ("quobyte", "quobyte"),
+    ("downwardAPI", "downwarAPI"),
+    ("fc", "fc"),
+    ("flexVolume", "flexVolume"),
+    ("configMap", "configMap"),
+    ("azureFile", "azureFile"),
+    ("vsphereVolume", "vsphereVolume"),
+    ("photonPersistentDisk", "photonPersistentDisk"),
+    ("portworxVolume", "portworxVolume"),
+    ("azureDisk", "azureDisk"),
+    ("storageos", "storageos"),
+    ("projected", "projected"),
+    ("scaleIO", "scaleIO"),
+    ("csi", "csi"),
+    ("ephemeral", "ephemeral"),
+    ("image", "image"),
+];
+
+/// A volume names exactly one source: every source after the first is forbidden.
+fn validate_volume_source(volume: &Value, path: &str, causes: &mut Vec<Cause>) {
+    let mut seen = false;
+    for (field, reported) in VOLUME_SOURCES {
+        if volume.get(*field).is_none_or(Value::is_null) {
+            continue;
+        }
+        if seen {
+            causes.push(Cause::forbidden(
+                format!("{path}.{reported}"),
+                "may not specify more than 1 volume type",
+            ));
+        }
+        seen = true;
+    }
+}
+
+/// A Deployment's strategy: `rollingUpdate` only with `type: RollingUpdate`.
+fn validate_deployment_strategy(obj: &Value, causes: &mut Vec<Cause>) {
+    let Some(strategy) = obj.pointer("/spec/strategy") else {
+        return;
+    };
+    if strategy.get("type").and_then(Value::as_str) == Some("Recreate")
+        && strategy.get("rollingUpdate").is_some_and(|r| !r.is_null())
+    {
+        causes.push(Cause::forbidden(
+            "spec.strategy.rollingUpdate",
+            "may not be specified when strategy `type` is 'Recreate'",
+        ));
     }
 }
 
@@ -226,6 +296,9 @@ pub(super) fn validate(rt: &ResourceType, obj: &Value, old: Option<&Arc<Value>>)
                 None => causes.push(Cause::required("spec.template.spec.containers")),
             }
             validate_selector_matches_template(obj, &mut causes, rt.group == "apps");
+            if rt.kind == "Deployment" {
+                validate_deployment_strategy(obj, &mut causes);
+            }
             if let Some(old) = old
                 && obj.pointer("/spec/selector") != old.pointer("/spec/selector")
             {

@@ -758,6 +758,17 @@ fn set_managed_fields(
         }
     };
     entries.retain(|e| !same(e));
+    // Ownership moves: what this write changed (an update's changes, a forced apply's
+    // conflicts) is no longer the other managers', and nobody owns what is gone.
+    if let Some(old) = old {
+        let taken = patch::changed_leaves(old, obj);
+        for e in &mut entries {
+            let kept =
+                patch::release_fields(e.get("fieldsV1").unwrap_or(&Value::Null), &taken, obj);
+            e["fieldsV1"] = kept;
+        }
+        entries.retain(|e| e["fieldsV1"].as_object().is_some_and(|m| !m.is_empty()));
+    }
     let empty = fields.as_object().is_none_or(serde_json::Map::is_empty);
     if !empty {
         entries.push(json!({

@@ -49,6 +49,34 @@ fn parse_body(body: &[u8], yaml: bool) -> ApiResult<Value> {
     parsed.map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
 }
 
+/// The operations of a JSON patch body, or the 400 the real server gives for a body that is
+/// not an array of objects (its decoder accepts any members; they are checked on apply).
+fn decode_json_patch(body: &[u8]) -> ApiResult<Vec<Value>> {
+    let doc: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let go_type = |v: &Value| match v {
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+    };
+    let Value::Array(ops) = doc else {
+        return Err(ApiError::bad_request(format!(
+            "json: cannot unmarshal {} into Go value of type jsonpatch.Patch",
+            go_type(&doc)
+        )));
+    };
+    if let Some(bad) = ops.iter().find(|op| !op.is_object() && !op.is_null()) {
+        return Err(ApiError::bad_request(format!(
+            "json: cannot unmarshal {} into Go value of type jsonpatch.Operation",
+            go_type(bad)
+        )));
+    }
+    Ok(ops)
+}
+
 /// Applies a patch of `kind` to `current`, returning the patched object (not yet validated).
 pub fn apply_patch(
     kind: PatchKind,
@@ -59,24 +87,20 @@ pub fn apply_patch(
 ) -> ApiResult<Value> {
     match kind {
         PatchKind::Json => {
-            let ops: json_patch::Patch = serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            let ops = decode_json_patch(body)?;
             let mut doc = current.clone();
-            json_patch::patch(&mut doc, &ops).map_err(|e| match e.kind {
-                json_patch::PatchErrorKind::TestFailed => ApiError::invalid(
-                    &rt.group,
-                    &rt.kind,
-                    super::meta::name(current),
-                    vec![Cause {
-                        reason: "FieldValueInvalid".into(),
-                        message: format!(
-                            "the server rejected our request due to an error in our request: {e}"
-                        ),
-                        field: e.path.to_string(),
-                    }],
-                ),
-                _ => ApiError::internal(format!("{e}")),
-            })?;
+            // The real server answers every patch that does not apply (a failed `test`, a
+            // missing path, a bad index, an unknown op) with the same bare 422.
+            let applied = serde_json::from_value::<json_patch::Patch>(Value::Array(ops))
+                .map_err(|e| e.to_string())
+                .and_then(|p| json_patch::patch(&mut doc, &p).map_err(|e| e.to_string()));
+            if let Err(why) = applied {
+                tracing::debug!(
+                    name = super::meta::name(current),
+                    "JSON patch does not apply: {why}"
+                );
+                return Err(ApiError::patch_not_applicable());
+            }
             Ok(doc)
         }
         PatchKind::Merge => {
@@ -141,8 +165,33 @@ pub(super) fn changed_fields(old: &Value, new: &Value, before: Option<&Value>) -
         leaf_segments(before, Vec::new(), &mut prev);
         owned.extend(prev.into_iter().filter(|seg| value_at(new, seg).is_some()));
     }
+    fields_from_segments(owned)
+}
+
+/// The leaves (as fields paths) whose value a write from `old` to `new` set or changed.
+pub(super) fn changed_leaves(old: &Value, new: &Value) -> BTreeSet<String> {
+    let mut segs = Vec::new();
+    leaf_segments(&fields_v1(new), Vec::new(), &mut segs);
+    segs.into_iter()
+        .filter(|seg| value_at(old, seg) != value_at(new, seg))
+        .map(|seg| render_path(&seg))
+        .collect()
+}
+
+/// What another manager still owns after a write: its fieldsV1 without the leaves the write
+/// `taken` over (changed by an update, or forced by an apply) and without leaves `new` no
+/// longer has, as the real field manager moves ownership.
+pub(super) fn release_fields(fields: &Value, taken: &BTreeSet<String>, new: &Value) -> Value {
+    let mut segs = Vec::new();
+    leaf_segments(fields, Vec::new(), &mut segs);
+    segs.retain(|seg| !taken.contains(&render_path(seg)) && value_at(new, seg).is_some());
+    fields_from_segments(segs)
+}
+
+/// A fieldsV1 set from its leaves.
+fn fields_from_segments(segs: Vec<Segments>) -> Value {
     let mut out = Value::Object(Map::new());
-    for seg in owned {
+    for seg in segs {
         let mut cur = &mut out;
         for (field, key) in seg {
             let name = match key {
@@ -534,6 +583,38 @@ fn remove_at(doc: &mut Value, seg: &[(String, Option<Value>)]) {
     }
 }
 
+/// A managedFields entry as the real server names it in conflicts: `"alice"` for an applier,
+/// `"bob" using apps/v1` for an updater, with ` with subresource "status"` when it has one.
+fn print_manager(entry: &Value) -> String {
+    let field = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or_default();
+    let mut out = format!("{:?}", field("manager"));
+    if !field("subresource").is_empty() {
+        out.push_str(&format!(" with subresource {:?}", field("subresource")));
+    }
+    if field("operation") == "Update" {
+        out.push_str(&format!(" using {}", field("apiVersion")));
+    }
+    out
+}
+
+/// A fields path as structured-merge-diff prints it: `.spec.containers[name="app"].image`.
+fn display_path(seg: &[(String, Option<Value>)]) -> String {
+    seg.iter()
+        .map(|(f, k)| match k {
+            None => format!(".{f}"),
+            Some(Value::Object(keys)) => {
+                let keys: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("[{}]", keys.join(","))
+            }
+            Some(v) => format!("[={v}]"),
+        })
+        .collect()
+}
+
+/// One apply conflict: the other manager's identity (manager, operation, apiVersion,
+/// subresource: the order the real server sorts them in), how it prints, the field's path.
+type Conflict = ((String, String, String, String), String, String);
+
 fn check_apply_conflicts(
     current: &Value,
     applied: &Value,
@@ -546,7 +627,7 @@ fn check_apply_conflicts(
     let manager = opts.field_manager.clone().unwrap_or_default();
     let mut segs = Vec::new();
     leaf_segments(&fields_v1(applied), Vec::new(), &mut segs);
-    let mut causes = Vec::new();
+    let mut conflicts: Vec<Conflict> = Vec::new();
     let mut merged = current.clone();
     strategic_merge(&mut merged, applied);
     let entries = current
@@ -555,7 +636,13 @@ fn check_apply_conflicts(
         .cloned()
         .unwrap_or_default();
     for e in entries {
-        let other = e.get("manager").and_then(Value::as_str).unwrap_or_default();
+        let field = |k: &str| {
+            e.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let other = field("manager");
         if other == manager {
             continue;
         }
@@ -567,33 +654,50 @@ fn check_apply_conflicts(
                 continue;
             }
             if value_at(current, seg) != value_at(&merged, seg) {
-                let version = e
-                    .get("apiVersion")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                causes.push(Cause {
-                    reason: "FieldManagerConflict".into(),
-                    message: format!("conflict with \"{other}\" using {version}"),
-                    field: path,
-                });
+                let key = (
+                    other.clone(),
+                    field("operation"),
+                    field("apiVersion"),
+                    field("subresource"),
+                );
+                conflicts.push((key, print_manager(&e), display_path(seg)));
             }
         }
     }
-    if causes.is_empty() {
+    if conflicts.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = causes
-        .iter()
-        .map(|c| format!("{}: {}", c.message, c.field))
-        .collect();
+    // The real server's wording: one conflict inline, several grouped by manager.
+    let message = if let [(_, who, path)] = conflicts.as_slice() {
+        format!("Apply failed with 1 conflict: conflict with {who}: {path}")
+    } else {
+        let mut by_manager = conflicts.clone();
+        by_manager.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut lines = Vec::new();
+        let mut last = None;
+        for (key, who, path) in &by_manager {
+            if last != Some(key) {
+                lines.push(format!("conflicts with {who}:"));
+                last = Some(key);
+            }
+            lines.push(format!("- {path}"));
+        }
+        format!(
+            "Apply failed with {} conflicts: {}",
+            conflicts.len(),
+            lines.join("\n")
+        )
+    };
     let mut err = ApiError::conflict(&rt.group, &rt.plural, super::meta::name(current), "");
-    err.message = format!(
-        "Apply failed with {} conflict{}: {}",
-        causes.len(),
-        if causes.len() == 1 { "" } else { "s" },
-        list.join("\n")
-    );
-    err.causes = causes;
+    err.message = message;
+    err.causes = conflicts
+        .into_iter()
+        .map(|(_, who, path)| Cause {
+            reason: "FieldManagerConflict".into(),
+            message: format!("conflict with {who}"),
+            field: path,
+        })
+        .collect();
     Err(err)
 }
 

@@ -100,3 +100,35 @@ pub fn api_err<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> kube::core::Sta
         other => panic!("expected an API error, got {other:?}"),
     }
 }
+
+/// Whether the external client that `probe` runs (e.g. `kubectl version --client`) works here.
+/// When it does not: a failed test if `ODO_REQUIRE_CLIENTS=1` (CI installs every client),
+/// otherwise `false` with a printed notice, so the caller skips.
+pub fn client_available(name: &str, probe: &mut std::process::Command) -> bool {
+    let outcome = match probe.output() {
+        Ok(o) if o.status.success() => return true,
+        Ok(o) => format!(
+            "{probe:?} exited with {}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => format!("{probe:?} could not run: {e}"),
+    };
+    let required = std::env::var("ODO_REQUIRE_CLIENTS").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{name} is required (ODO_REQUIRE_CLIENTS=1) but unavailable: {outcome}"
+    );
+    eprintln!(
+        "{name} is unavailable, skipping its checks ({outcome}); set ODO_REQUIRE_CLIENTS=1 to fail instead"
+    );
+    false
+}
+
+/// Whether the real `kubectl` runs here (see [`client_available`]).
+pub fn kubectl_available() -> bool {
+    client_available(
+        "kubectl",
+        std::process::Command::new("kubectl").args(["version", "--client"]),
+    )
+}

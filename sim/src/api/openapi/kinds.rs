@@ -163,11 +163,12 @@ fn patch_meta(def: &str, field: &str) -> Option<(Option<&'static str>, &'static 
             "containers"
             | "initContainers"
             | "ephemeralContainers"
-            | "volumes"
             | "imagePullSecrets"
             | "resourceClaims"
             | "schedulingGates",
         ) => (Some("name"), "merge"),
+        ("PodSpec", "volumes") => (Some("name"), "merge,retainKeys"),
+        ("DeploymentSpec", "strategy") => (None, "retainKeys"),
         ("PodSpec", "hostAliases") => (Some("ip"), "merge"),
         ("PodSpec", "topologySpreadConstraints") => (Some("topologyKey"), "merge"),
         ("Container" | "EphemeralContainer", "env") => (Some("name"), "merge"),

@@ -438,6 +438,21 @@ mod tests {
         let containers = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
         assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
         assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
+        // The two `retainKeys` fields of the real schema (DaemonSet's updateStrategy is not).
+        let volumes = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"];
+        assert_eq!(volumes["x-kubernetes-patch-merge-key"], "name");
+        assert_eq!(volumes["x-kubernetes-patch-strategy"], "merge,retainKeys");
+        let spec =
+            |d: &str, f: &str| schemas[format!("io.k8s.api.apps.v1.{d}")]["properties"][f].clone();
+        assert_eq!(
+            spec("DeploymentSpec", "strategy")["x-kubernetes-patch-strategy"],
+            "retainKeys"
+        );
+        assert!(
+            spec("DaemonSetSpec", "updateStrategy")
+                .get("x-kubernetes-patch-strategy")
+                .is_none()
+        );
         assert!(
             schemas["io.k8s.api.core.v1.Container"]["description"]
                 .as_str()

@@ -18,11 +18,19 @@ fn to_message(frame: Frame) -> Message {
     }
 }
 
+/// A client message as channel and payload. As in the real server, the negotiated protocol
+/// decides the encoding, not the frame type: clients such as Python's `kubernetes` send
+/// text frames on the binary protocols.
 fn decode(proto: &Protocol, msg: &Message) -> Option<(u8, Bytes)> {
-    match msg {
-        Message::Binary(b) => proto.decode_binary(b),
-        Message::Text(t) if proto.base64 => proto.decode_text(t.as_str()),
-        _ => None,
+    let data = match msg {
+        Message::Binary(b) => b.clone(),
+        Message::Text(t) => Bytes::copy_from_slice(t.as_str().as_bytes()),
+        _ => return None,
+    };
+    if proto.base64 {
+        proto.decode_text(std::str::from_utf8(&data).ok()?)
+    } else {
+        proto.decode_binary(&data)
     }
 }
 
@@ -227,5 +235,27 @@ mod tests {
         assert!(is_client_go("odo/v3 (darwin/arm64) kubernetes/$Format"));
         assert!(!is_client_go("kube-rs/5.0.0"));
         assert!(!is_client_go(""));
+    }
+
+    #[test]
+    fn the_protocol_decides_the_encoding_not_the_frame_type() {
+        let v5 = channel::EXEC_PROTOCOLS[0];
+        let b64 = channel::EXEC_PROTOCOLS[2];
+        assert!(!v5.base64 && b64.base64);
+        // Python's client sends stdin as text frames on v5/v4.
+        assert_eq!(
+            decode(&v5, &Message::Text("\u{0}typed\n".into())),
+            Some((channel::STDIN, Bytes::from_static(b"typed\n")))
+        );
+        assert_eq!(
+            decode(&v5, &Message::Binary(Bytes::from_static(b"\x00raw"))),
+            Some((channel::STDIN, Bytes::from_static(b"raw")))
+        );
+        // The base64 protocols decode a binary frame as text.
+        assert_eq!(
+            decode(&b64, &Message::Binary(Bytes::from_static(b"0aGk="))),
+            Some((channel::STDIN, Bytes::from_static(b"hi")))
+        );
+        assert_eq!(decode(&v5, &Message::Text("".into())), None);
     }
 }
