@@ -233,3 +233,62 @@ fn index_entry_stays_small() {
         idx.heap_bytes_per_entry()
     );
 }
+
+/// The scan reads the previous index on its own thread while the walk starts; entries reached
+/// before it is ready are compared afterwards. A loader that is late for the whole walk must
+/// give exactly what a loader that is ready at once gives: same lists, same refreshed entries,
+/// same racy-file hashes, same deletions.
+#[test]
+fn an_index_that_loads_late_gives_the_same_scan() {
+    use odo::indexer::IgnoreRules;
+    use odo::indexer::scan::{Previous, scan_with};
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    for d in ["a", "a/b", "c"] {
+        fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    for (i, f) in ["a/1.txt", "a/b/2.txt", "c/3.txt", "top.txt", "gone.txt"]
+        .iter()
+        .enumerate()
+    {
+        fs::write(root.join(f), format!("file {i}")).expect("write");
+        set_mtime(&root.join(f), T);
+    }
+    index_at(root, T + 500_000_000); // every file racy: hashed in the index
+    fs::write(root.join("a/1.txt"), "file 9").expect("same-size edit");
+    set_mtime(&root.join("a/1.txt"), T);
+    fs::write(root.join("new.txt"), "new").expect("write");
+    fs::remove_file(root.join("gone.txt")).expect("rm");
+
+    let rules = IgnoreRules::load(root, &IgnoreConfig::default()).expect("rules");
+    let opts = ScanOptions {
+        now: Some(T + 60_000_000_000),
+        ..ScanOptions::default()
+    };
+    let run = |delay: Duration| {
+        let load = || {
+            std::thread::sleep(delay);
+            Previous {
+                index: FileIndex::read(root).expect("index"),
+                resend_all: false,
+                extra: 7,
+            }
+        };
+        let (scan, extra) = scan_with(root, &rules, &opts, load).expect("scan");
+        assert_eq!(extra, 7, "the loader's extra comes back");
+        let updates: Vec<String> = scan
+            .updates
+            .iter()
+            .map(|u| format!("{} {:?} {:?}", u.path, u.change, u.meta))
+            .collect();
+        (scan.changes, updates)
+    };
+    let (ready, ready_updates) = run(Duration::ZERO);
+    assert_eq!(ready.added, ["new.txt"]);
+    assert_eq!(ready.modified, ["a/1.txt"]);
+    assert_eq!(ready.deleted, ["gone.txt"]);
+    let (late, late_updates) = run(Duration::from_millis(300));
+    assert_eq!(late, ready);
+    assert_eq!(late_updates, ready_updates);
+}

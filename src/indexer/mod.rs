@@ -90,8 +90,15 @@ pub fn scan_tree(
     opts: &ScanOptions,
 ) -> Result<Scan, IndexerError> {
     let rules = IgnoreRules::load(context, ignore)?;
-    let (previous, warning) = FileIndex::read_or_empty(context);
-    let mut scan = scan::scan(context, &rules, previous, opts)?;
+    let load = || {
+        let (index, warning) = FileIndex::read_or_empty(context);
+        scan::Previous {
+            index,
+            resend_all: opts.resend_all,
+            extra: warning,
+        }
+    };
+    let (mut scan, warning) = scan::scan_with(context, &rules, opts, load)?;
     if let Some(w) = warning {
         tracing::warn!("{w}");
         scan.changes.warnings.insert(0, w);

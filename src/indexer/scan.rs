@@ -5,10 +5,15 @@
 //! list of the whole tree is built: the unchanged case allocates nothing per file. Deletions are
 //! the index entries nobody marked. Files are hashed only when their timestamps cannot be trusted
 //! (see [`ScanOptions::racy_window`]).
+//!
+//! The previous index is read and parsed on a thread of its own while the walk starts (on a
+//! large tree the parse is a sizeable share of a no-change re-index). Entries the walk reaches
+//! before the index is ready are kept aside and compared as soon as it is; the result is the
+//! same as a walk that waited.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 use sha2::{Digest as _, Sha256};
@@ -126,6 +131,18 @@ pub enum ScanError {
     },
 }
 
+/// The previous index as a scan compares against it: the loader of [`scan_with`] returns it.
+#[derive(Debug)]
+pub struct Previous<T> {
+    /// The index of the last push.
+    pub index: FileIndex,
+    /// Report every present path as added or modified (overrides [`ScanOptions::resend_all`],
+    /// so the decision can depend on the index).
+    pub resend_all: bool,
+    /// Anything else the loader wants to hand back (a warning, a reason).
+    pub extra: T,
+}
+
 /// Walks `root` and compares it with `previous`.
 pub fn scan(
     root: &Path,
@@ -133,6 +150,23 @@ pub fn scan(
     previous: FileIndex,
     opts: &ScanOptions,
 ) -> Result<Scan, ScanError> {
+    let resend_all = opts.resend_all;
+    let load = move || Previous {
+        index: previous,
+        resend_all,
+        extra: (),
+    };
+    scan_with(root, rules, opts, load).map(|(scan, ())| scan)
+}
+
+/// Walks `root` and compares it with the index `load` returns; `load` runs on its own thread,
+/// concurrently with the walk. Returns the scan and the loader's `extra`.
+pub fn scan_with<T: Send>(
+    root: &Path,
+    rules: &IgnoreRules,
+    opts: &ScanOptions,
+    load: impl FnOnce() -> Previous<T> + Send,
+) -> Result<(Scan, T), ScanError> {
     let md = std::fs::metadata(root).map_err(|cause| ScanError::Root {
         path: root.to_path_buf(),
         cause,
@@ -146,26 +180,55 @@ pub fn scan(
     }
     let now = opts.now.unwrap_or_else(now_nanos);
     let root_bytes = root.as_os_str().as_encoded_bytes();
+    let loaded = OnceLock::new();
     let ctx = Ctx {
         root,
         root_bytes: root_bytes.strip_suffix(b"/").unwrap_or(root_bytes),
         rules,
-        previous: &previous,
-        old_racy_from: previous
-            .scanned_at
-            .map(|s| s.saturating_sub(opts.racy_window)),
+        previous: &loaded,
         new_racy_from: now.saturating_sub(opts.racy_window),
-        resend_all: opts.resend_all,
     };
     let sink = Mutex::new(Vec::new());
-    let mut builder = VisitorBuilder {
-        ctx: &ctx,
-        sink: &sink,
-    };
-    walker(root, opts.threads)
-        .build_parallel()
-        .visit(&mut builder);
-    let parts = sink.into_inner().unwrap_or_else(|p| p.into_inner());
+    let extra = std::thread::scope(|s| {
+        let loader = s.spawn(|| {
+            let p = load();
+            let _ = loaded.set(Loaded {
+                old_racy_from: p
+                    .index
+                    .scanned_at
+                    .map(|t| t.saturating_sub(opts.racy_window)),
+                index: p.index,
+                resend_all: p.resend_all,
+            });
+            p.extra
+        });
+        let mut builder = VisitorBuilder {
+            ctx: &ctx,
+            sink: &sink,
+        };
+        walker(root, opts.threads)
+            .build_parallel()
+            .visit(&mut builder);
+        loader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    // What the walk reached before the index was ready.
+    let mut parts = sink.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(prev) = loaded.get() {
+        let mut late = Part::default();
+        for part in &mut parts {
+            for d in std::mem::take(&mut part.deferred) {
+                late.compare(&ctx, prev, &d.rel, &d.path, d.meta);
+            }
+        }
+        parts.push(late);
+    }
+    let Loaded {
+        index: previous, ..
+    } = loaded
+        .into_inner()
+        .unwrap_or_else(|| unreachable!("the loader thread sets the index before it ends"));
 
     let mut updates = Vec::new();
     let mut warnings = Vec::new();
@@ -215,13 +278,14 @@ pub fn scan(
         }
     }
     changes.deleted.sort_unstable();
-    Ok(Scan {
+    let scan = Scan {
         changes,
         updates,
         type_changed,
         scanned_at: now,
         previous,
-    })
+    };
+    Ok((scan, extra))
 }
 
 /// The walker configuration shared by the scan and the stat-only floor benchmark: no standard
@@ -246,17 +310,32 @@ struct Ctx<'a> {
     root: &'a Path,
     root_bytes: &'a [u8],
     rules: &'a IgnoreRules,
-    previous: &'a FileIndex,
-    old_racy_from: Option<UnixNanos>,
+    /// Set by the loader thread once the previous index is parsed.
+    previous: &'a OnceLock<Loaded>,
     new_racy_from: UnixNanos,
+}
+
+/// The previous index and what follows from it.
+struct Loaded {
+    index: FileIndex,
+    old_racy_from: Option<UnixNanos>,
     resend_all: bool,
 }
 
+/// An entry stat'ed before the previous index was ready.
+struct Deferred {
+    rel: String,
+    path: PathBuf,
+    meta: Meta,
+}
+
+/// What one walker thread found.
 #[derive(Default)]
 struct Part {
     updates: Vec<Update>,
     warnings: Vec<String>,
     errored: Vec<String>,
+    deferred: Vec<Deferred>,
 }
 
 struct VisitorBuilder<'a> {
@@ -392,111 +471,126 @@ impl Visitor<'_> {
                 }
             }
         }
-        let old = self.ctx.previous.get(rel);
+        let Some(prev) = self.ctx.previous.get() else {
+            self.part.deferred.push(Deferred {
+                rel: rel.to_string(),
+                path: path.to_path_buf(),
+                meta,
+            });
+            return WalkState::Continue;
+        };
+        if !self.part.deferred.is_empty() {
+            for d in std::mem::take(&mut self.part.deferred) {
+                self.part.compare(self.ctx, prev, &d.rel, &d.path, d.meta);
+            }
+        }
+        self.part.compare(self.ctx, prev, rel, path, meta);
+        WalkState::Continue
+    }
+}
+
+impl Part {
+    /// Compares one stat'ed entry with the previous index and records what changed.
+    fn compare(&mut self, ctx: &Ctx<'_>, prev: &Loaded, rel: &str, path: &Path, mut meta: Meta) {
+        let old = prev.index.get(rel);
         if let Some(e) = old {
             e.mark_seen();
         }
-        let change = match self.classify(path, old.map(|e| &e.meta), &mut meta) {
+        let change = match classify(prev, path, old.map(|e| &e.meta), &mut meta) {
             Ok(c) => c,
             Err(err) => {
-                self.part.errored.push(rel.to_string());
-                self.part
-                    .warnings
+                self.errored.push(rel.to_string());
+                self.warnings
                     .push(format!("skipped {rel}: cannot read it: {err}"));
-                return WalkState::Continue;
+                return;
             }
         };
         if let Some(change) = change {
-            if kind == EntryKind::File
+            if meta.kind == EntryKind::File
                 && change != ChangeKind::Refresh
                 && meta.hash.is_none()
-                && meta.mtime >= self.ctx.new_racy_from
+                && meta.mtime >= ctx.new_racy_from
             {
                 match hash_file(path) {
                     Ok(h) => meta.hash = Some(Box::new(h)),
-                    Err(err) => self
-                        .part
-                        .warnings
-                        .push(format!("{rel}: cannot read it: {err}")),
+                    Err(err) => self.warnings.push(format!("{rel}: cannot read it: {err}")),
                 }
             }
-            self.part.updates.push(Update {
+            self.updates.push(Update {
                 path: rel.to_string(),
                 meta,
                 change,
             });
         }
-        WalkState::Continue
     }
+}
 
-    /// Decides how `new` (just read from disk) differs from `old`; may hash the file.
-    fn classify(
-        &self,
-        path: &Path,
-        old: Option<&Meta>,
-        new: &mut Meta,
-    ) -> std::io::Result<Option<ChangeKind>> {
-        use EntryKind::{Dir, File, Symlink, Unknown};
-        let Some(old) = old else {
-            return Ok(Some(ChangeKind::Added));
-        };
-        let same_stat = old.size == new.size && old.mtime == new.mtime;
-        let mode_differs = old.mode != UNKNOWN_MODE && old.mode != new.mode;
-        let refresh = |stale: bool| {
-            if stale {
-                Some(ChangeKind::Refresh)
-            } else {
-                None
-            }
-        };
-        let modified = Some(ChangeKind::Modified {
-            type_changed: false,
-        });
-        if self.ctx.resend_all {
-            let type_changed =
-                old.kind != new.kind && !(old.kind == Unknown && new.kind != Symlink);
-            return Ok(Some(ChangeKind::Modified { type_changed }));
+/// Decides how `new` (just read from disk) differs from `old`; may hash the file.
+fn classify(
+    prev: &Loaded,
+    path: &Path,
+    old: Option<&Meta>,
+    new: &mut Meta,
+) -> std::io::Result<Option<ChangeKind>> {
+    use EntryKind::{Dir, File, Symlink, Unknown};
+    let Some(old) = old else {
+        return Ok(Some(ChangeKind::Added));
+    };
+    let same_stat = old.size == new.size && old.mtime == new.mtime;
+    let mode_differs = old.mode != UNKNOWN_MODE && old.mode != new.mode;
+    let refresh = |stale: bool| {
+        if stale {
+            Some(ChangeKind::Refresh)
+        } else {
+            None
         }
-        Ok(match (old.kind, new.kind) {
-            (Dir, Dir) => {
-                if mode_differs {
-                    modified
-                } else {
-                    refresh(!same_stat)
-                }
-            }
-            (Unknown, Dir) => Some(ChangeKind::Refresh),
-            (Symlink, Symlink) => {
-                if old.hash != new.hash {
-                    modified
-                } else {
-                    refresh(!same_stat || old.mode != new.mode)
-                }
-            }
-            (File | Unknown, File) => {
-                if !same_stat || mode_differs {
-                    modified
-                } else if self.ctx.old_racy_from.is_some_and(|from| old.mtime >= from) {
-                    let h = hash_file(path)?;
-                    if old.hash.as_deref() == Some(&h) {
-                        refresh(old.mode == UNKNOWN_MODE || old.kind == Unknown)
-                    } else {
-                        new.hash = Some(Box::new(h));
-                        modified
-                    }
-                } else {
-                    refresh(old.mode == UNKNOWN_MODE || old.kind == Unknown)
-                }
-            }
-            _ => Some(ChangeKind::Modified { type_changed: true }),
-        }
-        .inspect(|c| {
-            // A verified-unchanged racy file keeps its recorded hash in the refreshed entry.
-            if *c == ChangeKind::Refresh && new.hash.is_none() {
-                new.hash.clone_from(&old.hash);
-            }
-        }))
+    };
+    let modified = Some(ChangeKind::Modified {
+        type_changed: false,
+    });
+    if prev.resend_all {
+        let type_changed = old.kind != new.kind && !(old.kind == Unknown && new.kind != Symlink);
+        return Ok(Some(ChangeKind::Modified { type_changed }));
     }
+    Ok(match (old.kind, new.kind) {
+        (Dir, Dir) => {
+            if mode_differs {
+                modified
+            } else {
+                refresh(!same_stat)
+            }
+        }
+        (Unknown, Dir) => Some(ChangeKind::Refresh),
+        (Symlink, Symlink) => {
+            if old.hash != new.hash {
+                modified
+            } else {
+                refresh(!same_stat || old.mode != new.mode)
+            }
+        }
+        (File | Unknown, File) => {
+            if !same_stat || mode_differs {
+                modified
+            } else if prev.old_racy_from.is_some_and(|from| old.mtime >= from) {
+                let h = hash_file(path)?;
+                if old.hash.as_deref() == Some(&h) {
+                    refresh(old.mode == UNKNOWN_MODE || old.kind == Unknown)
+                } else {
+                    new.hash = Some(Box::new(h));
+                    modified
+                }
+            } else {
+                refresh(old.mode == UNKNOWN_MODE || old.kind == Unknown)
+            }
+        }
+        _ => Some(ChangeKind::Modified { type_changed: true }),
+    }
+    .inspect(|c| {
+        // A verified-unchanged racy file keeps its recorded hash in the refreshed entry.
+        if *c == ChangeKind::Refresh && new.hash.is_none() {
+            new.hash.clone_from(&old.hash);
+        }
+    }))
 }
 
 fn error_path(err: &ignore::Error) -> Option<PathBuf> {

@@ -263,27 +263,35 @@ where
     let target_dir = req.target.dir.clone();
     let (scan, full_resend) = tokio::task::spawn_blocking(move || -> Result<_, IndexerError> {
         let rules = IgnoreRules::load(&context, &ignore)?;
-        let (previous, warning) = FileIndex::read_or_empty(&context);
-        // Whatever the reason for a full resend, the previous index (when readable) still says
-        // what was sent before, so deletions reach directories that outlive the pod (PVCs).
-        let full = if warning.is_some() || previous.pod_uid.is_none() {
-            Some(FullResend::NoIndex)
-        } else if previous.pod_uid.as_deref() != Some(pod_uid.as_str()) {
-            Some(FullResend::PodChanged)
-        } else if container_id.is_some()
-            && previous.container_id.is_some()
-            && previous.container_id != container_id
-        {
-            Some(FullResend::ContainerRestarted)
-        } else if previous.target_dir.as_deref() != Some(target_dir.as_str()) {
-            Some(FullResend::TargetChanged)
-        } else if opts.resend_all {
-            Some(FullResend::Forced)
-        } else {
-            None
+        let forced = opts.resend_all;
+        let load = || {
+            let (previous, warning) = FileIndex::read_or_empty(&context);
+            // Whatever the reason for a full resend, the previous index (when readable) still
+            // says what was sent before, so deletions reach directories that outlive the pod
+            // (PVCs).
+            let full = if warning.is_some() || previous.pod_uid.is_none() {
+                Some(FullResend::NoIndex)
+            } else if previous.pod_uid.as_deref() != Some(pod_uid.as_str()) {
+                Some(FullResend::PodChanged)
+            } else if container_id.is_some()
+                && previous.container_id.is_some()
+                && previous.container_id != container_id
+            {
+                Some(FullResend::ContainerRestarted)
+            } else if previous.target_dir.as_deref() != Some(target_dir.as_str()) {
+                Some(FullResend::TargetChanged)
+            } else if forced {
+                Some(FullResend::Forced)
+            } else {
+                None
+            };
+            scan::Previous {
+                index: previous,
+                resend_all: full.is_some(),
+                extra: (warning, full),
+            }
         };
-        opts.resend_all = full.is_some();
-        let mut scan = scan::scan(&context, &rules, previous, &opts)?;
+        let (mut scan, (warning, full)) = scan::scan_with(&context, &rules, &opts, load)?;
         if let Some(w) = warning {
             tracing::warn!("{w}");
             scan.changes.warnings.insert(0, w);
