@@ -37,7 +37,7 @@ async fn server() -> (
 }
 
 /// Opens a WebSocket offering `protocols`; returns the chosen one and the messages received
-/// after sending `send` (until the server closes).
+/// after sending `send`, up to and including the server's close frame.
 async fn ws_session(
     addr: &str,
     query: &str,
@@ -62,12 +62,20 @@ async fn ws_session(
     }
     let mut got = Vec::new();
     while let Some(Ok(m)) = ws.next().await {
-        if m.is_close() {
+        let close = m.is_close();
+        got.push(m);
+        if close {
             break;
         }
-        got.push(m);
     }
     (chosen, got)
+}
+
+/// The session ended with a normal (1000) close frame from the server, as the API server's
+/// stream ends a finished exec.
+fn closed_normally(msgs: &[Message]) -> bool {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    matches!(msgs.last(), Some(Message::Close(Some(f))) if f.code == CloseCode::Normal)
 }
 
 fn binary(ch: u8, payload: &[u8]) -> Message {
@@ -102,6 +110,7 @@ async fn older_channel_protocols() {
     assert_eq!(status["reason"], "NonZeroExitCode");
     assert_eq!(status["details"]["causes"][0]["message"], "4");
     assert_eq!(on_channel(&got, 2), b"exiting with 4\n");
+    assert!(closed_normally(&got), "{:?}", got.last());
 
     // channel.k8s.io: the error channel carries text, and nothing on success.
     let (_, got) = ws_session(
@@ -125,6 +134,7 @@ async fn older_channel_protocols() {
     .await;
     assert_eq!(on_channel(&got, 1), b"ok\n");
     assert!(on_channel(&got, 3).is_empty());
+    assert!(closed_normally(&got), "{:?}", got.last());
 
     // v4.base64: text frames, a channel digit and base64.
     let (chosen, got) = ws_session(
