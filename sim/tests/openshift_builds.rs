@@ -1,7 +1,7 @@
-//! BuildConfigs and Builds on the OpenShift flavor (the reduced Source strategy of the
-//! simulator): a ConfigChange trigger starts build 1, `instantiate` starts the next, a build
-//! goes New -> Pending -> Running -> Complete with its build pod, and the image it pushes to
-//! its output ImageStreamTag rolls out the DeploymentConfig watching that tag.
+//! BuildConfigs and Builds on the OpenShift flavor: a ConfigChange trigger starts build 1,
+//! `instantiate` starts the next; the build pod runs the builder image's `assemble` over the
+//! source, the assembled image is pushed to the output ImageStreamTag (and the image
+//! catalogue), and the DeploymentConfig watching that tag runs it.
 
 mod openshift_support;
 
@@ -26,9 +26,70 @@ async fn phase(sim: &Sim, name: &str) -> String {
         .to_string()
 }
 
+/// A Node.js app on disk: what a `file://` Git source of a BuildConfig points at.
+fn node_app() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("package.json"),
+        r#"{"name": "app", "scripts": {"start": "node server.js"}, "dependencies": {"express": "^4.17.1"}}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("server.js"),
+        "console.log('app built from source');\nrequire('http').createServer((q, r) => r.end('ok')).listen(8080);\n",
+    )
+    .expect("write");
+    std::fs::create_dir(dir.path().join(".git")).expect("mkdir");
+    std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/main\n").expect("write");
+    dir
+}
+
+fn git_bc(name: &str, uri: &str, builder: Value) -> Value {
+    json!({
+    "apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": name},
+    "spec": {
+        "source": {"type": "Git", "git": {"uri": uri}},
+        "strategy": {"type": "Source", "sourceStrategy": {"from": builder}},
+        "output": {"to": {"kind": "ImageStreamTag", "name": format!("{name}:latest")}},
+        "triggers": [{"type": "ConfigChange"}],
+    }})
+}
+
+/// The first live pod of a DeploymentConfig's version `rc`.
+async fn app_pod(sim: &Sim, rc_name: &str) -> Value {
+    let pods = list(sim, &pod(), "default", &format!("deployment={rc_name}")).await;
+    live_pods(&pods)
+        .first()
+        .map(|p| (*p).clone())
+        .unwrap_or_else(|| panic!("no pod of {rc_name}: {pods:?}"))
+}
+
+fn file_in(sim: &Sim, p: &Value, container: &str, path: &str) -> Option<String> {
+    let id = odo_sim::kubelet::ContainerId {
+        namespace: "default".into(),
+        pod: p["metadata"]["name"].as_str().unwrap_or_default().into(),
+        pod_uid: p["metadata"]["uid"].as_str().unwrap_or_default().into(),
+        container: container.into(),
+        instance: 0,
+        init: false,
+    };
+    let inst = sim.real_runtime()?.container(&id)?;
+    inst.fs()
+        .read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+async fn pod_log(sim: &Sim, name: &str) -> String {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(sim.client(), "default");
+    pods.logs(name, &Default::default()).await.expect("pod log")
+}
+
 #[tokio::test]
-async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output() {
+async fn an_s2i_build_assembles_the_source_and_the_deployment_runs_the_built_image() {
     let sim = sim();
+    let src = node_app();
     create(&sim, &is(), "default", json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
         "metadata": {"name": "nodejs"},
         "spec": {"tags": [{"name": "14", "from": {"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}}]}})).await;
@@ -39,14 +100,18 @@ async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output()
                 "containerNames": ["app"], "from": {"kind": "ImageStreamTag", "name": "app:latest"}}}],
             "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": [{"name": "app", "image": " "}]}}}})).await;
     sim.settle();
-    create(&sim, &bc(), "default", json!({
-        "apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": "app"},
-        "spec": {
-            "source": {"type": "Git", "git": {"uri": "file:///src/app"}},
-            "strategy": {"type": "Source", "sourceStrategy": {"from": {"kind": "ImageStreamTag", "name": "nodejs:14"}}},
-            "output": {"to": {"kind": "ImageStreamTag", "name": "app:latest"}},
-            "triggers": [{"type": "ConfigChange"}],
-        }})).await;
+    let uri = format!("file://{}", src.path().display());
+    create(
+        &sim,
+        &bc(),
+        "default",
+        git_bc(
+            "app",
+            &uri,
+            json!({"kind": "ImageStreamTag", "name": "nodejs:14"}),
+        ),
+    )
+    .await;
     sim.advance(Duration::from_millis(10));
     assert_eq!(phase(&sim, "app-1").await, "Pending");
     let b = get(&sim, &build(), "default", "app-1").await;
@@ -64,21 +129,43 @@ async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output()
         builder.starts_with("registry.access.redhat.com/ubi8/nodejs-14@sha256:"),
         "{builder}"
     );
-    sim.advance(Duration::from_secs(2));
-    assert_eq!(phase(&sim, "app-1").await, "Running");
     sim.settle();
     let b = get(&sim, &build(), "default", "app-1").await;
-    assert_eq!(b["status"]["phase"], "Complete", "{b}");
+    assert_eq!(
+        b["status"]["phase"],
+        "Complete",
+        "{}",
+        pod_log(&sim, "app-1-build").await
+    );
+    assert!(b["status"]["startTimestamp"].is_string(), "{b}");
     let digest = b["status"]["output"]["to"]["imageDigest"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     assert!(digest.starts_with("sha256:"));
-    assert_eq!(b["status"]["duration"].as_u64(), Some(5_000_000_000));
+    // The build pod ran the builder's assemble over the source.
+    let log = pod_log(&sim, "app-1-build").await;
+    for line in [
+        "---> Installing application source ...",
+        "---> Installing all dependencies",
+        "---> Build completed",
+    ] {
+        assert!(log.contains(line), "{line:?} not in the build log:\n{log}");
+    }
     let tag = get(&sim, &istag(), "default", "app:latest").await;
     let reference =
         format!("image-registry.openshift-image-registry.svc:5000/default/app@{digest}");
     assert_eq!(tag["image"]["dockerImageReference"], json!(reference));
+    // The output image is in the catalogue: the builder with the assembled app, running `run`.
+    let rt = sim.real_runtime().expect("real runtime");
+    let image = rt
+        .runtime()
+        .catalogue()
+        .get(&reference)
+        .expect("pushed image");
+    assert_eq!(image.config.cmd, vec!["/usr/libexec/s2i/run".to_string()]);
+    assert_eq!(image.config.labels["io.openshift.build.name"], "app-1");
+    assert_eq!(image.config.user.as_deref(), Some("1001"));
     let rc1 = get(&sim, &rc(), "default", "app-1").await;
     assert_eq!(
         rc1["spec"]["template"]["spec"]["containers"][0]["image"],
@@ -88,12 +175,55 @@ async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output()
         annotation(&rc1, "openshift.io/deployment.phase"),
         "Complete"
     );
+    // The app's pod runs the built image: the assembled files, and the `run` script as PID 1.
+    let p = app_pod(&sim, "app-1").await;
+    assert_eq!(
+        file_in(&sim, &p, "app", "/opt/app-root/src/server.js").as_deref(),
+        Some(
+            "console.log('app built from source');\nrequire('http').createServer((q, r) => r.end('ok')).listen(8080);\n"
+        )
+    );
+    let app_fs = odo_sim::runtime::Vfs::new(
+        odo_sim::runtime::SharedTree::new(image.root.clone()),
+        vec![],
+    );
+    assert!(
+        app_fs.is_dir("/opt/app-root/src/node_modules/express"),
+        "the npm install of assemble is in the image"
+    );
+    assert!(
+        file_in(&sim, &p, "app", "/opt/app-root/src/.git/HEAD").is_none(),
+        ".git is not part of the source"
+    );
+    let app_log = pod_log(&sim, p["metadata"]["name"].as_str().unwrap_or_default()).await;
+    assert!(
+        app_log.contains("Launching via npm run start ...")
+            && app_log.contains("app built from source"),
+        "{app_log}"
+    );
+    // The builder image itself is unchanged.
+    let builder_image = rt
+        .runtime()
+        .catalogue()
+        .get("registry.access.redhat.com/ubi8/nodejs-14:latest")
+        .expect("builder");
+    let bfs = odo_sim::runtime::Vfs::new(
+        odo_sim::runtime::SharedTree::new(builder_image.root.clone()),
+        vec![],
+    );
+    assert!(!bfs.exists("/opt/app-root/src/server.js"));
     assert_eq!(
         get(&sim, &bc(), "default", "app").await["status"]["lastVersion"],
         1
     );
 
-    // `oc start-build app`: build 2 pushes another image, which is version 2 of the app.
+    // `oc start-build app` after the source changed: build 2 pushes another image, which is
+    // version 2 of the app.
+    std::fs::write(
+        src.path().join("server.js"),
+        "console.log('second version');\nrequire('http').createServer((q, r) => r.end('ok')).listen(8080);\n",
+    )
+    .expect("write");
     let b2 = post_subresource(&sim, &bc(), "default", "app", "instantiate",
         json!({"apiVersion": "build.openshift.io/v1", "kind": "BuildRequest", "metadata": {"name": "app"}}))
         .await
@@ -104,7 +234,8 @@ async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output()
     let rc2 = get(&sim, &rc(), "default", "app-2").await;
     let image2 = rc2["spec"]["template"]["spec"]["containers"][0]["image"]
         .as_str()
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .to_string();
     assert!(
         image2.ends_with(
             get(&sim, &build(), "default", "app-2").await["status"]["output"]["to"]["imageDigest"]
@@ -118,6 +249,51 @@ async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output()
         .as_array()
         .map_or(0, Vec::len);
     assert_eq!(hist, 2);
+    let p2 = app_pod(&sim, "app-2").await;
+    assert!(
+        pod_log(&sim, p2["metadata"]["name"].as_str().unwrap_or_default())
+            .await
+            .contains("second version")
+    );
+}
+
+#[tokio::test]
+async fn a_failing_assemble_fails_the_build_with_assemble_failed() {
+    let sim = sim();
+    // An empty source: the builder's `mv /tmp/src/* ./` fails under `set -e`.
+    let src = tempfile::tempdir().expect("dir");
+    let uri = src.path().display().to_string();
+    create(&sim, &bc(), "default", git_bc("empty", &uri,
+        json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}))).await;
+    sim.settle();
+    let b = get(&sim, &build(), "default", "empty-1").await;
+    assert_eq!(b["status"]["phase"], "Failed", "{b}");
+    assert_eq!(b["status"]["reason"], "AssembleFailed");
+    assert_eq!(b["status"]["message"], "Assemble failed.");
+    assert!(b["status"]["completionTimestamp"].is_string());
+    let log = pod_log(&sim, "empty-1-build").await;
+    assert!(
+        log.contains("error: build error: error building at STEP \"RUN /usr/libexec/s2i/assemble\": exit status"),
+        "{log}"
+    );
+    assert!(
+        get_opt(&sim, &is(), "default", "empty").await.is_none(),
+        "nothing pushed"
+    );
+
+    // A source the simulator cannot read fails to fetch.
+    create(&sim, &bc(), "default", git_bc("remote", "https://github.com/sclorg/nodejs-ex",
+        json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}))).await;
+    sim.settle();
+    let b = get(&sim, &build(), "default", "remote-1").await;
+    assert_eq!(b["status"]["phase"], "Failed", "{b}");
+    assert_eq!(b["status"]["reason"], "FetchSourceFailed");
+    assert!(
+        b["status"]["logSnippet"]
+            .as_str()
+            .is_some_and(|s| s.contains("local directories only")),
+        "{b}"
+    );
 }
 
 #[tokio::test]
