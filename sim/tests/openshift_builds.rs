@@ -331,3 +331,228 @@ async fn a_failing_build_pod_fails_the_build_and_pushes_nothing() {
     assert_eq!(b["status"]["reason"], "BuildPodDeleted");
     assert!(get_opt(&sim, &is(), "default", "broken").await.is_none());
 }
+
+mod common;
+
+fn raw(method: &str, uri: &str, content_type: &str, body: Vec<u8>) -> http::Request<Vec<u8>> {
+    http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("Content-Type", content_type)
+        .body(body)
+        .expect("request")
+}
+
+fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut ar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (name, content) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        h.set_mode(0o644);
+        ar.append_data(&mut h, name, content.as_bytes())
+            .expect("append");
+    }
+    ar.into_inner()
+        .and_then(flate2::write::GzEncoder::finish)
+        .expect("tar.gz")
+}
+
+const BINARY_BUILDS: &str = "/apis/build.openshift.io/v1/namespaces/default/buildconfigs";
+
+async fn log_of(client: &kube::Client, build: &str, query: &str) -> String {
+    client
+        .request_text(
+            http::Request::get(format!(
+                "/apis/build.openshift.io/v1/namespaces/default/builds/{build}/log{query}"
+            ))
+            .body(Vec::new())
+            .expect("request"),
+        )
+        .await
+        .expect("build log")
+}
+
+#[tokio::test]
+async fn binary_builds_from_a_file_or_an_archive_and_their_logs_over_both_ways_in() {
+    for mode in common::MODES {
+        let h = common::harness_with(
+            mode,
+            Sim::builder().seed(7).flavor(odo_sim::Flavor::Openshift),
+        )
+        .await;
+        let (sim, client) = (&h.sim, &h.client);
+        create(sim, &bc(), "default", json!({
+            "apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": "bin"},
+            "spec": {
+                "source": {"type": "Binary", "binary": {}},
+                "strategy": {"type": "Source", "sourceStrategy": {"from": {"kind": "DockerImage",
+                    "name": "registry.access.redhat.com/ubi8/python-38:latest"}}},
+                "output": {"to": {"kind": "ImageStreamTag", "name": "bin:latest"}},
+            }})).await;
+        create(sim, &bc(), "default", git_bc("gitbc", "/nonexistent",
+            json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/python-38:latest"}))).await;
+        sim.settle();
+
+        // `oc start-build bin --from-file=app.py`
+        let b: Value = client
+            .request(raw(
+                "POST",
+                &format!("{BINARY_BUILDS}/bin/instantiatebinary?asFile=app.py"),
+                "application/octet-stream",
+                b"print('hello from a binary build')\n".to_vec(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: instantiatebinary: {e}"));
+        assert_eq!(b["kind"], "Build");
+        assert_eq!(b["metadata"]["name"], "bin-1");
+        assert_eq!(b["spec"]["source"]["binary"]["asFile"], "app.py");
+        assert_eq!(b["status"]["phase"], "New");
+        assert_eq!(
+            get(sim, &bc(), "default", "bin").await["status"]["lastVersion"],
+            1
+        );
+        // Without follow, the log of a build whose pod has not started is refused; with
+        // follow (`oc start-build --follow`) the request waits for the pod and then streams.
+        let e = common::api_err(
+            client
+                .request_text(
+                    http::Request::get(
+                        "/apis/build.openshift.io/v1/namespaces/default/builds/bin-1/log",
+                    )
+                    .body(Vec::new())
+                    .expect("request"),
+                )
+                .await,
+        );
+        assert_eq!(e.code, 400, "{mode:?}: {e:?}");
+        let watches = sim.store().watch_count();
+        let follow = {
+            let client = client.clone();
+            tokio::spawn(async move { log_of(&client, "bin-1", "?follow=true").await })
+        };
+        for _ in 0..1000 {
+            if sim.store().watch_count() >= watches + 2 || follow.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(
+            !follow.is_finished(),
+            "the follow request waits for the build pod"
+        );
+        sim.settle();
+        let done = get(sim, &build(), "default", "bin-1").await;
+        assert_eq!(done["status"]["phase"], "Complete", "{mode:?}: {done}");
+        let log = follow.await.expect("follow task");
+        assert!(
+            log.contains("Receiving source from STDIN as archive ...")
+                && log.contains("---> Installing application source ..."),
+            "{mode:?}: {log}"
+        );
+        assert!(!log.contains("Installing dependencies"), "{log}");
+
+        // A pod of the output image runs the uploaded file through the image's `run`.
+        let tag = get(sim, &istag(), "default", "bin:latest").await;
+        let image = tag["image"]["dockerImageReference"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(image.contains("/default/bin@sha256:"), "{image}");
+        create(
+            sim,
+            &pod(),
+            "default",
+            json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "runner"},
+            "spec": {"containers": [{"name": "app", "image": image}]}}),
+        )
+        .await;
+        sim.settle_for(Duration::from_secs(5));
+        let run_log = pod_log(sim, "runner").await;
+        assert!(
+            run_log.contains("---> Running application from Python script (app.py) ...")
+                && run_log.contains("hello from a binary build"),
+            "{mode:?}: {run_log}"
+        );
+
+        // `oc start-build bin --from-dir=.`: a tar.gz of a directory.
+        let archive = tar_gz(&[
+            ("app.py", "print('second upload')\n"),
+            ("requirements.txt", "flask\n"),
+        ]);
+        let b2: Value = client
+            .request(raw(
+                "POST",
+                &format!("{BINARY_BUILDS}/bin/instantiatebinary"),
+                "application/octet-stream",
+                archive,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: instantiatebinary archive: {e}"));
+        assert_eq!(b2["metadata"]["name"], "bin-2");
+        sim.settle();
+        assert_eq!(phase(sim, "bin-2").await, "Complete");
+        let log2 = log_of(client, "bin-2", "").await;
+        assert!(
+            log2.contains("---> Installing dependencies ..."),
+            "{mode:?}: {log2}"
+        );
+        assert!(!log2.contains("hello from a binary build"));
+        let hist = get(sim, &is(), "default", "bin").await["status"]["tags"][0]["items"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert_eq!(hist, 2, "{mode:?}");
+
+        // What the server refuses: a body that is no archive, and a BuildConfig without a
+        // binary source.
+        let e = common::api_err(
+            client
+                .request::<Value>(raw(
+                    "POST",
+                    &format!("{BINARY_BUILDS}/bin/instantiatebinary"),
+                    "application/octet-stream",
+                    b"just some bytes".to_vec(),
+                ))
+                .await,
+        );
+        assert_eq!(e.code, 400, "{mode:?}: {e:?}");
+        assert!(
+            e.message.contains("not a tar or tar.gz archive"),
+            "{}",
+            e.message
+        );
+        let e = common::api_err(
+            client
+                .request::<Value>(raw(
+                    "POST",
+                    &format!("{BINARY_BUILDS}/gitbc/instantiatebinary?asFile=x"),
+                    "application/octet-stream",
+                    b"x".to_vec(),
+                ))
+                .await,
+        );
+        assert_eq!(e.code, 400, "{mode:?}: {e:?}");
+        assert!(e.message.contains("is not of type Binary"), "{}", e.message);
+        assert_eq!(
+            get(sim, &bc(), "default", "bin").await["status"]["lastVersion"],
+            2,
+            "refused uploads start no build"
+        );
+        // The log of a build that does not exist is a 404.
+        let e = common::api_err(
+            client
+                .request_text(
+                    http::Request::get(
+                        "/apis/build.openshift.io/v1/namespaces/default/builds/nope-1/log",
+                    )
+                    .body(Vec::new())
+                    .expect("request"),
+                )
+                .await,
+        );
+        assert_eq!(e.code, 404, "{mode:?}");
+    }
+}
