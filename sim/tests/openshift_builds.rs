@@ -556,3 +556,199 @@ async fn binary_builds_from_a_file_or_an_archive_and_their_logs_over_both_ways_i
         assert_eq!(e.code, 404, "{mode:?}");
     }
 }
+
+/// The distinct phases a Build went through, as a watch saw them.
+fn phases_seen(w: &mut odo_sim::store::Watch, name: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let items = std::mem::take(&mut w.initial)
+        .into_iter()
+        .chain(std::iter::from_fn(|| w.rx.try_recv().ok()));
+    for it in items {
+        if let odo_sim::store::WatchItem::Event(_, o) = it
+            && o["metadata"]["name"] == name
+        {
+            let p = o["status"]["phase"].as_str().unwrap_or("New").to_string();
+            if seen.last() != Some(&p) {
+                seen.push(p);
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_build_goes_through_its_phases_and_cancelling_it_stops_its_pod() {
+    let sim = sim();
+    let src = node_app();
+    // The source's own assemble (`.s2i/bin/assemble`) takes a while, then runs the builder's.
+    std::fs::create_dir_all(src.path().join(".s2i/bin")).expect("mkdir");
+    let script = src.path().join(".s2i/bin/assemble");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho 'custom assemble from the source'\nsleep 30\nexec /usr/libexec/s2i/assemble\n",
+    )
+    .expect("write");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let b_tid = sim
+        .store()
+        .resolve("build.openshift.io", "v1", "builds")
+        .map(|(t, _)| t)
+        .expect("builds served");
+    let mut watch = sim
+        .store()
+        .watch(b_tid, Some("default"), &Default::default())
+        .expect("watch");
+    let uri = format!("file://{}", src.path().display());
+    create(&sim, &bc(), "default", git_bc("slow", &uri,
+        json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}))).await;
+    sim.advance(Duration::from_millis(10));
+    assert_eq!(phase(&sim, "slow-1").await, "Pending");
+    sim.advance(Duration::from_secs(5));
+    assert_eq!(phase(&sim, "slow-1").await, "Running");
+    assert!(
+        pod_log(&sim, "slow-1-build")
+            .await
+            .contains("custom assemble from the source")
+    );
+    sim.advance(Duration::from_secs(20));
+    assert_eq!(
+        phase(&sim, "slow-1").await,
+        "Running",
+        "assemble still sleeps"
+    );
+    sim.settle();
+    let b = get(&sim, &build(), "default", "slow-1").await;
+    assert_eq!(b["status"]["phase"], "Complete", "{b}");
+    assert_eq!(
+        phases_seen(&mut watch, "slow-1"),
+        ["New", "Pending", "Running", "Complete"]
+    );
+    // The build ran from the moment its pod ran to the end of assemble (30s of sleep).
+    let secs = b["status"]["duration"].as_u64().unwrap_or_default() / 1_000_000_000;
+    assert!((30..=31).contains(&secs), "{b}");
+
+    // `oc cancel-build slow-2`: status.cancelled set by an update of the Build.
+    post_subresource(&sim, &bc(), "default", "slow", "instantiate",
+        json!({"apiVersion": "build.openshift.io/v1", "kind": "BuildRequest", "metadata": {"name": "slow"}}))
+        .await
+        .expect("instantiate");
+    sim.advance(Duration::from_secs(5));
+    assert_eq!(phase(&sim, "slow-2").await, "Running");
+    let mut b2 = get(&sim, &build(), "default", "slow-2").await;
+    b2["status"]["cancelled"] = json!(true);
+    replace(&sim, &build(), "default", "slow-2", b2).await;
+    sim.settle();
+    let b2 = get(&sim, &build(), "default", "slow-2").await;
+    assert_eq!(b2["status"]["phase"], "Cancelled", "{b2}");
+    assert_eq!(b2["status"]["reason"], "CancelledBuild");
+    assert_eq!(
+        b2["status"]["message"],
+        "The build was cancelled by the user."
+    );
+    assert!(
+        get_opt(&sim, &pod(), "default", "slow-2-build")
+            .await
+            .is_none(),
+        "the pod is gone"
+    );
+    assert!(b2["status"]["output"].is_null());
+    let hist = get(&sim, &is(), "default", "slow").await["status"]["tags"][0]["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(hist, 1, "a cancelled build pushes nothing");
+    assert_eq!(
+        phases_seen(&mut watch, "slow-2"),
+        ["New", "Pending", "Running", "Cancelled"]
+    );
+}
+
+#[tokio::test]
+async fn a_new_image_on_the_builder_tag_starts_a_build() {
+    let sim = sim();
+    let src = node_app();
+    create(&sim, &is(), "default", json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+        "metadata": {"name": "nodejs"},
+        "spec": {"tags": [{"name": "14", "from": {"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}}]}})).await;
+    sim.settle();
+    let first = get(&sim, &istag(), "default", "nodejs:14").await["image"]["dockerImageReference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut spec = git_bc(
+        "app",
+        &format!("file://{}", src.path().display()),
+        json!({"kind": "ImageStreamTag", "name": "nodejs:14"}),
+    );
+    spec["spec"]["triggers"] = json!([{"type": "ImageChange", "imageChange": {}}]);
+    create(&sim, &bc(), "default", spec).await;
+    sim.settle();
+    // The image on the tag when the BuildConfig is created starts build 1.
+    let b1 = get(&sim, &build(), "default", "app-1").await;
+    assert_eq!(b1["status"]["phase"], "Complete", "{b1}");
+    assert_eq!(b1["spec"]["triggeredBy"][0]["message"], "Image change");
+    assert_eq!(
+        b1["spec"]["triggeredBy"][0]["imageChangeBuild"]["imageID"],
+        json!(first)
+    );
+    let cfg = get(&sim, &bc(), "default", "app").await;
+    assert_eq!(
+        cfg["spec"]["triggers"][0]["imageChange"]["lastTriggeredImageID"],
+        json!(first)
+    );
+    // Nothing new on the tag: nothing more is built.
+    sim.settle_for(Duration::from_secs(600));
+    assert_eq!(list(&sim, &build(), "default", "").await.len(), 1);
+
+    // `oc tag` moves nodejs:14 to another image: build 2 runs on it.
+    let mut is_ = get(&sim, &is(), "default", "nodejs").await;
+    is_["spec"]["tags"][0]["from"]["name"] = json!("centos/nodejs-14-centos7:latest");
+    replace(&sim, &is(), "default", "nodejs", is_).await;
+    sim.settle();
+    let second = get(&sim, &istag(), "default", "nodejs:14").await["image"]["dockerImageReference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_ne!(first, second);
+    let b2 = get(&sim, &build(), "default", "app-2").await;
+    assert_eq!(b2["status"]["phase"], "Complete", "{b2}");
+    assert_eq!(
+        b2["spec"]["triggeredBy"][0]["imageChangeBuild"]["imageID"],
+        json!(second)
+    );
+    assert_eq!(
+        get(&sim, &pod(), "default", "app-2-build").await["spec"]["containers"][0]["image"],
+        json!(second)
+    );
+    let cfg = get(&sim, &bc(), "default", "app").await;
+    assert_eq!(cfg["status"]["lastVersion"], 2);
+    assert_eq!(
+        cfg["spec"]["triggers"][0]["imageChange"]["lastTriggeredImageID"],
+        json!(second)
+    );
+    assert_eq!(list(&sim, &build(), "default", "").await.len(), 2);
+
+    // ConfigChange and ImageChange together: one build at creation, not two.
+    let mut both = git_bc(
+        "both",
+        &format!("file://{}", src.path().display()),
+        json!({"kind": "ImageStreamTag", "name": "nodejs:14"}),
+    );
+    both["spec"]["triggers"] =
+        json!([{"type": "ConfigChange"}, {"type": "ImageChange", "imageChange": {}}]);
+    create(&sim, &bc(), "default", both).await;
+    sim.settle();
+    let builds = list(&sim, &build(), "default", "buildconfig=both").await;
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    assert_eq!(
+        builds[0]["spec"]["triggeredBy"][0]["message"],
+        "Build configuration change"
+    );
+    let cfg = get(&sim, &bc(), "default", "both").await;
+    assert_eq!(
+        cfg["spec"]["triggers"][1]["imageChange"]["lastTriggeredImageID"],
+        json!(second)
+    );
+}

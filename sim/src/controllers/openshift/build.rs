@@ -88,9 +88,34 @@ pub fn build_for(bc: &Value, n: i64, cause: &str) -> Value {
     b
 }
 
-/// Reconciles a BuildConfig: the first build of a ConfigChange trigger.
+/// The ImageStreamTag an ImageChange trigger of a BuildConfig watches: its own `from`, else
+/// the strategy's builder image (namespace defaulted to the BuildConfig's).
+fn trigger_from(bc: &Value, trigger: &Value) -> Option<Value> {
+    let from = trigger
+        .pointer("/imageChange/from")
+        .or_else(|| bc.pointer("/spec/strategy/sourceStrategy/from"))
+        .or_else(|| bc.pointer("/spec/strategy/dockerStrategy/from"))?;
+    (from.get("kind").and_then(Value::as_str) == Some("ImageStreamTag")).then(|| from.clone())
+}
+
+/// The ImageStreams whose new images start builds of this BuildConfig.
+pub(crate) fn image_trigger_streams(bc: &Value) -> Vec<ObjKey> {
+    bc.pointer("/spec/triggers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|t| t.get("type").and_then(Value::as_str) == Some("ImageChange"))
+        .filter_map(|t| trigger_from(bc, t))
+        .filter_map(|f| super::referenced_stream(&f, meta::namespace(bc)))
+        .collect()
+}
+
+/// Reconciles a BuildConfig: the first build of a ConfigChange trigger, and a build for each
+/// new image on the ImageStreamTag of an ImageChange trigger (its `lastTriggeredImageID`
+/// records the image; the image present when the BuildConfig is created starts a build
+/// unless the ConfigChange build does).
 pub(crate) fn reconcile_config(w: &mut World<'_>, key: &ObjKey) {
-    let Some(bc) = cached(&w.cache().openshift.bcs, key) else {
+    let Some(mut bc) = cached(&w.cache().openshift.bcs, key) else {
         return;
     };
     let (Some(bc_tid), Some(b_tid)) = (w.kinds.openshift.bc, w.kinds.openshift.build) else {
@@ -103,25 +128,93 @@ pub(crate) fn reconcile_config(w: &mut World<'_>, key: &ObjKey) {
         .pointer("/status/lastVersion")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    if last == 0 && has_config_trigger(&bc) {
-        let b = build_for(&bc, 1, "Build configuration change");
-        match w.store.create(b_tid, &key.0, b, &WriteOptions::default()) {
-            Ok(_) => {
-                let mut o = (*bc).clone();
-                o["status"] = json!({"lastVersion": 1});
-                if let Err(e) = w.store.update(
-                    bc_tid,
-                    &key.0,
-                    &key.1,
-                    o,
-                    Part::Status,
-                    &WriteOptions::default(),
-                ) {
-                    tracing::debug!(bc = %key.1, error = %e.message, "lastVersion not recorded");
-                }
-            }
-            Err(e) => tracing::debug!(bc = %key.1, error = %e.message, "build not created"),
+    let mut cause: Option<Value> = (last == 0 && has_config_trigger(&bc))
+        .then(|| json!({"message": "Build configuration change"}));
+    let mut triggers: Vec<Value> = bc
+        .pointer("/spec/triggers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut recorded = false;
+    for t in &mut triggers {
+        if t.get("type").and_then(Value::as_str) != Some("ImageChange") {
+            continue;
         }
+        let Some(from) = trigger_from(&bc, t) else {
+            continue;
+        };
+        let name = from.get("name").and_then(Value::as_str).unwrap_or_default();
+        let (stream, tag) = name.split_once(':').unwrap_or((name, "latest"));
+        let ns = from
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&key.0)
+            .to_string();
+        let Some(current) = cached(&w.cache().openshift.is, &(ns, stream.to_string()))
+            .and_then(|is| images::head_reference(&is, tag))
+        else {
+            continue;
+        };
+        let seen = t
+            .pointer("/imageChange/lastTriggeredImageID")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if seen == current {
+            continue;
+        }
+        if !t.get("imageChange").is_some_and(Value::is_object) {
+            t["imageChange"] = json!({});
+        }
+        t["imageChange"]["lastTriggeredImageID"] = json!(current);
+        recorded = true;
+        if cause.is_none() {
+            cause = Some(json!({"message": "Image change",
+                "imageChangeBuild": {"imageID": current, "fromRef": from}}));
+        }
+    }
+    if recorded {
+        let mut o = (*bc).clone();
+        o["spec"]["triggers"] = json!(triggers);
+        match w.store.update(
+            bc_tid,
+            &key.0,
+            &key.1,
+            o,
+            Part::Main,
+            &WriteOptions::default(),
+        ) {
+            Ok(updated) => bc = updated,
+            Err(e) => {
+                // The next event of the BuildConfig retries.
+                tracing::debug!(bc = %key.1, error = %e.message, "lastTriggeredImageID not recorded");
+                return;
+            }
+        }
+    }
+    let Some(cause) = cause else { return };
+    let n = last + 1;
+    let mut b = build_for(&bc, n, "");
+    b["spec"]["triggeredBy"] = json!([cause]);
+    match w.store.create(b_tid, &key.0, b, &WriteOptions::default()) {
+        Ok(_) => {
+            let mut o = (*bc).clone();
+            if !o.get("status").is_some_and(Value::is_object) {
+                o["status"] = json!({});
+            }
+            o["status"]["lastVersion"] = json!(n);
+            if let Err(e) = w.store.update(
+                bc_tid,
+                &key.0,
+                &key.1,
+                o,
+                Part::Status,
+                &WriteOptions::default(),
+            ) {
+                tracing::debug!(bc = %key.1, error = %e.message, "lastVersion not recorded");
+            }
+        }
+        Err(e) => tracing::debug!(bc = %key.1, error = %e.message, "build not created"),
     }
 }
 
@@ -238,16 +331,26 @@ fn build_script(b: &Value) -> String {
         );
     }
     let s2i = scripts_dir(b);
+    // The BuildConfig's `scripts` come first, then `.s2i/bin/assemble` of the source, then
+    // the builder's own (as S2I picks them).
+    let own = if b.pointer("/spec/strategy/sourceStrategy/scripts").is_some() {
+        String::new()
+    } else {
+        "if [ -x /tmp/src/.s2i/bin/assemble ]; then ASSEMBLE=/tmp/src/.s2i/bin/assemble; fi\n"
+            .to_string()
+    };
     format!(
         "{fetch}{unpack}echo \"Generating dockerfile with builder image $BUILDER_IMAGE\"\n\
-         echo \"STEP: RUN {s2i}/assemble\"\n\
-         if [ ! -x {s2i}/assemble ]; then\n\
-         \x20 echo \"error: build error: {s2i}/assemble: no such file in the builder image\"; echo AssembleFailed > {RESULT_FILE}; exit 1\n\
+         ASSEMBLE={s2i}/assemble\n\
+         {own}\
+         echo \"STEP: RUN $ASSEMBLE\"\n\
+         if [ ! -x \"$ASSEMBLE\" ]; then\n\
+         \x20 echo \"error: build error: $ASSEMBLE: no such file in the builder image\"; echo AssembleFailed > {RESULT_FILE}; exit 1\n\
          fi\n\
-         {s2i}/assemble\n\
+         \"$ASSEMBLE\"\n\
          rc=$?\n\
          if [ $rc -ne 0 ]; then\n\
-         \x20 echo \"error: build error: error building at STEP \\\"RUN {s2i}/assemble\\\": exit status $rc\"\n\
+         \x20 echo \"error: build error: error building at STEP \\\"RUN $ASSEMBLE\\\": exit status $rc\"\n\
          \x20 echo AssembleFailed > {RESULT_FILE}\n\
          \x20 exit 1\n\
          fi\n\

@@ -184,6 +184,11 @@ impl Cache {
                     out.push(Work::ImageStream(k2.clone()));
                 }
             }
+            for (k2, bc) in &self.bcs {
+                if build::image_trigger_streams(bc).contains(&key) {
+                    out.push(Work::BuildConfig(k2.clone()));
+                }
+            }
             for (k2, dc) in &self.dc {
                 if deploymentconfig::image_triggers(dc).any(|p| {
                     p.get("from").and_then(|f| referenced_stream(f, &k2.0)) == Some(key.clone())
