@@ -752,3 +752,58 @@ async fn a_new_image_on_the_builder_tag_starts_a_build() {
         json!(second)
     );
 }
+
+#[tokio::test]
+async fn a_docker_build_is_reduced_to_the_source_copied_into_the_from_image() {
+    let sim = sim();
+    let src = node_app();
+    std::fs::write(
+        src.path().join("Dockerfile"),
+        "FROM registry.access.redhat.com/ubi8/nodejs-14\nRUN echo never run\n",
+    )
+    .expect("write");
+    create(&sim, &bc(), "default", json!({
+        "apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": "docker"},
+        "spec": {
+            "source": {"type": "Git", "git": {"uri": src.path().display().to_string()}},
+            "strategy": {"type": "Docker", "dockerStrategy": {"from": {"kind": "DockerImage",
+                "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}}},
+            "output": {"to": {"kind": "ImageStreamTag", "name": "docker:latest"}},
+            "triggers": [{"type": "ConfigChange"}],
+        }})).await;
+    sim.settle();
+    let b = get(&sim, &build(), "default", "docker-1").await;
+    assert_eq!(b["status"]["phase"], "Complete", "{b}");
+    let log = pod_log(&sim, "docker-1-build").await;
+    assert!(log.contains("COPY . /opt/app-root/src"), "{log}");
+    assert!(
+        !log.contains("never run") && !log.contains("Installing application source"),
+        "{log}"
+    );
+    let reference =
+        get(&sim, &istag(), "default", "docker:latest").await["image"]["dockerImageReference"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+    let rt = sim.real_runtime().expect("real runtime");
+    let image = rt
+        .runtime()
+        .catalogue()
+        .get(&reference)
+        .expect("pushed image");
+    let fs = odo_sim::runtime::Vfs::new(
+        odo_sim::runtime::SharedTree::new(image.root.clone()),
+        vec![],
+    );
+    assert!(fs.exists("/opt/app-root/src/server.js"));
+    assert!(fs.exists("/opt/app-root/src/Dockerfile"));
+    assert!(
+        !fs.exists("/opt/app-root/src/node_modules"),
+        "no assemble ran"
+    );
+    assert_eq!(
+        image.config.cmd,
+        vec!["/usr/libexec/s2i/usage".to_string()],
+        "the from image's command"
+    );
+}
