@@ -506,6 +506,19 @@ async fn binary_builds_from_a_file_or_an_archive_and_their_logs_over_both_ways_i
             .map_or(0, Vec::len);
         assert_eq!(hist, 2, "{mode:?}");
 
+        // An upload over the API's 3 MiB body limit (a jar often is) is still taken.
+        let big = vec![7u8; 4 * 1024 * 1024];
+        let b3: Value = client
+            .request(raw(
+                "POST",
+                &format!("{BINARY_BUILDS}/bin/instantiatebinary?asFile=app.jar"),
+                "application/octet-stream",
+                big,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: a 4 MiB upload: {e}"));
+        assert_eq!(b3["metadata"]["name"], "bin-3");
+
         // What the server refuses: a body that is no archive, and a BuildConfig without a
         // binary source.
         let e = common::api_err(
@@ -538,7 +551,7 @@ async fn binary_builds_from_a_file_or_an_archive_and_their_logs_over_both_ways_i
         assert!(e.message.contains("is not of type Binary"), "{}", e.message);
         assert_eq!(
             get(sim, &bc(), "default", "bin").await["status"]["lastVersion"],
-            2,
+            3,
             "refused uploads start no build"
         );
         // The log of a build that does not exist is a 404.
