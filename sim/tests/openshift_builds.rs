@@ -820,3 +820,35 @@ async fn a_docker_build_is_reduced_to_the_source_copied_into_the_from_image() {
         "the from image's command"
     );
 }
+
+#[tokio::test]
+async fn the_same_build_in_two_simulators_with_one_seed_gives_the_same_image_and_log() {
+    let src = node_app();
+    let uri = format!("file://{}", src.path().display());
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let sim = sim();
+        create(&sim, &bc(), "default", git_bc("app", &uri,
+            json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}))).await;
+        sim.settle();
+        let b = get(&sim, &build(), "default", "app-1").await;
+        assert_eq!(b["status"]["phase"], "Complete", "{b}");
+        let tag = get(&sim, &istag(), "default", "app:latest").await;
+        let log = pod_log(&sim, "app-1-build").await;
+        let cm = get(
+            &sim,
+            &ar("", "v1", "ConfigMap", "configmaps"),
+            "default",
+            "app-1-source",
+        )
+        .await;
+        seen.push((
+            tag["image"]["dockerImageReference"].clone(),
+            b["status"]["completionTimestamp"].clone(),
+            cm["binaryData"]["source.tar"].clone(),
+            log,
+        ));
+    }
+    assert!(seen[0].0.is_string() && seen[0].2.is_string());
+    assert_eq!(seen[0], seen[1]);
+}
