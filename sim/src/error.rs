@@ -334,6 +334,11 @@ impl ApiError {
         )
     }
 
+    /// 413 for a request body over the server's limit.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(413, "RequestEntityTooLarge", message)
+    }
+
     /// 504 for a request that took too long.
     pub fn timeout(message: impl Into<String>) -> Self {
         Self::new(504, "Timeout", message)

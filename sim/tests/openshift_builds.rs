@@ -1,7 +1,7 @@
-//! BuildConfigs and Builds on the OpenShift flavor (the reduced Source strategy of the
-//! simulator): a ConfigChange trigger starts build 1, `instantiate` starts the next, a build
-//! goes New -> Pending -> Running -> Complete with its build pod, and the image it pushes to
-//! its output ImageStreamTag rolls out the DeploymentConfig watching that tag.
+//! BuildConfigs and Builds on the OpenShift flavor: a ConfigChange trigger starts build 1,
+//! `instantiate` starts the next; the build pod runs the builder image's `assemble` over the
+//! source, the assembled image is pushed to the output ImageStreamTag (and the image
+//! catalogue), and the DeploymentConfig watching that tag runs it.
 
 mod openshift_support;
 
@@ -26,9 +26,70 @@ async fn phase(sim: &Sim, name: &str) -> String {
         .to_string()
 }
 
+/// A Node.js app on disk: what a `file://` Git source of a BuildConfig points at.
+fn node_app() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("package.json"),
+        r#"{"name": "app", "scripts": {"start": "node server.js"}, "dependencies": {"express": "^4.17.1"}}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("server.js"),
+        "console.log('app built from source');\nrequire('http').createServer((q, r) => r.end('ok')).listen(8080);\n",
+    )
+    .expect("write");
+    std::fs::create_dir(dir.path().join(".git")).expect("mkdir");
+    std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/main\n").expect("write");
+    dir
+}
+
+fn git_bc(name: &str, uri: &str, builder: Value) -> Value {
+    json!({
+    "apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": name},
+    "spec": {
+        "source": {"type": "Git", "git": {"uri": uri}},
+        "strategy": {"type": "Source", "sourceStrategy": {"from": builder}},
+        "output": {"to": {"kind": "ImageStreamTag", "name": format!("{name}:latest")}},
+        "triggers": [{"type": "ConfigChange"}],
+    }})
+}
+
+/// The first live pod of a DeploymentConfig's version `rc`.
+async fn app_pod(sim: &Sim, rc_name: &str) -> Value {
+    let pods = list(sim, &pod(), "default", &format!("deployment={rc_name}")).await;
+    live_pods(&pods)
+        .first()
+        .map(|p| (*p).clone())
+        .unwrap_or_else(|| panic!("no pod of {rc_name}: {pods:?}"))
+}
+
+fn file_in(sim: &Sim, p: &Value, container: &str, path: &str) -> Option<String> {
+    let id = odo_sim::kubelet::ContainerId {
+        namespace: "default".into(),
+        pod: p["metadata"]["name"].as_str().unwrap_or_default().into(),
+        pod_uid: p["metadata"]["uid"].as_str().unwrap_or_default().into(),
+        container: container.into(),
+        instance: 0,
+        init: false,
+    };
+    let inst = sim.real_runtime()?.container(&id)?;
+    inst.fs()
+        .read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+async fn pod_log(sim: &Sim, name: &str) -> String {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(sim.client(), "default");
+    pods.logs(name, &Default::default()).await.expect("pod log")
+}
+
 #[tokio::test]
-async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output() {
+async fn an_s2i_build_assembles_the_source_and_the_deployment_runs_the_built_image() {
     let sim = sim();
+    let src = node_app();
     create(&sim, &is(), "default", json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
         "metadata": {"name": "nodejs"},
         "spec": {"tags": [{"name": "14", "from": {"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}}]}})).await;
@@ -39,14 +100,18 @@ async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output()
                 "containerNames": ["app"], "from": {"kind": "ImageStreamTag", "name": "app:latest"}}}],
             "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": [{"name": "app", "image": " "}]}}}})).await;
     sim.settle();
-    create(&sim, &bc(), "default", json!({
-        "apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": "app"},
-        "spec": {
-            "source": {"type": "Git", "git": {"uri": "file:///src/app"}},
-            "strategy": {"type": "Source", "sourceStrategy": {"from": {"kind": "ImageStreamTag", "name": "nodejs:14"}}},
-            "output": {"to": {"kind": "ImageStreamTag", "name": "app:latest"}},
-            "triggers": [{"type": "ConfigChange"}],
-        }})).await;
+    let uri = format!("file://{}", src.path().display());
+    create(
+        &sim,
+        &bc(),
+        "default",
+        git_bc(
+            "app",
+            &uri,
+            json!({"kind": "ImageStreamTag", "name": "nodejs:14"}),
+        ),
+    )
+    .await;
     sim.advance(Duration::from_millis(10));
     assert_eq!(phase(&sim, "app-1").await, "Pending");
     let b = get(&sim, &build(), "default", "app-1").await;
@@ -64,21 +129,43 @@ async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output()
         builder.starts_with("registry.access.redhat.com/ubi8/nodejs-14@sha256:"),
         "{builder}"
     );
-    sim.advance(Duration::from_secs(2));
-    assert_eq!(phase(&sim, "app-1").await, "Running");
     sim.settle();
     let b = get(&sim, &build(), "default", "app-1").await;
-    assert_eq!(b["status"]["phase"], "Complete", "{b}");
+    assert_eq!(
+        b["status"]["phase"],
+        "Complete",
+        "{}",
+        pod_log(&sim, "app-1-build").await
+    );
+    assert!(b["status"]["startTimestamp"].is_string(), "{b}");
     let digest = b["status"]["output"]["to"]["imageDigest"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     assert!(digest.starts_with("sha256:"));
-    assert_eq!(b["status"]["duration"].as_u64(), Some(5_000_000_000));
+    // The build pod ran the builder's assemble over the source.
+    let log = pod_log(&sim, "app-1-build").await;
+    for line in [
+        "---> Installing application source ...",
+        "---> Installing all dependencies",
+        "---> Build completed",
+    ] {
+        assert!(log.contains(line), "{line:?} not in the build log:\n{log}");
+    }
     let tag = get(&sim, &istag(), "default", "app:latest").await;
     let reference =
         format!("image-registry.openshift-image-registry.svc:5000/default/app@{digest}");
     assert_eq!(tag["image"]["dockerImageReference"], json!(reference));
+    // The output image is in the catalogue: the builder with the assembled app, running `run`.
+    let rt = sim.real_runtime().expect("real runtime");
+    let image = rt
+        .runtime()
+        .catalogue()
+        .get(&reference)
+        .expect("pushed image");
+    assert_eq!(image.config.cmd, vec!["/usr/libexec/s2i/run".to_string()]);
+    assert_eq!(image.config.labels["io.openshift.build.name"], "app-1");
+    assert_eq!(image.config.user.as_deref(), Some("1001"));
     let rc1 = get(&sim, &rc(), "default", "app-1").await;
     assert_eq!(
         rc1["spec"]["template"]["spec"]["containers"][0]["image"],
@@ -88,12 +175,55 @@ async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output()
         annotation(&rc1, "openshift.io/deployment.phase"),
         "Complete"
     );
+    // The app's pod runs the built image: the assembled files, and the `run` script as PID 1.
+    let p = app_pod(&sim, "app-1").await;
+    assert_eq!(
+        file_in(&sim, &p, "app", "/opt/app-root/src/server.js").as_deref(),
+        Some(
+            "console.log('app built from source');\nrequire('http').createServer((q, r) => r.end('ok')).listen(8080);\n"
+        )
+    );
+    let app_fs = odo_sim::runtime::Vfs::new(
+        odo_sim::runtime::SharedTree::new(image.root.clone()),
+        vec![],
+    );
+    assert!(
+        app_fs.is_dir("/opt/app-root/src/node_modules/express"),
+        "the npm install of assemble is in the image"
+    );
+    assert!(
+        file_in(&sim, &p, "app", "/opt/app-root/src/.git/HEAD").is_none(),
+        ".git is not part of the source"
+    );
+    let app_log = pod_log(&sim, p["metadata"]["name"].as_str().unwrap_or_default()).await;
+    assert!(
+        app_log.contains("Launching via npm run start ...")
+            && app_log.contains("app built from source"),
+        "{app_log}"
+    );
+    // The builder image itself is unchanged.
+    let builder_image = rt
+        .runtime()
+        .catalogue()
+        .get("registry.access.redhat.com/ubi8/nodejs-14:latest")
+        .expect("builder");
+    let bfs = odo_sim::runtime::Vfs::new(
+        odo_sim::runtime::SharedTree::new(builder_image.root.clone()),
+        vec![],
+    );
+    assert!(!bfs.exists("/opt/app-root/src/server.js"));
     assert_eq!(
         get(&sim, &bc(), "default", "app").await["status"]["lastVersion"],
         1
     );
 
-    // `oc start-build app`: build 2 pushes another image, which is version 2 of the app.
+    // `oc start-build app` after the source changed: build 2 pushes another image, which is
+    // version 2 of the app.
+    std::fs::write(
+        src.path().join("server.js"),
+        "console.log('second version');\nrequire('http').createServer((q, r) => r.end('ok')).listen(8080);\n",
+    )
+    .expect("write");
     let b2 = post_subresource(&sim, &bc(), "default", "app", "instantiate",
         json!({"apiVersion": "build.openshift.io/v1", "kind": "BuildRequest", "metadata": {"name": "app"}}))
         .await
@@ -104,7 +234,8 @@ async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output()
     let rc2 = get(&sim, &rc(), "default", "app-2").await;
     let image2 = rc2["spec"]["template"]["spec"]["containers"][0]["image"]
         .as_str()
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .to_string();
     assert!(
         image2.ends_with(
             get(&sim, &build(), "default", "app-2").await["status"]["output"]["to"]["imageDigest"]
@@ -118,6 +249,51 @@ async fn a_completed_build_rolls_out_the_deployment_config_watching_its_output()
         .as_array()
         .map_or(0, Vec::len);
     assert_eq!(hist, 2);
+    let p2 = app_pod(&sim, "app-2").await;
+    assert!(
+        pod_log(&sim, p2["metadata"]["name"].as_str().unwrap_or_default())
+            .await
+            .contains("second version")
+    );
+}
+
+#[tokio::test]
+async fn a_failing_assemble_fails_the_build_with_assemble_failed() {
+    let sim = sim();
+    // An empty source: the builder's `mv /tmp/src/* ./` fails under `set -e`.
+    let src = tempfile::tempdir().expect("dir");
+    let uri = src.path().display().to_string();
+    create(&sim, &bc(), "default", git_bc("empty", &uri,
+        json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}))).await;
+    sim.settle();
+    let b = get(&sim, &build(), "default", "empty-1").await;
+    assert_eq!(b["status"]["phase"], "Failed", "{b}");
+    assert_eq!(b["status"]["reason"], "AssembleFailed");
+    assert_eq!(b["status"]["message"], "Assemble failed.");
+    assert!(b["status"]["completionTimestamp"].is_string());
+    let log = pod_log(&sim, "empty-1-build").await;
+    assert!(
+        log.contains("error: build error: error building at STEP \"RUN /usr/libexec/s2i/assemble\": exit status"),
+        "{log}"
+    );
+    assert!(
+        get_opt(&sim, &is(), "default", "empty").await.is_none(),
+        "nothing pushed"
+    );
+
+    // A source the simulator cannot read fails to fetch.
+    create(&sim, &bc(), "default", git_bc("remote", "https://github.com/sclorg/nodejs-ex",
+        json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}))).await;
+    sim.settle();
+    let b = get(&sim, &build(), "default", "remote-1").await;
+    assert_eq!(b["status"]["phase"], "Failed", "{b}");
+    assert_eq!(b["status"]["reason"], "FetchSourceFailed");
+    assert!(
+        b["status"]["logSnippet"]
+            .as_str()
+            .is_some_and(|s| s.contains("local directories only")),
+        "{b}"
+    );
 }
 
 #[tokio::test]
@@ -154,4 +330,525 @@ async fn a_failing_build_pod_fails_the_build_and_pushes_nothing() {
     assert_eq!(b["status"]["phase"], "Error", "{b}");
     assert_eq!(b["status"]["reason"], "BuildPodDeleted");
     assert!(get_opt(&sim, &is(), "default", "broken").await.is_none());
+}
+
+mod common;
+
+fn raw(method: &str, uri: &str, content_type: &str, body: Vec<u8>) -> http::Request<Vec<u8>> {
+    http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("Content-Type", content_type)
+        .body(body)
+        .expect("request")
+}
+
+fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut ar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (name, content) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        h.set_mode(0o644);
+        ar.append_data(&mut h, name, content.as_bytes())
+            .expect("append");
+    }
+    ar.into_inner()
+        .and_then(flate2::write::GzEncoder::finish)
+        .expect("tar.gz")
+}
+
+const BINARY_BUILDS: &str = "/apis/build.openshift.io/v1/namespaces/default/buildconfigs";
+
+async fn log_of(client: &kube::Client, build: &str, query: &str) -> String {
+    client
+        .request_text(
+            http::Request::get(format!(
+                "/apis/build.openshift.io/v1/namespaces/default/builds/{build}/log{query}"
+            ))
+            .body(Vec::new())
+            .expect("request"),
+        )
+        .await
+        .expect("build log")
+}
+
+#[tokio::test]
+async fn binary_builds_from_a_file_or_an_archive_and_their_logs_over_both_ways_in() {
+    for mode in common::MODES {
+        let h = common::harness_with(
+            mode,
+            Sim::builder().seed(7).flavor(odo_sim::Flavor::Openshift),
+        )
+        .await;
+        let (sim, client) = (&h.sim, &h.client);
+        create(sim, &bc(), "default", json!({
+            "apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": "bin"},
+            "spec": {
+                "source": {"type": "Binary", "binary": {}},
+                "strategy": {"type": "Source", "sourceStrategy": {"from": {"kind": "DockerImage",
+                    "name": "registry.access.redhat.com/ubi8/python-38:latest"}}},
+                "output": {"to": {"kind": "ImageStreamTag", "name": "bin:latest"}},
+            }})).await;
+        create(sim, &bc(), "default", git_bc("gitbc", "/nonexistent",
+            json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/python-38:latest"}))).await;
+        sim.settle();
+
+        // `oc start-build bin --from-file=app.py`
+        let b: Value = client
+            .request(raw(
+                "POST",
+                &format!("{BINARY_BUILDS}/bin/instantiatebinary?asFile=app.py"),
+                "application/octet-stream",
+                b"print('hello from a binary build')\n".to_vec(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: instantiatebinary: {e}"));
+        assert_eq!(b["kind"], "Build");
+        assert_eq!(b["metadata"]["name"], "bin-1");
+        assert_eq!(b["spec"]["source"]["binary"]["asFile"], "app.py");
+        assert_eq!(b["status"]["phase"], "New");
+        assert_eq!(
+            get(sim, &bc(), "default", "bin").await["status"]["lastVersion"],
+            1
+        );
+        // Without follow, the log of a build whose pod has not started is refused; with
+        // follow (`oc start-build --follow`) the request waits for the pod and then streams.
+        let e = common::api_err(
+            client
+                .request_text(
+                    http::Request::get(
+                        "/apis/build.openshift.io/v1/namespaces/default/builds/bin-1/log",
+                    )
+                    .body(Vec::new())
+                    .expect("request"),
+                )
+                .await,
+        );
+        assert_eq!(e.code, 400, "{mode:?}: {e:?}");
+        let watches = sim.store().watch_count();
+        let follow = {
+            let client = client.clone();
+            tokio::spawn(async move { log_of(&client, "bin-1", "?follow=true").await })
+        };
+        for _ in 0..1000 {
+            if sim.store().watch_count() >= watches + 2 || follow.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(
+            !follow.is_finished(),
+            "the follow request waits for the build pod"
+        );
+        sim.settle();
+        let done = get(sim, &build(), "default", "bin-1").await;
+        assert_eq!(done["status"]["phase"], "Complete", "{mode:?}: {done}");
+        let log = follow.await.expect("follow task");
+        assert!(
+            log.contains("Receiving source from STDIN as archive ...")
+                && log.contains("---> Installing application source ..."),
+            "{mode:?}: {log}"
+        );
+        assert!(!log.contains("Installing dependencies"), "{log}");
+
+        // A pod of the output image runs the uploaded file through the image's `run`.
+        let tag = get(sim, &istag(), "default", "bin:latest").await;
+        let image = tag["image"]["dockerImageReference"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(image.contains("/default/bin@sha256:"), "{image}");
+        create(
+            sim,
+            &pod(),
+            "default",
+            json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "runner"},
+            "spec": {"containers": [{"name": "app", "image": image}]}}),
+        )
+        .await;
+        sim.settle_for(Duration::from_secs(5));
+        let run_log = pod_log(sim, "runner").await;
+        assert!(
+            run_log.contains("---> Running application from Python script (app.py) ...")
+                && run_log.contains("hello from a binary build"),
+            "{mode:?}: {run_log}"
+        );
+
+        // `oc start-build bin --from-dir=.`: a tar.gz of a directory.
+        let archive = tar_gz(&[
+            ("app.py", "print('second upload')\n"),
+            ("requirements.txt", "flask\n"),
+        ]);
+        let b2: Value = client
+            .request(raw(
+                "POST",
+                &format!("{BINARY_BUILDS}/bin/instantiatebinary"),
+                "application/octet-stream",
+                archive,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: instantiatebinary archive: {e}"));
+        assert_eq!(b2["metadata"]["name"], "bin-2");
+        sim.settle();
+        assert_eq!(phase(sim, "bin-2").await, "Complete");
+        let log2 = log_of(client, "bin-2", "").await;
+        assert!(
+            log2.contains("---> Installing dependencies ..."),
+            "{mode:?}: {log2}"
+        );
+        assert!(!log2.contains("hello from a binary build"));
+        let hist = get(sim, &is(), "default", "bin").await["status"]["tags"][0]["items"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert_eq!(hist, 2, "{mode:?}");
+
+        // An upload over the API's 3 MiB body limit (a jar often is) is still taken.
+        let big = vec![7u8; 4 * 1024 * 1024];
+        let b3: Value = client
+            .request(raw(
+                "POST",
+                &format!("{BINARY_BUILDS}/bin/instantiatebinary?asFile=app.jar"),
+                "application/octet-stream",
+                big,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: a 4 MiB upload: {e}"));
+        assert_eq!(b3["metadata"]["name"], "bin-3");
+
+        // What the server refuses: a body that is no archive, and a BuildConfig without a
+        // binary source.
+        let e = common::api_err(
+            client
+                .request::<Value>(raw(
+                    "POST",
+                    &format!("{BINARY_BUILDS}/bin/instantiatebinary"),
+                    "application/octet-stream",
+                    b"just some bytes".to_vec(),
+                ))
+                .await,
+        );
+        assert_eq!(e.code, 400, "{mode:?}: {e:?}");
+        assert!(
+            e.message.contains("not a tar or tar.gz archive"),
+            "{}",
+            e.message
+        );
+        let e = common::api_err(
+            client
+                .request::<Value>(raw(
+                    "POST",
+                    &format!("{BINARY_BUILDS}/gitbc/instantiatebinary?asFile=x"),
+                    "application/octet-stream",
+                    b"x".to_vec(),
+                ))
+                .await,
+        );
+        assert_eq!(e.code, 400, "{mode:?}: {e:?}");
+        assert!(e.message.contains("is not of type Binary"), "{}", e.message);
+        assert_eq!(
+            get(sim, &bc(), "default", "bin").await["status"]["lastVersion"],
+            3,
+            "refused uploads start no build"
+        );
+        // The log of a build that does not exist is a 404.
+        let e = common::api_err(
+            client
+                .request_text(
+                    http::Request::get(
+                        "/apis/build.openshift.io/v1/namespaces/default/builds/nope-1/log",
+                    )
+                    .body(Vec::new())
+                    .expect("request"),
+                )
+                .await,
+        );
+        assert_eq!(e.code, 404, "{mode:?}");
+    }
+}
+
+/// The distinct phases a Build went through, as a watch saw them.
+fn phases_seen(w: &mut odo_sim::store::Watch, name: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let items = std::mem::take(&mut w.initial)
+        .into_iter()
+        .chain(std::iter::from_fn(|| w.rx.try_recv().ok()));
+    for it in items {
+        if let odo_sim::store::WatchItem::Event(_, o) = it
+            && o["metadata"]["name"] == name
+        {
+            let p = o["status"]["phase"].as_str().unwrap_or("New").to_string();
+            if seen.last() != Some(&p) {
+                seen.push(p);
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_build_goes_through_its_phases_and_cancelling_it_stops_its_pod() {
+    let sim = sim();
+    let src = node_app();
+    // The source's own assemble (`.s2i/bin/assemble`) takes a while, then runs the builder's.
+    std::fs::create_dir_all(src.path().join(".s2i/bin")).expect("mkdir");
+    let script = src.path().join(".s2i/bin/assemble");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho 'custom assemble from the source'\nsleep 30\nexec /usr/libexec/s2i/assemble\n",
+    )
+    .expect("write");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let b_tid = sim
+        .store()
+        .resolve("build.openshift.io", "v1", "builds")
+        .map(|(t, _)| t)
+        .expect("builds served");
+    let mut watch = sim
+        .store()
+        .watch(b_tid, Some("default"), &Default::default())
+        .expect("watch");
+    let uri = format!("file://{}", src.path().display());
+    create(&sim, &bc(), "default", git_bc("slow", &uri,
+        json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}))).await;
+    sim.advance(Duration::from_millis(10));
+    assert_eq!(phase(&sim, "slow-1").await, "Pending");
+    sim.advance(Duration::from_secs(5));
+    assert_eq!(phase(&sim, "slow-1").await, "Running");
+    assert!(
+        pod_log(&sim, "slow-1-build")
+            .await
+            .contains("custom assemble from the source")
+    );
+    sim.advance(Duration::from_secs(20));
+    assert_eq!(
+        phase(&sim, "slow-1").await,
+        "Running",
+        "assemble still sleeps"
+    );
+    sim.settle();
+    let b = get(&sim, &build(), "default", "slow-1").await;
+    assert_eq!(b["status"]["phase"], "Complete", "{b}");
+    assert_eq!(
+        phases_seen(&mut watch, "slow-1"),
+        ["New", "Pending", "Running", "Complete"]
+    );
+    // The build ran from the moment its pod ran to the end of assemble (30s of sleep).
+    let secs = b["status"]["duration"].as_u64().unwrap_or_default() / 1_000_000_000;
+    assert!((30..=31).contains(&secs), "{b}");
+
+    // `oc cancel-build slow-2`: status.cancelled set by an update of the Build.
+    post_subresource(&sim, &bc(), "default", "slow", "instantiate",
+        json!({"apiVersion": "build.openshift.io/v1", "kind": "BuildRequest", "metadata": {"name": "slow"}}))
+        .await
+        .expect("instantiate");
+    sim.advance(Duration::from_secs(5));
+    assert_eq!(phase(&sim, "slow-2").await, "Running");
+    let mut b2 = get(&sim, &build(), "default", "slow-2").await;
+    b2["status"]["cancelled"] = json!(true);
+    replace(&sim, &build(), "default", "slow-2", b2).await;
+    sim.settle();
+    let b2 = get(&sim, &build(), "default", "slow-2").await;
+    assert_eq!(b2["status"]["phase"], "Cancelled", "{b2}");
+    assert_eq!(b2["status"]["reason"], "CancelledBuild");
+    assert_eq!(
+        b2["status"]["message"],
+        "The build was cancelled by the user."
+    );
+    assert!(
+        get_opt(&sim, &pod(), "default", "slow-2-build")
+            .await
+            .is_none(),
+        "the pod is gone"
+    );
+    assert!(b2["status"]["output"].is_null());
+    let hist = get(&sim, &is(), "default", "slow").await["status"]["tags"][0]["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(hist, 1, "a cancelled build pushes nothing");
+    assert_eq!(
+        phases_seen(&mut watch, "slow-2"),
+        ["New", "Pending", "Running", "Cancelled"]
+    );
+}
+
+#[tokio::test]
+async fn a_new_image_on_the_builder_tag_starts_a_build() {
+    let sim = sim();
+    let src = node_app();
+    create(&sim, &is(), "default", json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+        "metadata": {"name": "nodejs"},
+        "spec": {"tags": [{"name": "14", "from": {"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}}]}})).await;
+    sim.settle();
+    let first = get(&sim, &istag(), "default", "nodejs:14").await["image"]["dockerImageReference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut spec = git_bc(
+        "app",
+        &format!("file://{}", src.path().display()),
+        json!({"kind": "ImageStreamTag", "name": "nodejs:14"}),
+    );
+    spec["spec"]["triggers"] = json!([{"type": "ImageChange", "imageChange": {}}]);
+    create(&sim, &bc(), "default", spec).await;
+    sim.settle();
+    // The image on the tag when the BuildConfig is created starts build 1.
+    let b1 = get(&sim, &build(), "default", "app-1").await;
+    assert_eq!(b1["status"]["phase"], "Complete", "{b1}");
+    assert_eq!(b1["spec"]["triggeredBy"][0]["message"], "Image change");
+    assert_eq!(
+        b1["spec"]["triggeredBy"][0]["imageChangeBuild"]["imageID"],
+        json!(first)
+    );
+    let cfg = get(&sim, &bc(), "default", "app").await;
+    assert_eq!(
+        cfg["spec"]["triggers"][0]["imageChange"]["lastTriggeredImageID"],
+        json!(first)
+    );
+    // Nothing new on the tag: nothing more is built.
+    sim.settle_for(Duration::from_secs(600));
+    assert_eq!(list(&sim, &build(), "default", "").await.len(), 1);
+
+    // `oc tag` moves nodejs:14 to another image: build 2 runs on it.
+    let mut is_ = get(&sim, &is(), "default", "nodejs").await;
+    is_["spec"]["tags"][0]["from"]["name"] = json!("centos/nodejs-14-centos7:latest");
+    replace(&sim, &is(), "default", "nodejs", is_).await;
+    sim.settle();
+    let second = get(&sim, &istag(), "default", "nodejs:14").await["image"]["dockerImageReference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_ne!(first, second);
+    let b2 = get(&sim, &build(), "default", "app-2").await;
+    assert_eq!(b2["status"]["phase"], "Complete", "{b2}");
+    assert_eq!(
+        b2["spec"]["triggeredBy"][0]["imageChangeBuild"]["imageID"],
+        json!(second)
+    );
+    assert_eq!(
+        get(&sim, &pod(), "default", "app-2-build").await["spec"]["containers"][0]["image"],
+        json!(second)
+    );
+    let cfg = get(&sim, &bc(), "default", "app").await;
+    assert_eq!(cfg["status"]["lastVersion"], 2);
+    assert_eq!(
+        cfg["spec"]["triggers"][0]["imageChange"]["lastTriggeredImageID"],
+        json!(second)
+    );
+    assert_eq!(list(&sim, &build(), "default", "").await.len(), 2);
+
+    // ConfigChange and ImageChange together: one build at creation, not two.
+    let mut both = git_bc(
+        "both",
+        &format!("file://{}", src.path().display()),
+        json!({"kind": "ImageStreamTag", "name": "nodejs:14"}),
+    );
+    both["spec"]["triggers"] =
+        json!([{"type": "ConfigChange"}, {"type": "ImageChange", "imageChange": {}}]);
+    create(&sim, &bc(), "default", both).await;
+    sim.settle();
+    let builds = list(&sim, &build(), "default", "buildconfig=both").await;
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    assert_eq!(
+        builds[0]["spec"]["triggeredBy"][0]["message"],
+        "Build configuration change"
+    );
+    let cfg = get(&sim, &bc(), "default", "both").await;
+    assert_eq!(
+        cfg["spec"]["triggers"][1]["imageChange"]["lastTriggeredImageID"],
+        json!(second)
+    );
+}
+
+#[tokio::test]
+async fn a_docker_build_is_reduced_to_the_source_copied_into_the_from_image() {
+    let sim = sim();
+    let src = node_app();
+    std::fs::write(
+        src.path().join("Dockerfile"),
+        "FROM registry.access.redhat.com/ubi8/nodejs-14\nRUN echo never run\n",
+    )
+    .expect("write");
+    create(&sim, &bc(), "default", json!({
+        "apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": "docker"},
+        "spec": {
+            "source": {"type": "Git", "git": {"uri": src.path().display().to_string()}},
+            "strategy": {"type": "Docker", "dockerStrategy": {"from": {"kind": "DockerImage",
+                "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}}},
+            "output": {"to": {"kind": "ImageStreamTag", "name": "docker:latest"}},
+            "triggers": [{"type": "ConfigChange"}],
+        }})).await;
+    sim.settle();
+    let b = get(&sim, &build(), "default", "docker-1").await;
+    assert_eq!(b["status"]["phase"], "Complete", "{b}");
+    let log = pod_log(&sim, "docker-1-build").await;
+    assert!(log.contains("COPY . /opt/app-root/src"), "{log}");
+    assert!(
+        !log.contains("never run") && !log.contains("Installing application source"),
+        "{log}"
+    );
+    let reference =
+        get(&sim, &istag(), "default", "docker:latest").await["image"]["dockerImageReference"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+    let rt = sim.real_runtime().expect("real runtime");
+    let image = rt
+        .runtime()
+        .catalogue()
+        .get(&reference)
+        .expect("pushed image");
+    let fs = odo_sim::runtime::Vfs::new(
+        odo_sim::runtime::SharedTree::new(image.root.clone()),
+        vec![],
+    );
+    assert!(fs.exists("/opt/app-root/src/server.js"));
+    assert!(fs.exists("/opt/app-root/src/Dockerfile"));
+    assert!(
+        !fs.exists("/opt/app-root/src/node_modules"),
+        "no assemble ran"
+    );
+    assert_eq!(
+        image.config.cmd,
+        vec!["/usr/libexec/s2i/usage".to_string()],
+        "the from image's command"
+    );
+}
+
+#[tokio::test]
+async fn the_same_build_in_two_simulators_with_one_seed_gives_the_same_image_and_log() {
+    let src = node_app();
+    let uri = format!("file://{}", src.path().display());
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let sim = sim();
+        create(&sim, &bc(), "default", git_bc("app", &uri,
+            json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}))).await;
+        sim.settle();
+        let b = get(&sim, &build(), "default", "app-1").await;
+        assert_eq!(b["status"]["phase"], "Complete", "{b}");
+        let tag = get(&sim, &istag(), "default", "app:latest").await;
+        let log = pod_log(&sim, "app-1-build").await;
+        let cm = get(
+            &sim,
+            &ar("", "v1", "ConfigMap", "configmaps"),
+            "default",
+            "app-1-source",
+        )
+        .await;
+        seen.push((
+            tag["image"]["dockerImageReference"].clone(),
+            b["status"]["completionTimestamp"].clone(),
+            cm["binaryData"]["source.tar"].clone(),
+            log,
+        ));
+    }
+    assert!(seen[0].0.is_string() && seen[0].2.is_string());
+    assert_eq!(seen[0], seen[1]);
 }

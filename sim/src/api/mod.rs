@@ -57,6 +57,10 @@ struct ApiState {
 /// The largest request body accepted (the real server's limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
+/// The largest upload of a binary build (`instantiatebinary` streams it on a real server, so
+/// the 3 MiB limit does not apply there: a jar is often bigger).
+pub const MAX_BINARY_UPLOAD: usize = 256 * 1024 * 1024;
+
 /// Builds the router serving `store`.
 pub fn router(store: Arc<Store>, options: ApiOptions) -> Router {
     let state = Arc::new(ApiState { store, options });
@@ -112,9 +116,20 @@ async fn handle(State(state): State<Arc<ApiState>>, req: axum::extract::Request)
     let method = req.method().clone();
     let uri = req.uri().clone();
     let headers = req.headers().clone();
-    let body = match Bytes::from_request(req, &()).await {
-        Ok(b) => b,
-        Err(rejection) => return rejection.into_response(),
+    let body = if last_segment == "instantiatebinary" {
+        match axum::body::to_bytes(req.into_body(), MAX_BINARY_UPLOAD).await {
+            Ok(b) => b,
+            Err(e) => {
+                return error_response(&ApiError::too_large(format!(
+                    "the binary build upload could not be read (at most {MAX_BINARY_UPLOAD} bytes): {e}"
+                )));
+            }
+        }
+    } else {
+        match Bytes::from_request(req, &()).await {
+            Ok(b) => b,
+            Err(rejection) => return rejection.into_response(),
+        }
     };
     match dispatch(&state, &method, &uri, &headers, &body) {
         Ok(resp) => resp,

@@ -1,7 +1,8 @@
 //! The OpenShift API endpoints that are not plain stored objects (flavor openshift):
 //!
 //! - [`deploy`][]: `deploymentconfigs/<name>/instantiate` and `/rollback`
-//! - [`build`][]: `buildconfigs/<name>/instantiate` (`oc start-build`)
+//! - [`build`][]: `buildconfigs/<name>/instantiate` (`oc start-build`) and
+//!   `/instantiatebinary` (`oc start-build --from-dir/--from-file/--from-archive`)
 //! - [`images`][]: `imagestreamtags` and `imagestreamimages` (views of ImageStreams, and tag
 //!   add/move/remove as `oc tag` does them) and `imagestreammappings` (an image pushed to a tag)
 //! - [`project`][]: `projects` (views of Namespaces) and `projectrequests`
@@ -55,6 +56,7 @@ pub(super) fn handle(
         ("deploymentconfigs", Some("instantiate")) => deploy::instantiate(&req),
         ("deploymentconfigs", Some("rollback")) => deploy::rollback(&req),
         ("buildconfigs", Some("instantiate")) => build::instantiate(&req),
+        ("buildconfigs", Some("instantiatebinary")) => build::instantiate_binary(&req),
         ("imagestreamtags", None) => images::tags(&req),
         ("imagestreamimages", None) => images::image(&req),
         ("imagestreammappings", None) => images::mapping(&req),

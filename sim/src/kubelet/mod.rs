@@ -199,6 +199,21 @@ pub struct StartRequest<'a> {
     pub pod_ip: &'a str,
 }
 
+/// What [`ContainerRuntime::commit`] makes of a finished container: its image with one
+/// directory replaced by the container's copy, under new references (what the S2I builder
+/// commits and pushes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commit {
+    /// The directory taken from the container (`/opt/app-root`).
+    pub path: String,
+    /// References the new image is pushed under (the first is its own).
+    pub references: Vec<String>,
+    /// The new image's default command (`[]` keeps the base image's).
+    pub cmd: Vec<String>,
+    /// Labels added to the base image's.
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
 /// The container runtime the kubelet drives (see the module documentation).
 pub trait ContainerRuntime: Send + Sync + 'static {
     /// Pulls `image` onto `node`: the virtual time it takes, or why it failed.
@@ -234,6 +249,19 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// `exec`) of a running container succeeds now (default: yes).
     fn probe(&self, _id: &ContainerId, _probe: &Value) -> bool {
         true
+    }
+
+    /// Commits a directory of the last instance of `container` of pod `pod_uid` (finished or
+    /// not) into a new image derived from that container's image, and pushes it to the
+    /// image catalogue under `commit.references`. Err says why it could not.
+    fn commit(&self, _pod_uid: &str, _container: &str, _commit: &Commit) -> Result<(), String> {
+        Err("this simulator's container runtime has no container filesystems to commit".into())
+    }
+
+    /// The bytes of file `path` in the last instance of `container` of pod `pod_uid`, if it
+    /// exists there.
+    fn read_file(&self, _pod_uid: &str, _container: &str, _path: &str) -> Option<Vec<u8>> {
+        None
     }
 
     /// Marks a volume (namespace, claim name) as full or not (fault injection).

@@ -205,10 +205,37 @@ pub fn normalize(reference: &str) -> Result<String, PullError> {
     Ok(format!("{}{suffix}", full.to_lowercase()))
 }
 
+/// The simulated content digest (`sha256:<hex>`) of an image reference: the SHA-256 of its
+/// normalised form, so a tag always stands for the same image and `repo@<digest>` pulls it.
+pub fn simulated_digest(reference: &str) -> String {
+    use sha2::Digest;
+    let norm = normalize(reference).unwrap_or_else(|_| reference.trim().to_string());
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(norm.as_bytes()))
+    )
+}
+
+/// `repo@<simulated digest>` of a normalised tagged reference (None for a digest reference).
+fn digest_reference(norm: &str) -> Option<String> {
+    if norm.contains('@') {
+        return None;
+    }
+    let last_slash = norm.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let repo = match norm[last_slash..].rfind(':') {
+        Some(i) => &norm[..last_slash + i],
+        None => norm,
+    };
+    Some(format!("{repo}@{}", simulated_digest(norm)))
+}
+
 /// The set of images the simulator can run.
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
     images: BTreeMap<String, Arc<Image>>,
+    /// Images pushed while the cluster runs (the output of builds), by normalised reference;
+    /// shared by the clones of this catalogue.
+    pushed: Arc<std::sync::RwLock<BTreeMap<String, Arc<Image>>>>,
     /// When true, unknown images fail to pull instead of running on the busybox base.
     pub strict: bool,
 }
@@ -270,12 +297,20 @@ impl Catalogue {
             })?;
         let image = self.build(spec.name.clone(), &spec)?;
         let image = Arc::new(image);
-        for alias in &spec.aliases {
-            if let Ok(a) = normalize(alias) {
-                self.images.insert(a, image.clone());
+        // Each name also pulls by its simulated digest (`repo@sha256:...`), the reference an
+        // ImageStream import records and DeploymentConfigs and builds then use.
+        let mut names: Vec<String> = spec
+            .aliases
+            .iter()
+            .filter_map(|a| normalize(a).ok())
+            .collect();
+        names.push(image.reference.clone());
+        for n in names {
+            if let Some(d) = digest_reference(&n) {
+                self.images.insert(d, image.clone());
             }
+            self.images.insert(n, image.clone());
         }
-        self.images.insert(image.reference.clone(), image);
         Ok(())
     }
 
@@ -380,24 +415,73 @@ impl Catalogue {
         })
     }
 
-    /// The image named `reference` if the catalogue holds it.
+    /// The image named `reference` if the catalogue holds it (pushed images included).
     pub fn get(&self, reference: &str) -> Option<Arc<Image>> {
-        normalize(reference)
-            .ok()
-            .and_then(|r| self.images.get(&r).cloned())
+        let r = normalize(reference).ok()?;
+        self.images
+            .get(&r)
+            .cloned()
+            .or_else(|| self.pushed_image(&r))
     }
 
-    /// Every image reference in the catalogue (aliases included), sorted.
+    fn pushed_image(&self, normalized: &str) -> Option<Arc<Image>> {
+        self.pushed
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(normalized)
+            .cloned()
+    }
+
+    /// Adds (or replaces) an image under each of `references`, as a push to a registry does;
+    /// the image's own reference is the first of them.
+    pub fn push(&self, references: &[String], image: Image) -> Result<(), PullError> {
+        let names = references
+            .iter()
+            .map(|r| normalize(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(first) = names.first() else {
+            return Err(PullError::InvalidReference(String::new()));
+        };
+        let image = Arc::new(Image {
+            reference: first.clone(),
+            ..image
+        });
+        let mut pushed = self
+            .pushed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for n in names {
+            pushed.insert(n, image.clone());
+        }
+        Ok(())
+    }
+
+    /// Every image reference in the catalogue (aliases and pushed images included), sorted.
     pub fn references(&self) -> Vec<String> {
-        self.images.keys().cloned().collect()
+        let mut all: Vec<String> = self.images.keys().cloned().collect();
+        all.extend(
+            self.pushed
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .keys()
+                .cloned(),
+        );
+        all.sort();
+        all.dedup();
+        all
     }
 
     /// Resolves an image for a container: the catalogue's image, else (unless strict) the busybox
     /// base under the requested name.
     pub fn pull(&self, reference: &str) -> Result<Arc<Image>, PullError> {
         let norm = normalize(reference)?;
-        if let Some(i) = self.images.get(&norm) {
-            return Ok(i.clone());
+        if let Some(i) = self
+            .images
+            .get(&norm)
+            .cloned()
+            .or_else(|| self.pushed_image(&norm))
+        {
+            return Ok(i);
         }
         if self.strict {
             return Err(PullError::NotFound {

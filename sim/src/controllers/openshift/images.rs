@@ -8,19 +8,13 @@
 //! imports the same image, and a different tag a different one.
 
 use serde_json::{Value, json};
-use sha2::Digest;
 
 /// The internal registry's service address, as `status.dockerImageRepository` shows it.
 pub const REGISTRY: &str = "image-registry.openshift-image-registry.svc:5000";
 
 /// The simulated digest (`sha256:<hex>`) of an upstream image reference.
 pub fn digest_of(reference: &str) -> String {
-    let norm = crate::runtime::image::normalize(reference)
-        .unwrap_or_else(|_| reference.trim().to_string());
-    format!(
-        "sha256:{}",
-        hex::encode(sha2::Sha256::digest(norm.as_bytes()))
-    )
+    crate::runtime::image::simulated_digest(reference)
 }
 
 /// The repository of a reference: without its `:tag` or `@digest`.

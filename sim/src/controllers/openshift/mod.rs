@@ -8,8 +8,8 @@
 //! - [`strategy`][]: the deployer's steps (what the deployer pod does on a real cluster)
 //! - [`imagestream`][]: ImageStreams (tag imports, tracking tags, history, scheduled imports)
 //! - [`route`][]: the default router admitting Routes (`status.ingress`)
-//! - [`build`][]: BuildConfigs and Builds (reduced Source strategy: a build pod that runs for
-//!   a while, then the output image pushed to its ImageStreamTag)
+//! - [`build`][]: BuildConfigs and Builds (S2I: the builder's `assemble` over the source in
+//!   a build pod, the assembled image pushed to its ImageStreamTag and the image catalogue)
 //! - [`images`][]: image references, simulated digests and ImageStream status helpers shared
 //!   with the API endpoints
 //! - [`admission`][]: OpenShift defaulting and validation called from the store's admission
@@ -182,6 +182,11 @@ impl Cache {
                     })
                 {
                     out.push(Work::ImageStream(k2.clone()));
+                }
+            }
+            for (k2, bc) in &self.bcs {
+                if build::image_trigger_streams(bc).contains(&key) {
+                    out.push(Work::BuildConfig(k2.clone()));
                 }
             }
             for (k2, dc) in &self.dc {

@@ -343,6 +343,15 @@ impl RealRuntime {
         })
     }
 
+    /// The last instance of `container` of pod `pod_uid`.
+    fn last_instance(&self, pod_uid: &str, container: &str) -> Option<Arc<ContainerInstance>> {
+        lock(&self.instances)
+            .iter()
+            .filter(|(k, _)| k.0 == pod_uid && k.1 == container)
+            .max_by_key(|(k, _)| k.2)
+            .map(|(_, i)| i.inst.clone())
+    }
+
     /// Resolves a probe's `port` (a number or the name of a container port).
     fn probe_port(spec: &Container, port: Option<&Value>) -> Option<u16> {
         match port? {
@@ -463,6 +472,45 @@ impl ContainerRuntime for RealRuntime {
             return self.exec_probe(&inst, host, argv);
         }
         true
+    }
+
+    fn commit(&self, pod_uid: &str, container: &str, commit: &super::Commit) -> Result<(), String> {
+        let inst = self
+            .last_instance(pod_uid, container)
+            .ok_or_else(|| format!("container {container} of pod {pod_uid} is not on this node"))?;
+        let dir = inst
+            .fs()
+            .subtree(&commit.path, true)
+            .map_err(|e| format!("reading {} of container {container}: {e}", commit.path))?;
+        let base = inst.image().clone();
+        let tree = SharedTree::new(base.root.clone());
+        let fs = Vfs::new(tree.clone(), vec![]);
+        let now = self.now();
+        let parent = crate::runtime::fs::absolute(&commit.path, "..");
+        let _ = fs.remove(&commit.path, true, now);
+        fs.mkdir(&parent, true, 0o755, now)
+            .and_then(|()| fs.put(&commit.path, dir, true))
+            .map_err(|e| format!("writing {} of the new image: {e}", commit.path))?;
+        let mut config = base.config.clone();
+        if !commit.cmd.is_empty() {
+            config.entrypoint = Vec::new();
+            config.cmd = commit.cmd.clone();
+        }
+        config.labels.extend(commit.labels.clone());
+        let image = Image {
+            reference: base.reference.clone(),
+            root: tree.snapshot(),
+            config,
+        };
+        self.rt
+            .catalogue()
+            .push(&commit.references, image)
+            .map_err(|e| e.to_string())
+    }
+
+    fn read_file(&self, pod_uid: &str, container: &str, path: &str) -> Option<Vec<u8>> {
+        let inst = self.last_instance(pod_uid, container)?;
+        inst.fs().read(path).ok().map(|b| b.to_vec())
     }
 
     fn run_processes(&self) -> bool {
