@@ -4,7 +4,8 @@
 //! `fixtures/openshift/myapp-pod.yaml`), files and env from ConfigMaps and Secrets made by
 //! `kubectl create`, read back through `kubectl exec`, the same document's
 //! ReplicationController, ReplicaSet and headless Service with a NodePort beside them, and a
-//! Deployment's `kubectl set image` followed by `kubectl rollout status`.
+//! Deployment's `kubectl set image` followed by `kubectl rollout status`, and node loss
+//! injected with `odo-sim fault node-down`.
 //!
 //! Without `kubectl` on PATH the test is skipped with a notice, unless
 //! `ODO_REQUIRE_CLIENTS=1` (set in CI), where it fails.
@@ -51,10 +52,16 @@ impl Drop for Served {
 
 impl Served {
     fn start(time_scale: &str) -> Self {
+        Self::start_with(time_scale, &[])
+    }
+
+    /// `odo-sim serve` with `extra` arguments.
+    fn start_with(time_scale: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = dir.path().join("kubeconfig");
         let mut child = Command::new(env!("CARGO_BIN_EXE_odo-sim"))
             .args(["serve", "--addr", "127.0.0.1:0", "--time-scale", time_scale])
+            .args(extra)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .stdout(Stdio::piped())
@@ -704,4 +711,142 @@ spec:
         [vec!["1", "<none>"], vec!["2", "<none>"]],
         "{history}"
     );
+}
+
+/// Node loss on a served cluster, through `odo-sim fault node-down` and watched with kubectl:
+/// the node turns NotReady, then the pods on it are evicted; the ReplicaSet's are recreated on
+/// the other node, the bare pod is not. `node-up` lets the evicted pods finish.
+#[test]
+fn node_down_through_the_cli_recreates_owned_pods_on_the_other_node() {
+    if kubectl_present().is_none() {
+        return;
+    }
+    // 200x: the 40 s until NotReady and the 300 s until eviction take 1.7 s of wall time.
+    let served = Served::start_with("200", &["--nodes", "2"]);
+    let manifests = served.file(
+        "workload.yaml",
+        br#"apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web
+spec:
+  replicas: 4
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: openshift/hello-openshift
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: bare
+  labels: {app: bare}
+spec:
+  nodeName: sim-node-1
+  containers:
+  - name: web
+    image: openshift/hello-openshift
+"#,
+    );
+    served.apply(Path::new(&manifests));
+    served.wait_for_running("app=web", 4);
+    served.wait_for_running("app=bare", 1);
+    let on_node = |selector: &str| -> Vec<(String, String)> {
+        let out = served.ok(&[
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+        ]);
+        out.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                match f.as_slice() {
+                    [name, node] => Some((name.to_string(), node.to_string())),
+                    _ => None, // being deleted
+                }
+            })
+            .collect()
+    };
+    let before = on_node("app=web");
+    let lost: Vec<String> = before
+        .iter()
+        .filter(|(_, n)| n == "sim-node-1")
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert!(!lost.is_empty(), "pods spread over both nodes: {before:?}");
+
+    let fault = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_odo-sim"))
+            .arg("fault")
+            .arg("--kubeconfig")
+            .arg(&served.kubeconfig)
+            .args(args)
+            .output()
+            .expect("run odo-sim fault");
+        assert!(
+            out.status.success(),
+            "odo-sim fault {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    fault(&["node-down", "sim-node-1"]);
+    served.wait_for("sim-node-1 NotReady", || {
+        let nodes = served.ok(&["get", "nodes", "--no-headers"]);
+        let row = nodes.lines().find(|l| l.starts_with("sim-node-1 "));
+        match row.map(|r| r.split_whitespace().nth(1)) {
+            Some(Some("NotReady")) => Ok(()),
+            _ => Err(nodes),
+        }
+    });
+    let after = served.wait_for("the lost node's pods replaced", || {
+        let now = on_node("app=web");
+        if now.len() == 4 && now.iter().all(|(_, n)| n == "sim-node-2") {
+            Ok(now)
+        } else {
+            Err(format!("{now:?}"))
+        }
+    });
+    assert!(
+        after.iter().all(|(p, _)| !lost.contains(p)),
+        "new pods, not the lost ones: {after:?}"
+    );
+    served.wait_for_running("app=web", 4);
+    // The bare pod is evicted (Terminating while its node is unreachable), not recreated.
+    let bare = served.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=bare",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+    ]);
+    let rows: Vec<Vec<&str>> = bare
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        matches!(rows.as_slice(), [r] if r.len() == 3 && r[0] == "bare" && r[1] == "sim-node-1"),
+        "one bare pod, being deleted, still on the lost node: {bare}"
+    );
+    fault(&["node-up", "sim-node-1"]);
+    served.wait_for("the evicted pods gone once the node is back", || {
+        let left = served.ok(&["get", "pods", "-o", "name"]);
+        let mut names: Vec<&str> = left.lines().collect();
+        names.sort();
+        let mut want: Vec<String> = after.iter().map(|(p, _)| format!("pod/{p}")).collect();
+        want.sort();
+        if names == want {
+            Ok(())
+        } else {
+            Err(left.clone())
+        }
+    });
 }
