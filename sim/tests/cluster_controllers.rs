@@ -828,3 +828,90 @@ async fn namespace_deletion_waits_for_its_pods_then_goes() {
         .count();
     assert_eq!(in_team, 0);
 }
+
+/// The Progressing condition of Deployment `name`: (status, reason, message).
+async fn progressing(sim: &Sim, name: &str) -> (String, String, String) {
+    let d = deployment_status(sim, name).await;
+    let c = d["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Progressing"))
+        .cloned()
+        .unwrap_or_default();
+    let s = |f: &str| c[f].as_str().unwrap_or_default().to_string();
+    (s("status"), s("reason"), s("message"))
+}
+
+/// A rollout whose pods cannot pull their image makes no progress: Progressing stays True
+/// until `progressDeadlineSeconds` have passed, then turns False with
+/// ProgressDeadlineExceeded (what `kubectl rollout status` reports as an error); once the
+/// image pulls, the pods' progress turns it True again, then NewReplicaSetAvailable.
+#[tokio::test]
+async fn a_stuck_rollout_exceeds_its_progress_deadline_then_recovers() {
+    let sim = sim(2);
+    sim.inject(Fault::ImagePullFailure {
+        image: "busybox:1.36".into(),
+        active: true,
+    })
+    .expect("inject");
+    let _d = create::<Deployment>(
+        &sim,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "stuck"},
+            "spec": {"replicas": 2, "progressDeadlineSeconds": 60, "selector": {"matchLabels": {"app": "stuck"}},
+                "template": {"metadata": {"labels": {"app": "stuck"}}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "infinity"]}]}}}}),
+    )
+    .await;
+    sim.advance(Duration::from_secs(50));
+    let (status, reason, _) = progressing(&sim, "stuck").await;
+    assert_eq!(status, "True", "{reason}: still within the deadline");
+    sim.advance(Duration::from_secs(15));
+    let d = deployment_status(&sim, "stuck").await;
+    let (status, reason, message) = progressing(&sim, "stuck").await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "ProgressDeadlineExceeded"),
+        "{:#}",
+        d["status"]
+    );
+    assert!(
+        message.starts_with("ReplicaSet \"stuck-")
+            && message.ends_with("\" has timed out progressing."),
+        "{message}"
+    );
+    assert!(!rollout_complete(&d));
+    // It stays timed out while nothing changes.
+    sim.advance(Duration::from_secs(120));
+    assert_eq!(
+        progressing(&sim, "stuck").await.1,
+        "ProgressDeadlineExceeded"
+    );
+
+    sim.inject(Fault::ImagePullFailure {
+        image: "busybox:1.36".into(),
+        active: false,
+    })
+    .expect("heal");
+    sim.settle();
+    let d = deployment_status(&sim, "stuck").await;
+    assert!(rollout_complete(&d), "{:#}", d["status"]);
+    let (status, reason, _) = progressing(&sim, "stuck").await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "NewReplicaSetAvailable")
+    );
+
+    // A rollout that finishes leaves no deadline pending: the cluster is idle at once, not
+    // after the default 600 s deadline.
+    let _quick = create::<Deployment>(
+        &sim,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "quick"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "quick"}},
+                "template": {"metadata": {"labels": {"app": "quick"}}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "infinity"]}]}}}}),
+    )
+    .await;
+    let settled = sim.settle();
+    assert!(rollout_complete(&deployment_status(&sim, "quick").await));
+    assert!(
+        settled.idle && settled.elapsed < Duration::from_secs(60),
+        "{settled:?}"
+    );
+}

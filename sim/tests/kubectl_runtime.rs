@@ -850,3 +850,52 @@ spec:
         }
     });
 }
+
+/// `kubectl rollout status` on a Deployment whose pods never turn ready (a readiness probe
+/// that always fails): it waits, then fails once the Deployment's progressDeadlineSeconds
+/// pass without progress, with kubectl's own message.
+#[test]
+fn rollout_status_fails_when_the_progress_deadline_passes() {
+    if kubectl_present().is_none() {
+        return;
+    }
+    // 100x: the 30 s deadline passes in 0.3 s of wall time.
+    let served = Served::start("100");
+    let deploy = served.file(
+        "crash.yaml",
+        br#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: crash
+spec:
+  replicas: 2
+  progressDeadlineSeconds: 30
+  selector:
+    matchLabels: {app: crash}
+  template:
+    metadata:
+      labels: {app: crash}
+    spec:
+      containers:
+      - name: c
+        image: busybox:1.36
+        command: ['sleep', '3600']
+        readinessProbe:
+          exec: {command: ['false']}
+          periodSeconds: 2
+"#,
+    );
+    served.apply(Path::new(&deploy));
+    let (ok, out, err) =
+        served.kubectl(&["rollout", "status", "deployment/crash", "--timeout=20s"]);
+    assert!(!ok, "a stuck rollout is an error: {out}");
+    assert!(
+        out.contains("Waiting for deployment \"crash\" rollout to finish: 0 of 2 updated replicas are available..."),
+        "{out}"
+    );
+    assert_eq!(
+        err.trim(),
+        "error: deployment \"crash\" exceeded its progress deadline",
+        "{out}"
+    );
+}
