@@ -7,9 +7,9 @@
 //!   replica count with Ready pods, and bare pods that were not deleted still exist;
 //! - the same seed and the same actions give the same trace, byte for byte.
 //!
-//! Runs 256 cases by default (each case runs twice, for the replay check; about 10 s on two
-//! cores); set `PROPTEST_CASES` for more (soak runs) or fewer. A failing case prints its seed
-//! and actions; proptest also records it in `proptest-regressions/`.
+//! Runs 256 cases by default (each case runs twice, for the replay check; about 40 s of CPU
+//! in a debug build); set `PROPTEST_CASES` for more (soak runs) or fewer. A failing case
+//! prints its seed and actions; proptest also records it in `proptest-regressions/`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -486,8 +486,8 @@ fn a_failing_case_names_its_seed_and_the_seed_replays_it() {
         }
     };
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 64,
-        max_shrink_iters: 64,
+        cases: 32,
+        max_shrink_iters: 32,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
@@ -495,7 +495,7 @@ fn a_failing_case_names_its_seed_and_the_seed_replays_it() {
         check_case(seed, &actions, &no_kills)
     });
     let Err(proptest::test_runner::TestError::Fail(reason, (seed, actions))) = result else {
-        panic!("the planted invariant must fail within 64 cases: {result:?}");
+        panic!("the planted invariant must fail within 32 cases: {result:?}");
     };
     assert!(
         reason.message().starts_with(&format!("seed {seed}: ")),
