@@ -615,7 +615,8 @@ fn rollout_status_follows_set_image_to_completion() {
     if kubectl_present().is_none() {
         return;
     }
-    // 10x: a new pod becomes available 0.2 s of wall time after it is ready.
+    // 10x: a new pod becomes available 1 s of wall time after it is ready, so kubectl sees
+    // each step of the rollout.
     let served = Served::start("10");
     let deploy = served.file(
         "web.yaml",
@@ -625,7 +626,7 @@ metadata:
   name: web
 spec:
   replicas: 3
-  minReadySeconds: 2
+  minReadySeconds: 10
   selector:
     matchLabels: {app: web}
   strategy:
@@ -859,7 +860,7 @@ fn rollout_status_fails_when_the_progress_deadline_passes() {
     if kubectl_present().is_none() {
         return;
     }
-    // 100x: the 30 s deadline passes in 0.3 s of wall time.
+    // 100x: the 200 s deadline passes in 2 s of wall time.
     let served = Served::start("100");
     let deploy = served.file(
         "crash.yaml",
@@ -869,7 +870,7 @@ metadata:
   name: crash
 spec:
   replicas: 2
-  progressDeadlineSeconds: 30
+  progressDeadlineSeconds: 200
   selector:
     matchLabels: {app: crash}
   template:
