@@ -179,6 +179,16 @@ impl<T> EventQueue<T> {
         self.heap.peek().map(|s| s.0.at)
     }
 
+    /// The next event, without removing it.
+    pub fn peek(&self) -> Option<&T> {
+        self.heap.peek().map(|s| &s.0.item)
+    }
+
+    /// Removes the next event, whenever it is due.
+    pub fn pop(&mut self) -> Option<(Timestamp, u64, T)> {
+        self.heap.pop().map(|s| (s.0.at, s.0.seq, s.0.item))
+    }
+
     /// Removes the next event if it is due at or before `now`: `(at, seq, item)`.
     pub fn pop_due(&mut self, now: Timestamp) -> Option<(Timestamp, u64, T)> {
         if self.next_at()? > now {

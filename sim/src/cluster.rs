@@ -48,6 +48,9 @@ pub(crate) enum Timer {
     NodeMonitor { node: String, epoch: u64 },
     /// Pods on an unreachable node are evicted.
     Evict { node: String, epoch: u64 },
+    /// A Deployment's progress deadline; void (dropped unfired) once `State::deadlines` no
+    /// longer holds this instant for it, so a finished rollout leaves nothing pending.
+    Deadline { deployment: ObjKey, at: Timestamp },
 }
 
 /// Everything the loop mutates, behind one lock.
@@ -69,6 +72,21 @@ pub(crate) struct State {
     pub record_events: bool,
     /// Reconciles run, by kind of work.
     pub by_kind: BTreeMap<&'static str, u64>,
+    /// The progress deadline each unfinished rollout waits for (see [`Timer::Deadline`]).
+    pub deadlines: BTreeMap<ObjKey, Timestamp>,
+}
+
+impl State {
+    /// Drops void deadline timers from the head of the queue, so they neither fire nor keep
+    /// the cluster from being idle.
+    fn drop_void_timers(&mut self) {
+        while let Some(Timer::Deadline { deployment, at }) = self.queue.peek() {
+            if self.deadlines.get(deployment) == Some(at) {
+                break;
+            }
+            self.queue.pop();
+        }
+    }
 }
 
 /// The view a reconcile works with.
@@ -320,6 +338,7 @@ impl Cluster {
                 reconciles: 0,
                 record_events: true,
                 by_kind: BTreeMap::new(),
+                deadlines: BTreeMap::new(),
             }),
             notify,
             kinds,
@@ -413,6 +432,12 @@ impl Cluster {
         st.fired += 1;
         self.with_world(st, |w| match timer {
             Timer::Work(work) => w.enqueue(work),
+            Timer::Deadline { deployment, at } => {
+                if w.st.deadlines.get(&deployment) == Some(&at) {
+                    w.st.deadlines.remove(&deployment);
+                    w.enqueue(Work::Deployment(deployment));
+                }
+            }
             Timer::ContainerExit {
                 pod,
                 uid,
@@ -441,6 +466,7 @@ impl Cluster {
         let before = st.fired;
         loop {
             self.drain(&mut st);
+            st.drop_void_timers();
             // A process's sleep ending is an event too; the queue goes first at a tie.
             let wake = self.runtime.next_wakeup().filter(|w| *w <= target);
             let due = st.queue.next_at().filter(|q| *q <= target);
@@ -461,8 +487,10 @@ impl Cluster {
             };
             self.clock.set(at);
             self.fire(&mut st, timer);
+            st.drop_void_timers();
             while let Some((_, _, t)) = st.queue.pop_due(at) {
                 self.fire(&mut st, t);
+                st.drop_void_timers();
             }
         }
         if to_target {
@@ -484,8 +512,11 @@ impl Cluster {
         let start = self.clock.now();
         let target = after(start, max);
         let timers = self.run(target, false);
-        let idle = self.lock().queue.is_empty()
-            && !self.cache_has_work()
+        let idle = {
+            let mut st = self.lock();
+            st.drop_void_timers();
+            st.queue.is_empty()
+        } && !self.cache_has_work()
             && self.runtime.next_wakeup().is_none();
         Settled {
             elapsed: crate::clock::since(self.clock.now(), start),
@@ -503,7 +534,11 @@ impl Cluster {
 
     /// When the next timer (or the end of a process's sleep) is due.
     pub fn next_event_at(&self) -> Option<Timestamp> {
-        let q = self.lock().queue.next_at();
+        let q = {
+            let mut st = self.lock();
+            st.drop_void_timers();
+            st.queue.next_at()
+        };
         match (q, self.runtime.next_wakeup()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

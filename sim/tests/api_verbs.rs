@@ -351,6 +351,41 @@ async fn nodeports_are_allocated_in_range_and_conflicts_are_422() {
             "{}",
             err.message
         );
+        // A replace that leaves the nodePort out keeps the allocated one (`kubectl replace -f`
+        // of the manifest that created it); one that names another port moves to it.
+        let mut fresh = svcs.get("a").await.expect("a");
+        if let Some(ports) = fresh.spec.as_mut().and_then(|s| s.ports.as_mut()) {
+            ports[0].node_port = None;
+        }
+        let kept = svcs
+            .replace("a", &PostParams::default(), &fresh)
+            .await
+            .expect("replace without nodePort");
+        assert_eq!(
+            kept.spec.and_then(|s| s.ports).and_then(|p| p[0].node_port),
+            Some(port),
+            "{mode:?}"
+        );
+        let other = if port == 32767 { 30000 } else { port + 1 };
+        let mut moved = svcs.get("a").await.expect("a");
+        if let Some(ports) = moved.spec.as_mut().and_then(|s| s.ports.as_mut()) {
+            ports[0].node_port = Some(other);
+        }
+        let moved = svcs
+            .replace("a", &PostParams::default(), &moved)
+            .await
+            .expect("replace with another nodePort");
+        assert_eq!(
+            moved
+                .spec
+                .and_then(|s| s.ports)
+                .and_then(|p| p[0].node_port),
+            Some(other)
+        );
+        // The old port is free again.
+        svcs.create(&PostParams::default(), &np("d", Some(port)))
+            .await
+            .expect("the released port");
     }
 }
 

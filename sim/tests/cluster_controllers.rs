@@ -6,10 +6,11 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    Endpoints, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+    Endpoints, Namespace, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController,
+    Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use odo_sim::{Fault, Sim};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -627,4 +628,290 @@ async fn pvs_class(sim: &Sim, claim: &Value) -> String {
     pv.spec
         .and_then(|s| s.storage_class_name)
         .unwrap_or_default()
+}
+
+/// A Deployment of two pods whose `sleep` ignores SIGTERM, so each pod takes its whole
+/// 30 s grace period to go.
+async fn slow_to_stop_deployment(sim: &Sim, ns: &str, name: &str) {
+    let api: Api<Deployment> = Api::namespaced(sim.client(), ns);
+    let d: Deployment = serde_json::from_value(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "infinity"]}]}}}}))
+    .expect("deployment json");
+    api.create(&PostParams::default(), &d)
+        .await
+        .expect("create deployment");
+    sim.settle();
+}
+
+/// (name, deleting, has the foregroundDeletion finalizer) of every object of `K` in `ns`.
+async fn deletion_state<K>(sim: &Sim, ns: &str) -> Vec<(String, bool, bool)>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(sim.client(), ns);
+    api.list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .iter()
+        .map(|o| {
+            let m = o.meta();
+            (
+                m.name.clone().unwrap_or_default(),
+                m.deletion_timestamp.is_some(),
+                m.finalizers
+                    .as_ref()
+                    .is_some_and(|f| f.iter().any(|f| f == "foregroundDeletion")),
+            )
+        })
+        .collect()
+}
+
+/// Deleting a Deployment whose pods take their grace period to stop, under each
+/// propagation policy: Foreground keeps the Deployment and its ReplicaSet (deletionTimestamp,
+/// foregroundDeletion) until the last pod is gone, then removes both; Background removes them
+/// at once and the pods terminate without replacements; Orphan removes only the Deployment,
+/// and its ReplicaSet (no owner reference left) keeps its pods running.
+#[tokio::test]
+async fn gc_propagation_policies_with_terminating_pods() {
+    for policy in [
+        PropagationPolicy::Foreground,
+        PropagationPolicy::Background,
+        PropagationPolicy::Orphan,
+    ] {
+        let sim = sim(2);
+        slow_to_stop_deployment(&sim, "default", "gc").await;
+        let before = pods(&sim, "app=gc").await;
+        assert_eq!(live(&before).len(), 2);
+        let deps: Api<Deployment> = Api::namespaced(sim.client(), "default");
+        let dp = DeleteParams {
+            propagation_policy: Some(policy.clone()),
+            ..DeleteParams::default()
+        };
+        deps.delete("gc", &dp).await.expect("delete deployment");
+        sim.advance(Duration::from_secs(5));
+        let d = deletion_state::<Deployment>(&sim, "default").await;
+        let rs = deletion_state::<ReplicaSet>(&sim, "default").await;
+        let ps = pods(&sim, "app=gc").await;
+        let terminating = ps
+            .iter()
+            .filter(|p| p.pointer("/metadata/deletionTimestamp").is_some())
+            .count();
+        match policy {
+            PropagationPolicy::Foreground => {
+                assert_eq!(d, [("gc".to_string(), true, true)], "{policy:?}");
+                assert!(
+                    matches!(rs.as_slice(), [(_, true, true)]),
+                    "the ReplicaSet waits for its pods too: {rs:?}"
+                );
+                assert_eq!((ps.len(), terminating), (2, 2), "pods terminating");
+            }
+            PropagationPolicy::Background => {
+                assert!(d.is_empty() && rs.is_empty(), "{d:?} {rs:?}");
+                assert_eq!(
+                    (ps.len(), terminating),
+                    (2, 2),
+                    "pods terminating, none replaced"
+                );
+            }
+            _ => {
+                assert!(d.is_empty(), "{d:?}");
+                assert!(matches!(rs.as_slice(), [(_, false, false)]), "{rs:?}");
+                let rss: Api<ReplicaSet> = Api::namespaced(sim.client(), "default");
+                let r = rss.get(&rs[0].0).await.expect("orphaned ReplicaSet");
+                assert!(r.metadata.owner_references.is_none(), "{:?}", r.metadata);
+                assert_eq!(terminating, 0, "orphaned pods keep running");
+            }
+        }
+        // Past the 30 s grace period.
+        sim.advance(Duration::from_secs(30));
+        let d = deletion_state::<Deployment>(&sim, "default").await;
+        let rs = deletion_state::<ReplicaSet>(&sim, "default").await;
+        let ps = pods(&sim, "app=gc").await;
+        if matches!(policy, PropagationPolicy::Orphan) {
+            assert!(d.is_empty());
+            assert_eq!(rs.len(), 1);
+            let names = |ps: &[Value]| -> Vec<String> {
+                let mut n: Vec<String> = ps
+                    .iter()
+                    .map(|p| p["metadata"]["name"].as_str().unwrap_or("").to_string())
+                    .collect();
+                n.sort();
+                n
+            };
+            assert_eq!(names(&ps), names(&before), "the same pods");
+            assert!(ps.iter().all(is_ready));
+        } else {
+            assert!(
+                d.is_empty() && rs.is_empty() && ps.is_empty(),
+                "{policy:?}: all gone after the grace period: {d:?} {rs:?} {ps:?}"
+            );
+        }
+    }
+}
+
+/// Deleting a namespace with a Deployment and a Service in it: it is Terminating while its
+/// pods use their grace period (new objects refused, no pod recreated), then it is gone with
+/// everything in it.
+#[tokio::test]
+async fn namespace_deletion_waits_for_its_pods_then_goes() {
+    let sim = sim(2);
+    let nss: Api<Namespace> = Api::all(sim.client());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "team"}})).expect("ns json");
+    nss.create(&PostParams::default(), &ns).await.expect("ns");
+    slow_to_stop_deployment(&sim, "team", "app").await;
+    let svcs: Api<Service> = Api::namespaced(sim.client(), "team");
+    let svc: Service = serde_json::from_value(json!({"metadata": {"name": "app"},
+        "spec": {"selector": {"app": "app"}, "ports": [{"port": 80}]}}))
+    .expect("svc json");
+    svcs.create(&PostParams::default(), &svc)
+        .await
+        .expect("svc");
+    sim.settle();
+    let team_pods: Api<Pod> = Api::namespaced(sim.client(), "team");
+    assert_eq!(
+        team_pods
+            .list(&ListParams::default())
+            .await
+            .expect("pods")
+            .items
+            .len(),
+        2
+    );
+    nss.delete("team", &DeleteParams::default())
+        .await
+        .expect("delete ns");
+    sim.advance(Duration::from_secs(10));
+    let n = nss.get("team").await.expect("still there while pods stop");
+    assert_eq!(
+        n.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Terminating")
+    );
+    let left = team_pods.list(&ListParams::default()).await.expect("pods");
+    assert_eq!(left.items.len(), 2, "no pod recreated");
+    assert!(
+        left.items
+            .iter()
+            .all(|p| p.metadata.deletion_timestamp.is_some())
+    );
+    assert!(
+        svcs.get_opt("app").await.expect("get svc").is_none(),
+        "the Service went at once"
+    );
+    let err = svcs
+        .create(&PostParams::default(), &svc)
+        .await
+        .expect_err("creating in a Terminating namespace");
+    assert!(
+        format!("{err}").contains("because it is being terminated"),
+        "{err}"
+    );
+    sim.advance(Duration::from_secs(25));
+    assert!(
+        nss.get_opt("team").await.expect("get ns").is_none(),
+        "gone once its pods are"
+    );
+    let all_pods: Api<Pod> = Api::all(sim.client());
+    let in_team = all_pods
+        .list(&ListParams::default())
+        .await
+        .expect("pods")
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some("team"))
+        .count();
+    assert_eq!(in_team, 0);
+}
+
+/// The Progressing condition of Deployment `name`: (status, reason, message).
+async fn progressing(sim: &Sim, name: &str) -> (String, String, String) {
+    let d = deployment_status(sim, name).await;
+    let c = d["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Progressing"))
+        .cloned()
+        .unwrap_or_default();
+    let s = |f: &str| c[f].as_str().unwrap_or_default().to_string();
+    (s("status"), s("reason"), s("message"))
+}
+
+/// A rollout whose pods cannot pull their image makes no progress: Progressing stays True
+/// until `progressDeadlineSeconds` have passed, then turns False with
+/// ProgressDeadlineExceeded (what `kubectl rollout status` reports as an error); once the
+/// image pulls, the pods' progress turns it True again, then NewReplicaSetAvailable.
+#[tokio::test]
+async fn a_stuck_rollout_exceeds_its_progress_deadline_then_recovers() {
+    let sim = sim(2);
+    sim.inject(Fault::ImagePullFailure {
+        image: "busybox:1.36".into(),
+        active: true,
+    })
+    .expect("inject");
+    let _d = create::<Deployment>(
+        &sim,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "stuck"},
+            "spec": {"replicas": 2, "progressDeadlineSeconds": 60, "selector": {"matchLabels": {"app": "stuck"}},
+                "template": {"metadata": {"labels": {"app": "stuck"}}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "infinity"]}]}}}}),
+    )
+    .await;
+    sim.advance(Duration::from_secs(50));
+    let (status, reason, _) = progressing(&sim, "stuck").await;
+    assert_eq!(status, "True", "{reason}: still within the deadline");
+    sim.advance(Duration::from_secs(15));
+    let d = deployment_status(&sim, "stuck").await;
+    let (status, reason, message) = progressing(&sim, "stuck").await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "ProgressDeadlineExceeded"),
+        "{:#}",
+        d["status"]
+    );
+    assert!(
+        message.starts_with("ReplicaSet \"stuck-")
+            && message.ends_with("\" has timed out progressing."),
+        "{message}"
+    );
+    assert!(!rollout_complete(&d));
+    // It stays timed out while nothing changes.
+    sim.advance(Duration::from_secs(120));
+    assert_eq!(
+        progressing(&sim, "stuck").await.1,
+        "ProgressDeadlineExceeded"
+    );
+
+    sim.inject(Fault::ImagePullFailure {
+        image: "busybox:1.36".into(),
+        active: false,
+    })
+    .expect("heal");
+    sim.settle();
+    let d = deployment_status(&sim, "stuck").await;
+    assert!(rollout_complete(&d), "{:#}", d["status"]);
+    let (status, reason, _) = progressing(&sim, "stuck").await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "NewReplicaSetAvailable")
+    );
+
+    // A rollout that finishes leaves no deadline pending: the cluster is idle at once, not
+    // after the default 600 s deadline.
+    let _quick = create::<Deployment>(
+        &sim,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "quick"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "quick"}},
+                "template": {"metadata": {"labels": {"app": "quick"}}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "infinity"]}]}}}}),
+    )
+    .await;
+    let settled = sim.settle();
+    assert!(rollout_complete(&deployment_status(&sim, "quick").await));
+    assert!(
+        settled.idle && settled.elapsed < Duration::from_secs(60),
+        "{settled:?}"
+    );
 }

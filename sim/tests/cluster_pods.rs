@@ -417,3 +417,151 @@ async fn a_restored_simulator_restarts_containers_as_a_rebooted_node_does() {
         "{after}"
     );
 }
+
+/// What an init container does in [`every_restart_policy_with_every_init_and_app_outcome`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Init {
+    /// No init container.
+    None,
+    /// Exits 0.
+    Succeeds,
+    /// Exits 3, every time.
+    Fails,
+    /// Exits 3 the first time and 0 after (a marker in an emptyDir survives the restart).
+    FailsOnce,
+}
+
+/// Every restartPolicy with every init outcome and an app that exits 0 or 1, against the
+/// kubelet's rules: a failed init container fails the pod under Never and is restarted under
+/// OnFailure and Always, the app starts only after the init container exited 0 and never
+/// otherwise, the app is restarted per the policy (Always: any exit; OnFailure: non-zero),
+/// the pod ends Succeeded or Failed only where nothing will restart, and an app restart does
+/// not run the init container again.
+#[tokio::test]
+async fn every_restart_policy_with_every_init_and_app_outcome() {
+    let mut wrong = Vec::new();
+    for policy in ["Always", "OnFailure", "Never"] {
+        for init in [Init::None, Init::Succeeds, Init::Fails, Init::FailsOnce] {
+            for app_code in [0, 1] {
+                let case = format!("{policy} init {init:?} app exit {app_code}");
+                let mut check = |ok: bool, what: String| {
+                    if !ok {
+                        wrong.push(format!("{case}: {what}"));
+                    }
+                };
+                let sim = sim();
+                let script = match init {
+                    Init::None => None,
+                    Init::Succeeds => Some("true"),
+                    Init::Fails => Some("exit 3"),
+                    Init::FailsOnce => {
+                        Some("if [ -f /work/tried ]; then exit 0; fi; touch /work/tried; exit 3")
+                    }
+                };
+                let inits: Vec<Value> = script
+                    .map(|s| {
+                        let mut i = c("init", s);
+                        i["image"] = json!("busybox:1.36");
+                        i["volumeMounts"] = json!([{"name": "work", "mountPath": "/work"}]);
+                        i
+                    })
+                    .into_iter()
+                    .collect();
+                let mut app = c("app", &format!("sleep 1; exit {app_code}"));
+                app["image"] = json!("busybox:1.36");
+                let mut spec = pod("p", policy, inits, vec![app]);
+                spec["spec"]["volumes"] = json!([{"name": "work", "emptyDir": {}}]);
+                let pods = create(&sim, spec).await;
+                // Long enough for a restarted init container and two app restarts (back-off
+                // immediate, then 10 s).
+                sim.advance(Duration::from_secs(60));
+                let p = get(&pods, "p").await;
+                let trace = sim.trace_text();
+                let init_st = cstatus(&p, "initContainerStatuses", "init");
+                let app_st = cstatus(&p, "containerStatuses", "app");
+                let app_restarts = app_st["restartCount"].as_u64().unwrap_or(0);
+                let init_ok_at = trace.find("container-exit default/p/init code 0");
+                let app_started_at = trace.find("Started container app");
+
+                let init_blocks = matches!(
+                    (init, policy),
+                    (Init::Fails, _) | (Init::FailsOnce, "Never")
+                );
+                if init_blocks {
+                    check(app_started_at.is_none(), "the app started".into());
+                    check(
+                        app_st["state"]["waiting"]["reason"] == "PodInitializing",
+                        format!("app state {}", app_st["state"]),
+                    );
+                    check(cond(&p, "Initialized") == "False", "Initialized".into());
+                    if policy == "Never" {
+                        check(phase(&p) == "Failed", format!("phase {}", phase(&p)));
+                        check(
+                            init_st["state"]["terminated"]["exitCode"] == 3
+                                && init_st["restartCount"] == 0,
+                            format!("init {init_st}"),
+                        );
+                    } else {
+                        check(phase(&p) == "Pending", format!("phase {}", phase(&p)));
+                        check(
+                            init_st["restartCount"].as_u64().unwrap_or(0) >= 2
+                                && init_st["lastState"]["terminated"]["exitCode"] == 3,
+                            format!("init restarted with back-off: {init_st}"),
+                        );
+                    }
+                    continue;
+                }
+
+                // The init container (if any) succeeded, after one restart when it failed once.
+                if init != Init::None {
+                    check(
+                        init_st["state"]["terminated"]["reason"] == "Completed",
+                        format!("init state {}", init_st["state"]),
+                    );
+                    let want = u64::from(init == Init::FailsOnce);
+                    check(
+                        init_st["restartCount"].as_u64() == Some(want),
+                        format!(
+                            "init restartCount {} (want {want})",
+                            init_st["restartCount"]
+                        ),
+                    );
+                    check(
+                        init_ok_at.is_some_and(|i| app_started_at.is_some_and(|a| i < a)),
+                        "the app started before the init container exited 0".into(),
+                    );
+                    check(
+                        trace.matches("Started container init").count() == 1 + want as usize,
+                        "the init container ran again when the app restarted".into(),
+                    );
+                }
+                check(cond(&p, "Initialized") == "True", "Initialized".into());
+                check(app_started_at.is_some(), "the app never started".into());
+                let restarts = policy == "Always" || (policy == "OnFailure" && app_code != 0);
+                if restarts {
+                    check(phase(&p) == "Running", format!("phase {}", phase(&p)));
+                    check(
+                        app_restarts >= 2
+                            && app_st["lastState"]["terminated"]["exitCode"] == app_code,
+                        format!("app restarted: {app_st}"),
+                    );
+                } else {
+                    let want = if app_code == 0 { "Succeeded" } else { "Failed" };
+                    check(
+                        phase(&p) == want,
+                        format!("phase {} (want {want})", phase(&p)),
+                    );
+                    let reason = if app_code == 0 { "Completed" } else { "Error" };
+                    check(
+                        app_restarts == 0
+                            && app_st["state"]["terminated"]["exitCode"] == app_code
+                            && app_st["state"]["terminated"]["reason"] == reason,
+                        format!("app not restarted: {app_st}"),
+                    );
+                    check(cond(&p, "Ready") == "False", "Ready".into());
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

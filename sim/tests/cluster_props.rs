@@ -7,9 +7,9 @@
 //!   replica count with Ready pods, and bare pods that were not deleted still exist;
 //! - the same seed and the same actions give the same trace, byte for byte.
 //!
-//! Runs 256 cases by default (each case runs twice, for the replay check; about 10 s on two
-//! cores); set `PROPTEST_CASES` for more (soak runs) or fewer. A failing case prints its seed
-//! and actions; proptest also records it in `proptest-regressions/`.
+//! Runs 256 cases by default (each case runs twice, for the replay check; about 40 s of CPU
+//! in a debug build); set `PROPTEST_CASES` for more (soak runs) or fewer. A failing case
+//! prints its seed and actions; proptest also records it in `proptest-regressions/`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -436,13 +436,80 @@ fn cases() -> u32 {
         .unwrap_or(256)
 }
 
+/// One property case: runs the actions, checks the invariants and `extra` (on the trace), then
+/// replays the same seed and actions and requires the same trace. Every failure names the
+/// seed, which with the actions (printed by proptest as the minimal failing input) replays it.
+fn check_case(
+    seed: u64,
+    actions: &[Action],
+    extra: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<(), TestCaseError> {
+    let run = |what: &str| {
+        run_case(seed, actions)
+            .and_then(|trace| extra(&trace).map(|()| trace))
+            .map_err(|e| TestCaseError::fail(format!("seed {seed}{what}: {e}")))
+    };
+    let first = run("")?;
+    let second = run(" (replay)")?;
+    prop_assert!(
+        first == second,
+        "seed {}: the replay gave another trace",
+        seed
+    );
+    Ok(())
+}
+
+fn case_strategy() -> impl Strategy<Value = (u64, Vec<Action>)> {
+    (any::<u64>(), prop::collection::vec(action(), 1..25))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
-    fn random_actions_and_faults_keep_invariants(seed in any::<u64>(), actions in prop::collection::vec(action(), 1..25)) {
-        let first = run_case(seed, &actions).map_err(|e| TestCaseError::fail(format!("seed {seed}: {e}")))?;
-        let second = run_case(seed, &actions).map_err(|e| TestCaseError::fail(format!("seed {seed} (replay): {e}")))?;
-        prop_assert!(first == second, "seed {}: the replay gave another trace", seed);
+    fn random_actions_and_faults_keep_invariants((seed, actions) in case_strategy()) {
+        check_case(seed, &actions, &|_| Ok(()))?;
     }
+}
+
+/// The failure path of the property itself: with a planted invariant that random runs break
+/// ("no container is ever killed"), proptest finds and shrinks a failing case; its message
+/// names the case's seed, and that seed with the minimal actions fails again on a fresh
+/// simulator with the same trace each time.
+#[test]
+fn a_failing_case_names_its_seed_and_the_seed_replays_it() {
+    let no_kills = |trace: &str| {
+        if trace.contains("event Killing ") {
+            Err("a container was killed".to_string())
+        } else {
+            Ok(())
+        }
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 32,
+        max_shrink_iters: 32,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&case_strategy(), |(seed, actions)| {
+        check_case(seed, &actions, &no_kills)
+    });
+    let Err(proptest::test_runner::TestError::Fail(reason, (seed, actions))) = result else {
+        panic!("the planted invariant must fail within 32 cases: {result:?}");
+    };
+    assert!(
+        reason.message().starts_with(&format!("seed {seed}: ")),
+        "the failure names its seed: {reason}"
+    );
+    assert!(
+        reason.message().ends_with("a container was killed"),
+        "{reason}"
+    );
+    let first = run_case(seed, &actions).expect("the real invariants hold");
+    assert!(no_kills(&first).is_err(), "seed {seed} replays the failure");
+    assert_eq!(
+        run_case(seed, &actions).expect("replay"),
+        first,
+        "seed {seed} replays the same trace"
+    );
 }

@@ -1,8 +1,11 @@
 //! The real `kubectl` against the real `odo-sim serve` binary (real runtime: containers run
 //! in simulated filesystems and shell), with virtual time 100 times the wall clock: the
 //! init-container example of the OpenShift core-concepts document (seed 003, kept in
-//! `fixtures/openshift/myapp-pod.yaml`), and files and env from ConfigMaps and Secrets made
-//! by `kubectl create`, read back through `kubectl exec`.
+//! `fixtures/openshift/myapp-pod.yaml`), files and env from ConfigMaps and Secrets made by
+//! `kubectl create`, read back through `kubectl exec`, the same document's
+//! ReplicationController, ReplicaSet and headless Service with a NodePort beside them, and a
+//! Deployment's `kubectl set image` followed by `kubectl rollout status`, and node loss
+//! injected with `odo-sim fault node-down`.
 //!
 //! Without `kubectl` on PATH the test is skipped with a notice, unless
 //! `ODO_REQUIRE_CLIENTS=1` (set in CI), where it fails.
@@ -49,10 +52,16 @@ impl Drop for Served {
 
 impl Served {
     fn start(time_scale: &str) -> Self {
+        Self::start_with(time_scale, &[])
+    }
+
+    /// `odo-sim serve` with `extra` arguments.
+    fn start_with(time_scale: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = dir.path().join("kubeconfig");
         let mut child = Command::new(env!("CARGO_BIN_EXE_odo-sim"))
             .args(["serve", "--addr", "127.0.0.1:0", "--time-scale", time_scale])
+            .args(extra)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .stdout(Stdio::piped())
@@ -373,4 +382,521 @@ spec:
         "$(VAR) expands only variables defined before it (envFrom ones first)"
     );
     served.wait_for_log_lines("app", "app", "started", 1);
+}
+
+/// The live pods matching `selector`: (name, phase, pod IP), sorted by name; pods being
+/// deleted are left out.
+fn live_pods(served: &Served, selector: &str) -> Vec<(String, String, String)> {
+    let out = served.ok(&[
+        "get",
+        "pods",
+        "-l",
+        selector,
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.podIP} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+    ]);
+    let mut pods: Vec<(String, String, String)> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // A fourth field is a deletionTimestamp.
+            match f.as_slice() {
+                [name, phase, ip] => Some((name.to_string(), phase.to_string(), ip.to_string())),
+                [name, phase] => Some((name.to_string(), phase.to_string(), String::new())),
+                _ => None,
+            }
+        })
+        .collect();
+    pods.sort();
+    pods
+}
+
+impl Served {
+    /// Waits until exactly `n` live pods match `selector`, all Running with a pod IP.
+    fn wait_for_running(&self, selector: &str, n: usize) -> Vec<(String, String, String)> {
+        self.wait_for(&format!("{n} running pods {selector}"), || {
+            let pods = live_pods(self, selector);
+            if pods.len() == n
+                && pods
+                    .iter()
+                    .all(|(_, ph, ip)| ph == "Running" && !ip.is_empty())
+            {
+                Ok(pods)
+            } else {
+                Err(format!("{pods:?}"))
+            }
+        })
+    }
+
+    /// The sorted IPs of `kubectl get endpoints NAME`'s ready addresses.
+    fn endpoint_ips(&self, name: &str) -> Vec<String> {
+        let out = self.ok(&[
+            "get",
+            "endpoints",
+            name,
+            "-o",
+            "jsonpath={range .subsets[*].addresses[*]}{.ip}{\"\\n\"}{end}",
+        ]);
+        let mut ips: Vec<String> = out.lines().map(str::to_string).collect();
+        ips.sort();
+        ips
+    }
+}
+
+/// The seed's ReplicationController, ReplicaSet (set-based selector) and headless Service,
+/// applied with kubectl as the document writes them: each controller converges and replaces
+/// a pod that `kubectl delete pod` removes; the headless Service has no cluster IP and its
+/// Endpoints list the selected pods' IPs; a NodePort Service from `kubectl expose` gets a
+/// port in 30000-32767 and a second Service asking for that port is refused with 422.
+#[test]
+fn the_seed_controllers_self_heal_and_services_get_endpoints_and_node_ports() {
+    if kubectl_present().is_none() {
+        return;
+    }
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/openshift");
+    let served = Served::start("100");
+    served.apply(&fixtures.join("frontend-rc.yaml"));
+    served.apply(&fixtures.join("frontend-rs.yaml"));
+    served.apply(&fixtures.join("frontend-headless.yaml"));
+
+    // The ReplicationController: one pod, replaced when deleted.
+    let rc_pods = served.wait_for_running("name=frontend", 1);
+    let victim = rc_pods[0].0.clone();
+    assert!(victim.starts_with("frontend-1-"), "{victim}");
+    assert_eq!(
+        served
+            .ok(&["delete", "pod", &victim, "--wait=false"])
+            .trim(),
+        format!("pod \"{victim}\" deleted")
+    );
+    let healed = served.wait_for(&format!("a pod replacing {victim}"), || {
+        let pods = live_pods(&served, "name=frontend");
+        match pods.as_slice() {
+            [(name, phase, ip)] if *name != victim && phase == "Running" && !ip.is_empty() => {
+                Ok(pods.clone())
+            }
+            _ => Err(format!("{pods:?}")),
+        }
+    });
+    assert_eq!(
+        served.ok(&[
+            "get",
+            "rc",
+            "frontend-1",
+            "-o",
+            "jsonpath={.spec.replicas} {.status.replicas} {.status.readyReplicas}"
+        ]),
+        "1 1 1"
+    );
+
+    // The ReplicaSet with matchLabels and matchExpressions: three pods, one replaced.
+    let rs_pods = served.wait_for_running("tier=frontend", 3);
+    let set_based = served.ok(&["get", "pods", "-l", "tier in (frontend)", "-o", "name"]);
+    assert_eq!(set_based.lines().count(), 3, "{set_based}");
+    let victim = rs_pods[1].0.clone();
+    served.ok(&["delete", "pod", &victim]);
+    let after = served.wait_for_running("tier=frontend", 3);
+    assert!(after.iter().all(|(n, _, _)| *n != victim), "{after:?}");
+    let kept: Vec<_> = rs_pods.iter().filter(|p| p.0 != victim).collect();
+    assert!(
+        kept.iter().all(|p| after.contains(p)),
+        "only the deleted pod is replaced: {rs_pods:?} -> {after:?}"
+    );
+    let rs = served.ok(&["get", "rs", "frontend-1"]);
+    let row: Vec<&str> = rs
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row.get(..4),
+        Some(&["frontend-1", "3", "3", "3"][..]),
+        "{rs}"
+    );
+
+    // The headless Service: no cluster IP; its Endpoints are the RC's pod IPs, on 8080.
+    let svc = served.ok(&["get", "svc", "frontend-headless"]);
+    let row: Vec<&str> = svc
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row.get(..5),
+        Some(
+            &[
+                "frontend-headless",
+                "ClusterIP",
+                "None",
+                "<none>",
+                "5432/TCP"
+            ][..]
+        ),
+        "{svc}"
+    );
+    assert_eq!(
+        served.endpoint_ips("frontend-headless"),
+        vec![healed[0].2.clone()]
+    );
+    served.ok(&["scale", "rc", "frontend-1", "--replicas=2"]);
+    let two = served.wait_for_running("name=frontend", 2);
+    let mut want: Vec<String> = two.iter().map(|p| p.2.clone()).collect();
+    want.sort();
+    served.wait_for("both pod IPs in the headless Service's Endpoints", || {
+        let got = served.endpoint_ips("frontend-headless");
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("{got:?}, want {want:?}"))
+        }
+    });
+    assert_eq!(
+        served.ok(&[
+            "get",
+            "endpoints",
+            "frontend-headless",
+            "-o",
+            "jsonpath={.subsets[0].ports[0].port}"
+        ]),
+        "8080",
+        "the targetPort"
+    );
+
+    // NodePort: allocated in range; a Service asking for a taken port is refused.
+    served.ok(&[
+        "expose",
+        "rc",
+        "frontend-1",
+        "--name=frontend-np",
+        "--type=NodePort",
+        "--port=8080",
+    ]);
+    let port: u16 = served
+        .ok(&[
+            "get",
+            "svc",
+            "frontend-np",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ])
+        .trim()
+        .parse()
+        .expect("a numeric nodePort");
+    assert!((30000..=32767).contains(&port), "nodePort {port}");
+    let clash = served.file(
+        "clash.yaml",
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: clash\nspec:\n  type: NodePort\n  selector: {{name: frontend}}\n  ports:\n  - port: 80\n    targetPort: 8080\n    nodePort: {port}\n"
+        )
+        .as_bytes(),
+    );
+    // -v=6 makes kubectl log each request with the status code it got.
+    let (ok, out, err) = served.kubectl(&["create", "-f", &clash, "-v=6"]);
+    assert!(!ok, "a taken nodePort must be refused: {out}");
+    assert!(
+        err.contains(&format!(
+            "The Service \"clash\" is invalid: spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(" 422 Unprocessable Entity"), "{err}");
+    let (ok, _, err) = served.kubectl(&["get", "svc", "clash"]);
+    assert!(!ok && err.contains("services \"clash\" not found"), "{err}");
+}
+
+/// `kubectl set image` on a Deployment, then `kubectl rollout status`: kubectl follows the
+/// rolling update (maxSurge 1, maxUnavailable 0, each new pod available after
+/// minReadySeconds) and exits 0 once every replica runs the new image; the old ReplicaSet
+/// stays at 0 replicas as revision 1 of `kubectl rollout history`.
+#[test]
+fn rollout_status_follows_set_image_to_completion() {
+    if kubectl_present().is_none() {
+        return;
+    }
+    // 10x: a new pod becomes available 1 s of wall time after it is ready, so kubectl sees
+    // each step of the rollout.
+    let served = Served::start("10");
+    let deploy = served.file(
+        "web.yaml",
+        br#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+  minReadySeconds: 10
+  selector:
+    matchLabels: {app: web}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: busybox:latest
+        command: ['sh', '-c', 'echo serving && sleep 3600']
+"#,
+    );
+    served.apply(Path::new(&deploy));
+    let out = served.ok(&["rollout", "status", "deployment/web", "--timeout=20s"]);
+    assert_eq!(
+        out.lines().last(),
+        Some("deployment \"web\" successfully rolled out"),
+        "{out}"
+    );
+    let old = served.wait_for_running("app=web", 3);
+
+    assert_eq!(
+        served
+            .ok(&["set", "image", "deployment/web", "web=busybox:1.36"])
+            .trim(),
+        "deployment.apps/web image updated"
+    );
+    let (ok, out, err) = served.kubectl(&["rollout", "status", "deployment/web", "--timeout=30s"]);
+    assert!(ok, "rollout status failed: {out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.last(),
+        Some(&"deployment \"web\" successfully rolled out"),
+        "{out}"
+    );
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("Waiting for deployment \"web\" rollout to finish: ")
+                && l.contains(" out of 3 new replicas have been updated...")
+        ),
+        "kubectl saw the rollout in progress: {out}"
+    );
+    let new = served.wait_for_running("app=web", 3);
+    assert!(
+        new.iter().all(|p| old.iter().all(|o| o.0 != p.0)),
+        "every pod replaced: {old:?} -> {new:?}"
+    );
+    assert_eq!(
+        served.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={range .items[*]}{.spec.containers[0].image} {end}"
+        ]),
+        "busybox:1.36 busybox:1.36 busybox:1.36 "
+    );
+    let rs = served.ok(&[
+        "get",
+        "rs",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.annotations.deployment\\.kubernetes\\.io/revision}={.spec.replicas} {end}",
+    ]);
+    let mut revs: Vec<&str> = rs.split_whitespace().collect();
+    revs.sort();
+    assert_eq!(revs, ["1=0", "2=3"], "{rs}");
+    let history = served.ok(&["rollout", "history", "deployment/web"]);
+    let rows: Vec<Vec<&str>> = history
+        .lines()
+        .skip(2)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [vec!["1", "<none>"], vec!["2", "<none>"]],
+        "{history}"
+    );
+}
+
+/// Node loss on a served cluster, through `odo-sim fault node-down` and watched with kubectl:
+/// the node turns NotReady, then the pods on it are evicted; the ReplicaSet's are recreated on
+/// the other node, the bare pod is not. `node-up` lets the evicted pods finish.
+#[test]
+fn node_down_through_the_cli_recreates_owned_pods_on_the_other_node() {
+    if kubectl_present().is_none() {
+        return;
+    }
+    // 200x: the 40 s until NotReady and the 300 s until eviction take 1.7 s of wall time.
+    let served = Served::start_with("200", &["--nodes", "2"]);
+    let manifests = served.file(
+        "workload.yaml",
+        br#"apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web
+spec:
+  replicas: 4
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: openshift/hello-openshift
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: bare
+  labels: {app: bare}
+spec:
+  nodeName: sim-node-1
+  containers:
+  - name: web
+    image: openshift/hello-openshift
+"#,
+    );
+    served.apply(Path::new(&manifests));
+    served.wait_for_running("app=web", 4);
+    served.wait_for_running("app=bare", 1);
+    let on_node = |selector: &str| -> Vec<(String, String)> {
+        let out = served.ok(&[
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+        ]);
+        out.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                match f.as_slice() {
+                    [name, node] => Some((name.to_string(), node.to_string())),
+                    _ => None, // being deleted
+                }
+            })
+            .collect()
+    };
+    let before = on_node("app=web");
+    let lost: Vec<String> = before
+        .iter()
+        .filter(|(_, n)| n == "sim-node-1")
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert!(!lost.is_empty(), "pods spread over both nodes: {before:?}");
+
+    let fault = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_odo-sim"))
+            .arg("fault")
+            .arg("--kubeconfig")
+            .arg(&served.kubeconfig)
+            .args(args)
+            .output()
+            .expect("run odo-sim fault");
+        assert!(
+            out.status.success(),
+            "odo-sim fault {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    fault(&["node-down", "sim-node-1"]);
+    served.wait_for("sim-node-1 NotReady", || {
+        let nodes = served.ok(&["get", "nodes", "--no-headers"]);
+        let row = nodes.lines().find(|l| l.starts_with("sim-node-1 "));
+        match row.map(|r| r.split_whitespace().nth(1)) {
+            Some(Some("NotReady")) => Ok(()),
+            _ => Err(nodes),
+        }
+    });
+    let after = served.wait_for("the lost node's pods replaced", || {
+        let now = on_node("app=web");
+        if now.len() == 4 && now.iter().all(|(_, n)| n == "sim-node-2") {
+            Ok(now)
+        } else {
+            Err(format!("{now:?}"))
+        }
+    });
+    assert!(
+        after.iter().all(|(p, _)| !lost.contains(p)),
+        "new pods, not the lost ones: {after:?}"
+    );
+    served.wait_for_running("app=web", 4);
+    // The bare pod is evicted (Terminating while its node is unreachable), not recreated.
+    let bare = served.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=bare",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+    ]);
+    let rows: Vec<Vec<&str>> = bare
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        matches!(rows.as_slice(), [r] if r.len() == 3 && r[0] == "bare" && r[1] == "sim-node-1"),
+        "one bare pod, being deleted, still on the lost node: {bare}"
+    );
+    fault(&["node-up", "sim-node-1"]);
+    served.wait_for("the evicted pods gone once the node is back", || {
+        let left = served.ok(&["get", "pods", "-o", "name"]);
+        let mut names: Vec<&str> = left.lines().collect();
+        names.sort();
+        let mut want: Vec<String> = after.iter().map(|(p, _)| format!("pod/{p}")).collect();
+        want.sort();
+        if names == want {
+            Ok(())
+        } else {
+            Err(left.clone())
+        }
+    });
+}
+
+/// `kubectl rollout status` on a Deployment whose pods never turn ready (a readiness probe
+/// that always fails): it waits, then fails once the Deployment's progressDeadlineSeconds
+/// pass without progress, with kubectl's own message.
+#[test]
+fn rollout_status_fails_when_the_progress_deadline_passes() {
+    if kubectl_present().is_none() {
+        return;
+    }
+    // 100x: the 200 s deadline passes in 2 s of wall time.
+    let served = Served::start("100");
+    let deploy = served.file(
+        "crash.yaml",
+        br#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: crash
+spec:
+  replicas: 2
+  progressDeadlineSeconds: 200
+  selector:
+    matchLabels: {app: crash}
+  template:
+    metadata:
+      labels: {app: crash}
+    spec:
+      containers:
+      - name: c
+        image: busybox:1.36
+        command: ['sleep', '3600']
+        readinessProbe:
+          exec: {command: ['false']}
+          periodSeconds: 2
+"#,
+    );
+    served.apply(Path::new(&deploy));
+    let (ok, out, err) =
+        served.kubectl(&["rollout", "status", "deployment/crash", "--timeout=20s"]);
+    assert!(!ok, "a stuck rollout is an error: {out}");
+    assert!(
+        out.contains("Waiting for deployment \"crash\" rollout to finish: 0 of 2 updated replicas are available..."),
+        "{out}"
+    );
+    assert_eq!(
+        err.trim(),
+        "error: deployment \"crash\" exceeded its progress deadline",
+        "{out}"
+    );
 }

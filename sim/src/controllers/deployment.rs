@@ -2,7 +2,8 @@
 //! `pod-template-hash`), revisions in `deployment.kubernetes.io/revision`, RollingUpdate with
 //! maxSurge/maxUnavailable and Recreate as the real controller computes them, old ReplicaSets
 //! pruned past `revisionHistoryLimit`, and status with the `Available` and `Progressing`
-//! conditions that `kubectl rollout status` reads.
+//! conditions that `kubectl rollout status` reads (a rollout without progress for
+//! `progressDeadlineSeconds` is `Progressing=False`, `ProgressDeadlineExceeded`).
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::cache::selector_of;
 use super::{condition, controller_ref, write, write_status};
-use crate::cluster::World;
+use crate::cluster::{Timer, World};
 use crate::store::{DeleteOptions, ObjKey, WriteOptions, meta};
 
 const HASH_LABEL: &str = "pod-template-hash";
@@ -360,7 +361,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
         }
     }
     cleanup(w, &d, &olds);
-    status(w, &d, new_rs.as_ref(), created_new, max_unavailable);
+    status(w, &d, new_rs.as_ref(), created_new, max_unavailable, paused);
 }
 
 fn cleanup(w: &mut World<'_>, d: &Value, olds: &[Arc<Value>]) {
@@ -396,6 +397,7 @@ fn status(
     new: Option<&Arc<Value>>,
     created: bool,
     max_unavailable: i64,
+    paused: bool,
 ) {
     let d = w
         .cache()
@@ -431,22 +433,21 @@ fn status(
         && available >= updated
         && new.as_ref().is_some_and(|n| spec_replicas(n) == replicas);
     let min_ok = available >= replicas - max_unavailable;
-    let (p_reason, p_msg) = if complete {
-        (
-            "NewReplicaSetAvailable",
-            format!("ReplicaSet \"{new_name}\" has successfully progressed."),
-        )
-    } else if created {
-        (
-            "NewReplicaSetCreated",
-            format!("Created new replica set \"{new_name}\""),
-        )
-    } else {
-        (
-            "ReplicaSetUpdated",
-            format!("ReplicaSet \"{new_name}\" is progressing."),
-        )
-    };
+    let progressing = progressing_condition(
+        w,
+        &d,
+        Progress {
+            complete,
+            created,
+            paused,
+            new_name: &new_name,
+            updated,
+            total,
+            ready,
+            available,
+        },
+        &now,
+    );
     let mut status = json!({
         "observedGeneration": d.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
         "replicas": total,
@@ -457,7 +458,7 @@ fn status(
         "conditions": [
             condition(Some(&d), "Available", min_ok, if min_ok { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
                 if min_ok { "Deployment has minimum availability." } else { "Deployment does not have minimum availability." }, &now),
-            condition(Some(&d), "Progressing", true, p_reason, &p_msg, &now),
+            progressing,
         ],
     });
     if let Some(m) = status.as_object_mut() {
@@ -475,6 +476,135 @@ fn status(
     }
     // Keep the condition order stable: Available first, as the real controller writes it.
     write_status(w, w.kinds.deploy, &d, status);
+}
+
+/// Where a rollout stands, for its `Progressing` condition.
+struct Progress<'a> {
+    complete: bool,
+    created: bool,
+    paused: bool,
+    new_name: &'a str,
+    updated: i64,
+    total: i64,
+    ready: i64,
+    available: i64,
+}
+
+/// The `Progressing` condition as the deployment controller's `syncRolloutStatus` writes it:
+/// NewReplicaSetAvailable once complete; NewReplicaSetCreated for a new ReplicaSet;
+/// ReplicaSetUpdated, with a fresh `lastUpdateTime`, whenever the rollout made progress (more
+/// updated, ready or available pods, fewer old ones); otherwise the condition stays as it was
+/// until `progressDeadlineSeconds` after its `lastUpdateTime`, when it turns False with
+/// ProgressDeadlineExceeded (a reconcile is scheduled for that moment). Paused rollouts do not
+/// time out.
+fn progressing_condition(w: &mut World<'_>, d: &Value, p: Progress<'_>, now: &str) -> Value {
+    let key = (meta::namespace(d).to_string(), meta::name(d).to_string());
+    let cond = progressing_or_deadline(w, d, &p, now);
+    // Only a rollout still waiting for progress keeps a deadline timer.
+    match cond.1 {
+        Some(due) => {
+            if w.st.deadlines.get(&key) != Some(&due) {
+                w.st.deadlines.insert(key.clone(), due);
+                w.at_instant(
+                    due,
+                    Timer::Deadline {
+                        deployment: key,
+                        at: due,
+                    },
+                );
+            }
+        }
+        None => {
+            w.st.deadlines.remove(&key);
+        }
+    }
+    cond.0
+}
+
+/// The Progressing condition, and the deadline it times out at when the rollout is waiting
+/// for progress.
+fn progressing_or_deadline(
+    w: &World<'_>,
+    d: &Value,
+    p: &Progress<'_>,
+    now: &str,
+) -> (Value, Option<jiff::Timestamp>) {
+    let new_name = p.new_name;
+    let fresh =
+        |reason: &str, msg: String| condition(Some(d), "Progressing", true, reason, &msg, now);
+    if p.complete {
+        let msg = format!("ReplicaSet \"{new_name}\" has successfully progressed.");
+        return (fresh("NewReplicaSetAvailable", msg), None);
+    }
+    let prev = d
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Progressing"))
+        .cloned();
+    let cond = if p.created {
+        fresh(
+            "NewReplicaSetCreated",
+            format!("Created new replica set \"{new_name}\""),
+        )
+    } else {
+        let was = |f: &str| {
+            d.pointer(&format!("/status/{f}"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        };
+        let progressed = p.updated > was("updatedReplicas")
+            || p.total - p.updated < was("replicas") - was("updatedReplicas")
+            || p.ready > was("readyReplicas")
+            || p.available > was("availableReplicas");
+        let updated_msg = format!("ReplicaSet \"{new_name}\" is progressing.");
+        match prev {
+            // A finished rollout that is only scaling (one ReplicaSet) is not estimated again.
+            Some(c) if c["reason"] == "NewReplicaSetAvailable" && p.total == p.updated => {
+                return (c, None);
+            }
+            // Timed out and still no progress: it stays so.
+            Some(c) if !progressed && c["reason"] == "ProgressDeadlineExceeded" => {
+                return (c, None);
+            }
+            Some(c) if !progressed && c["reason"] != "NewReplicaSetAvailable" => c,
+            Some(c) if c["status"] == "True" => {
+                // Progress: a fresh lastUpdateTime, the transition time kept.
+                let mut c = fresh("ReplicaSetUpdated", updated_msg);
+                c["lastUpdateTime"] = json!(now);
+                c
+            }
+            _ => fresh("ReplicaSetUpdated", updated_msg),
+        }
+    };
+    if p.paused {
+        return (cond, None);
+    }
+    let deadline = d
+        .pointer("/spec/progressDeadlineSeconds")
+        .and_then(Value::as_i64)
+        .filter(|s| *s > 0 && *s < i64::from(i32::MAX));
+    let since = cond["lastUpdateTime"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let (Some(deadline), Some(since)) = (deadline, since) else {
+        return (cond, None);
+    };
+    let due = crate::clock::after(since, std::time::Duration::from_secs(deadline as u64));
+    if due > w.now {
+        return (cond, Some(due));
+    }
+    let msg = format!("ReplicaSet \"{new_name}\" has timed out progressing.");
+    (
+        condition(
+            Some(d),
+            "Progressing",
+            false,
+            "ProgressDeadlineExceeded",
+            &msg,
+            now,
+        ),
+        None,
+    )
 }
 
 #[cfg(test)]

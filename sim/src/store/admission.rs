@@ -676,17 +676,50 @@ fn allocate_service(inner: &mut Inner, obj: &mut Value, old: Option<&Value>) -> 
     if ty == "NodePort" || ty == "LoadBalancer" {
         let mut taken = node_ports_taken(inner, meta::uid(obj));
         let mut causes = Vec::new();
+        // An update that leaves a port's nodePort out keeps the one the port of the same name
+        // had, unless another port of the update asks for it (as the apiserver patches
+        // allocated values into an update).
+        let asked: BTreeSet<i64> = arr(obj, "/spec/ports")
+            .iter()
+            .filter_map(|p| p.get("nodePort")?.as_i64())
+            .collect();
+        let was_node_port = old
+            .and_then(|o| o.pointer("/spec/type"))
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == "NodePort" || t == "LoadBalancer");
+        let before: Vec<(String, i64)> = old
+            .filter(|_| was_node_port)
+            .map(|o| {
+                arr(o, "/spec/ports")
+                    .iter()
+                    .filter_map(|p| {
+                        let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+                        Some((name.to_string(), p.get("nodePort")?.as_i64()?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(Value::Array(ports)) = obj.pointer_mut("/spec/ports") {
             for (i, p) in ports.iter_mut().enumerate() {
-                match p.get("nodePort").and_then(Value::as_i64) {
-                    Some(np) if taken.contains(&np) => causes.push(Cause::already_allocated(
+                let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+                let kept = before
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, np)| *np)
+                    .filter(|np| !asked.contains(np) && !taken.contains(np));
+                match (p.get("nodePort").and_then(Value::as_i64), kept) {
+                    (Some(np), _) if taken.contains(&np) => causes.push(Cause::already_allocated(
                         format!("spec.ports[{i}].nodePort"),
                         &np.to_string(),
                     )),
-                    Some(np) => {
+                    (Some(np), _) => {
                         taken.insert(np);
                     }
-                    None => {
+                    (None, Some(np)) => {
+                        taken.insert(np);
+                        p["nodePort"] = json!(np);
+                    }
+                    (None, None) => {
                         let span = (NODE_PORTS.end() - NODE_PORTS.start() + 1) as u32;
                         let start = i64::from(inner.rng.next_u32() % span);
                         let np = (0..i64::from(span))
