@@ -771,14 +771,15 @@ fn set_managed_fields(
     }
     let empty = fields.as_object().is_none_or(serde_json::Map::is_empty);
     if !empty {
-        entries.push(json!({
-            "manager": manager,
-            "operation": operation,
-            "apiVersion": rt.api_version(),
-            "time": rfc3339(now),
-            "fieldsType": "FieldsV1",
-            "fieldsV1": fields,
-        }));
+        // Built by hand: `json!` would serialize `fields` into a copy of itself.
+        let mut entry = serde_json::Map::with_capacity(6);
+        entry.insert("manager".into(), Value::String(manager));
+        entry.insert("operation".into(), Value::String(operation.into()));
+        entry.insert("apiVersion".into(), Value::String(rt.api_version()));
+        entry.insert("time".into(), Value::String(rfc3339(now)));
+        entry.insert("fieldsType".into(), Value::String("FieldsV1".into()));
+        entry.insert("fieldsV1".into(), fields);
+        entries.push(Value::Object(entry));
     }
     meta::meta_mut(obj).insert("managedFields".into(), Value::Array(entries));
 }
