@@ -4,6 +4,7 @@
 //! watch, exec and logs. Everything goes through kube-rs.
 
 pub mod apply;
+pub mod build;
 pub mod exec;
 #[cfg(test)]
 pub mod fake;
