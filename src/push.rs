@@ -398,8 +398,12 @@ pub async fn push_component(
         }
     }
 
-    if c.source_type == SourceType::Git {
-        return push_git(conn, c, &selector, push_timeout, first_push).await;
+    if conn.flavor == Flavor::OpenShift && manifests::openshift::is_built(c) {
+        let upload = match c.source_type {
+            SourceType::Binary => Some(binary_upload(file, c)?),
+            _ => None,
+        };
+        return push_built(conn, c, &selector, upload, push_timeout, first_push).await;
     }
 
     let step = Step::start(if first_push {
@@ -548,13 +552,33 @@ pub async fn push_component(
     })
 }
 
-/// The rest of a push of a git component (OpenShift): start a build of its BuildConfig, print
-/// the build's log as it runs, and once it completed wait for the pod of the rollout its image
+/// The file of a binary component, read for upload: (file name, contents).
+fn binary_upload(file: &LocalConfigFile, c: &Component) -> Result<(String, Vec<u8>)> {
+    let path = file.context.join(&c.source_location);
+    let data = std::fs::read(&path).map_err(|e| {
+        crate::error::Error::user(
+            format!(
+                "cannot read binary {} of component {}: {e}",
+                path.display(),
+                c.name
+            ),
+            "check the component's SourceLocation (`odo config view`)",
+        )
+    })?;
+    Ok((
+        manifests::openshift::binary_file_name(&c.source_location),
+        data,
+    ))
+}
+
+/// The rest of a push of a git or binary component (OpenShift): start a build of its
+/// BuildConfig (uploading the binary, if any), print the build's log as it runs, and once it completed wait for the pod of the rollout its image
 /// starts (the DeploymentConfig's ImageChange trigger). Nothing is synced.
-async fn push_git(
+async fn push_built(
     conn: &Connection,
     c: &Component,
     selector: &str,
+    upload: Option<(String, Vec<u8>)>,
     push_timeout: std::time::Duration,
     first_push: bool,
 ) -> Result<PushSummary> {
@@ -562,7 +586,13 @@ async fn push_git(
     // The pods running before this build: the rollout of its image replaces them.
     let before = query::pod_uids(conn, selector).await?;
     let step = Step::start("Building component");
-    let build = match cluster::build::instantiate(conn, &object_name).await {
+    let started = match upload {
+        Some((name, data)) => {
+            cluster::build::instantiate_binary(conn, &object_name, &name, data).await
+        }
+        None => cluster::build::instantiate(conn, &object_name).await,
+    };
+    let build = match started {
         Ok(b) => b,
         Err(e) => {
             step.fail();

@@ -314,3 +314,93 @@ async fn git_component_on_kubernetes_is_refused() {
         Api::namespaced(sim.client(), "default");
     assert!(deployments.get_opt("web-shop").await.unwrap().is_none());
 }
+
+/// A binary component on OpenShift: the push uploads the jar alone (`instantiatebinary
+/// ?asFile=`) to a Binary-source BuildConfig, follows the build, and the rollout's pod runs
+/// the jar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_component_is_uploaded_built_and_run_on_openshift() {
+    let sim = openshift_sim();
+    let conn = connect_openshift(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("target")).unwrap();
+    std::fs::write(
+        d.join("target/app.jar"),
+        "SIMJAR\nPrints: hello from the uploaded jar\n",
+    )
+    .unwrap();
+    // Not part of the upload: only the jar is sent.
+    std::fs::write(d.join("notes.txt"), "not uploaded\n").unwrap();
+    odo(
+        d,
+        &[
+            "create",
+            "java",
+            "svc",
+            "--app",
+            "shop",
+            "--binary",
+            "target/app.jar",
+        ],
+    );
+    let summary = push(&conn, d).await.unwrap();
+    assert!(
+        summary.sync.is_none(),
+        "nothing is synced for binary builds"
+    );
+
+    let bc = dynamic(
+        &sim,
+        "build.openshift.io",
+        "BuildConfig",
+        "buildconfigs",
+        "svc-shop",
+    )
+    .await;
+    assert_eq!(
+        bc["spec"]["source"],
+        serde_json::json!({"type": "Binary", "binary": {"asFile": "app.jar"}})
+    );
+    let build = dynamic(&sim, "build.openshift.io", "Build", "builds", "svc-shop-1").await;
+    assert_eq!(build["status"]["phase"], "Complete", "{build}");
+    let cm: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(sim.client(), "default");
+    let source = cm.get("svc-shop-1-source").await.unwrap();
+    let archives: Vec<_> = source.binary_data.unwrap().into_values().collect();
+    assert_eq!(archives.len(), 1);
+    let mut tar = tar::Archive::new(archives[0].0.as_slice());
+    let uploaded: Vec<(String, String)> = tar
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let mut body = String::new();
+            std::io::Read::read_to_string(&mut e, &mut body).unwrap();
+            (name, body)
+        })
+        .collect();
+    assert_eq!(
+        uploaded,
+        vec![(
+            "app.jar".to_string(),
+            "SIMJAR\nPrints: hello from the uploaded jar\n".to_string()
+        )],
+        "only the jar is uploaded, under its file name"
+    );
+
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    let name = summary.pod.unwrap();
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = pods.logs(&name, &Default::default()).await.unwrap();
+        if log.contains("hello from the uploaded jar") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        log.contains("hello from the uploaded jar"),
+        "app log:\n{log}"
+    );
+}

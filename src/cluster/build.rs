@@ -1,5 +1,5 @@
-//! OpenShift builds of git components: start a build of the component's BuildConfig
-//! (`buildconfigs/<name>/instantiate`), follow its log (`builds/<name>/log?follow=true`) and wait
+//! OpenShift builds of git and binary components: start a build of the component's
+//! BuildConfig (`buildconfigs/<name>/instantiate`, or `instantiatebinary` with the file), follow its log (`builds/<name>/log?follow=true`) and wait
 //! for it to finish. Through kube-rs: a small typed `Build` so the log subresource is available
 //! (`kube::api::Log`), the rest as on any resource.
 
@@ -140,6 +140,53 @@ pub async fn instantiate(conn: &Connection, name: &str) -> Result<String, Cluste
         .map_err(|e| ClusterError::api(format!("cannot start a build of BuildConfig {name}"), e))?;
     build.metadata.name.ok_or_else(|| ClusterError::Exec {
         command: "instantiate".into(),
+        pod: String::new(),
+        message: format!("the server started a build of {name} without a name"),
+    })
+}
+
+/// Starts a binary build of BuildConfig `name` with one file, uploaded as `file_name`
+/// (`buildconfigs/<name>/instantiatebinary?asFile=<file_name>`, what `oc start-build
+/// --from-file` sends); returns the Build's name.
+pub async fn instantiate_binary(
+    conn: &Connection,
+    name: &str,
+    file_name: &str,
+    data: Vec<u8>,
+) -> Result<String, ClusterError> {
+    let url_path = <BuildConfig as kube::Resource>::url_path(&(), Some(&conn.namespace));
+    let mut req = kube::core::Request::new(url_path)
+        .create_subresource("instantiatebinary", name, &PostParams::default(), data)
+        .map_err(|e| {
+            ClusterError::api(
+                format!("cannot start a build of BuildConfig {name}"),
+                kube::Error::BuildRequest(e),
+            )
+        })?;
+    let query =
+        serde_urlencoded::to_string([("asFile", file_name)]).map_err(|e| ClusterError::Exec {
+            command: "instantiatebinary".into(),
+            pod: String::new(),
+            message: format!("cannot encode the file name {file_name:?}: {e}"),
+        })?;
+    let uri = format!("{}{query}", req.uri());
+    *req.uri_mut() = uri.parse().map_err(|e| ClusterError::Exec {
+        command: "instantiatebinary".into(),
+        pod: String::new(),
+        message: format!("the upload address {uri:?} is invalid: {e}"),
+    })?;
+    req.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/octet-stream"),
+    );
+    let build: Build = conn.client.request(req).await.map_err(|e| {
+        ClusterError::api(
+            format!("cannot upload {file_name} to a build of BuildConfig {name}"),
+            e,
+        )
+    })?;
+    build.metadata.name.ok_or_else(|| ClusterError::Exec {
+        command: "instantiatebinary".into(),
         pod: String::new(),
         message: format!("the server started a build of {name} without a name"),
     })

@@ -244,15 +244,17 @@ pub fn render(input: &RenderInput<'_>, flavor: Flavor) -> Result<Rendered, Manif
         }
     }
     let git = input.component.source_type == SourceType::Git;
-    // A git component runs the image its build produced: no sources are synced, so no
-    // `-s2idata` PVC.
-    let mut pvcs = if git {
+    let built = git || (flavor == Flavor::OpenShift && openshift::is_built(input.component));
+    // A git (or, on OpenShift, binary) component runs the image its build produced: no sources
+    // are synced, so no `-s2idata` PVC.
+    let mut pvcs = if built {
         Vec::new()
     } else {
         vec![common::s2i_data_pvc(input)]
     };
     pvcs.extend(common::storage_pvcs(input));
-    let build_config = (git && flavor == Flavor::OpenShift).then(|| openshift::build_config(input));
+    let build_config =
+        (built && flavor == Flavor::OpenShift).then(|| openshift::build_config(input));
     let (image_stream, workload, ingresses, routes) = match flavor {
         Flavor::Kubernetes => (
             None,

@@ -120,11 +120,23 @@ pub struct BuildConfigSpec {
 /// Build source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BuildSource {
-    /// `Git`.
+    /// `Git` or `Binary`.
     #[serde(rename = "type")]
     pub type_: String,
-    /// The repository.
-    pub git: GitBuildSource,
+    /// The repository (`Git`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub git: Option<GitBuildSource>,
+    /// The uploaded file (`Binary`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub binary: Option<BinaryBuildSource>,
+}
+
+/// A binary build's upload: one file, stored under this name in the build's source directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BinaryBuildSource {
+    /// File name of the upload.
+    pub as_file: String,
 }
 
 /// Git repository of a build.
@@ -254,7 +266,7 @@ pub fn deployment_config(input: &RenderInput<'_>) -> DeploymentConfig {
             strategy: DeploymentStrategy {
                 type_: "Recreate".into(),
             },
-            template: if c.source_type == SourceType::Git {
+            template: if is_built(c) {
                 pod::built_image_pod_template(input, Flavor::OpenShift)
             } else {
                 pod::pod_template(input, Flavor::OpenShift)
@@ -276,7 +288,7 @@ fn triggers(input: &RenderInput<'_>) -> Vec<DeploymentTrigger> {
         type_: "ConfigChange".into(),
         image_change_params: None,
     }];
-    if c.source_type == SourceType::Git {
+    if is_built(c) {
         // odo makes this trigger non-automatic and starts the rollout itself; an automatic one
         // rolls out the image of every finished build the same way.
         out.push(DeploymentTrigger {
@@ -294,8 +306,20 @@ fn triggers(input: &RenderInput<'_>) -> Vec<DeploymentTrigger> {
     out
 }
 
-/// The BuildConfig of a git component: an s2i build of the repository with the builder image,
-/// into `<component>-<app>:latest`.
+/// The file name a binary component's file is uploaded as (the last part of its path).
+pub fn binary_file_name(location: &str) -> String {
+    let name = location.rsplit(['/', '\\']).find(|p| !p.is_empty());
+    name.unwrap_or(location).to_string()
+}
+
+/// Whether a component runs the image an OpenShift build made (git and binary components)
+/// rather than the builder image with synced sources.
+pub fn is_built(c: &crate::config::Component) -> bool {
+    matches!(c.source_type, SourceType::Git | SourceType::Binary)
+}
+
+/// The BuildConfig of a git or binary component: an s2i build of the repository (or of the
+/// uploaded file) with the builder image, into `<component>-<app>:latest`.
 pub fn build_config(input: &RenderInput<'_>) -> BuildConfig {
     let c = input.component;
     BuildConfig {
@@ -303,12 +327,23 @@ pub fn build_config(input: &RenderInput<'_>) -> BuildConfig {
         kind: "BuildConfig".into(),
         metadata: meta::component_meta(input, meta::object_name(&c.name, &c.app)),
         spec: BuildConfigSpec {
-            source: BuildSource {
-                type_: "Git".into(),
-                git: GitBuildSource {
-                    uri: c.source_location.clone(),
-                    ref_: c.git_ref.clone(),
-                },
+            source: if c.source_type == SourceType::Binary {
+                BuildSource {
+                    type_: "Binary".into(),
+                    git: None,
+                    binary: Some(BinaryBuildSource {
+                        as_file: binary_file_name(&c.source_location),
+                    }),
+                }
+            } else {
+                BuildSource {
+                    type_: "Git".into(),
+                    git: Some(GitBuildSource {
+                        uri: c.source_location.clone(),
+                        ref_: c.git_ref.clone(),
+                    }),
+                    binary: None,
+                }
             },
             strategy: BuildStrategy {
                 type_: "Source".into(),
