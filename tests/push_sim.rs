@@ -1,5 +1,6 @@
 //! `odo push` through the library against the in-process simulator: what the push creates
-//! beyond the rendered manifests.
+//! beyond the rendered manifests, and the builds of git and binary components on OpenShift down
+//! to the pod running the built image.
 
 #![allow(clippy::unwrap_used)]
 
