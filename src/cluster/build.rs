@@ -138,9 +138,8 @@ pub async fn instantiate(conn: &Connection, name: &str) -> Result<String, Cluste
         .create_subresource("instantiate", name, &PostParams::default(), &request)
         .await
         .map_err(|e| ClusterError::api(format!("cannot start a build of BuildConfig {name}"), e))?;
-    build.metadata.name.ok_or_else(|| ClusterError::Exec {
-        command: "instantiate".into(),
-        pod: String::new(),
+    build.metadata.name.ok_or_else(|| ClusterError::Build {
+        name: name.into(),
         message: format!("the server started a build of {name} without a name"),
     })
 }
@@ -164,15 +163,13 @@ pub async fn instantiate_binary(
             )
         })?;
     let query =
-        serde_urlencoded::to_string([("asFile", file_name)]).map_err(|e| ClusterError::Exec {
-            command: "instantiatebinary".into(),
-            pod: String::new(),
+        serde_urlencoded::to_string([("asFile", file_name)]).map_err(|e| ClusterError::Build {
+            name: name.into(),
             message: format!("cannot encode the file name {file_name:?}: {e}"),
         })?;
     let uri = format!("{}{query}", req.uri());
-    *req.uri_mut() = uri.parse().map_err(|e| ClusterError::Exec {
-        command: "instantiatebinary".into(),
-        pod: String::new(),
+    *req.uri_mut() = uri.parse().map_err(|e| ClusterError::Build {
+        name: name.into(),
         message: format!("the upload address {uri:?} is invalid: {e}"),
     })?;
     req.headers_mut().insert(
@@ -185,9 +182,8 @@ pub async fn instantiate_binary(
             e,
         )
     })?;
-    build.metadata.name.ok_or_else(|| ClusterError::Exec {
-        command: "instantiatebinary".into(),
-        pod: String::new(),
+    build.metadata.name.ok_or_else(|| ClusterError::Build {
+        name: name.into(),
         message: format!("the server started a build of {name} without a name"),
     })
 }
@@ -209,10 +205,9 @@ pub async fn follow_log(
         .map_err(|e| ClusterError::api(format!("cannot read the log of build {name}"), e))?;
     let mut lines = stream.lines();
     while let Some(l) = lines.next().await {
-        let l = l.map_err(|e| ClusterError::Exec {
-            command: "logs".into(),
-            pod: name.into(),
-            message: format!("reading the build log: {e}"),
+        let l = l.map_err(|e| ClusterError::Build {
+            name: name.into(),
+            message: format!("reading the log of build {name}: {e}"),
         })?;
         line(&l);
     }
@@ -229,9 +224,8 @@ pub async fn wait_for_build(
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut stream = watcher(api, config).default_backoff().boxed();
     let wait = async {
-        while let Some(ev) = stream.try_next().await.map_err(|e| ClusterError::Exec {
-            command: "watch".into(),
-            pod: name.into(),
+        while let Some(ev) = stream.try_next().await.map_err(|e| ClusterError::Build {
+            name: name.into(),
             message: format!("watching build {name}: {e}"),
         })? {
             let objects = match ev {
@@ -244,17 +238,15 @@ pub async fn wait_for_build(
                 }
             }
         }
-        Err(ClusterError::Exec {
-            command: "watch".into(),
-            pod: name.into(),
+        Err(ClusterError::Build {
+            name: name.into(),
             message: format!("the watch of build {name} ended"),
         })
     };
     tokio::time::timeout(timeout, wait)
         .await
-        .map_err(|_| ClusterError::Exec {
-            command: "wait".into(),
-            pod: name.into(),
+        .map_err(|_| ClusterError::Build {
+            name: name.into(),
             message: format!("build {name} did not finish in {}", super::human(timeout)),
         })?
 }
