@@ -37,9 +37,25 @@ pub enum PushError {
         "component {0} does not exist on the cluster yet, so its source cannot be pushed alone"
     )]
     NotCreated(String),
-    /// Git components need a cluster-side build.
-    #[error("component {0} builds from git, which this odo does not support yet")]
+    /// Git components need a cluster-side build, which only OpenShift has.
+    #[error(
+        "component {0} builds from git, which needs OpenShift builds: the kubernetes flavor has none"
+    )]
     GitUnsupported(String),
+    /// The OpenShift build of a git component did not complete.
+    #[error("build {build} of component {component} ended in phase {phase}{}", describe_failure(reason.as_deref(), message.as_deref()))]
+    BuildFailed {
+        /// Component name.
+        component: String,
+        /// Build name.
+        build: String,
+        /// `Failed`, `Error` or `Cancelled`.
+        phase: String,
+        /// The build's `status.reason`.
+        reason: Option<String>,
+        /// The build's `status.message`.
+        message: Option<String>,
+    },
     /// The file sync failed.
     #[error("cannot sync the sources of component {component}")]
     Sync {
@@ -72,8 +88,14 @@ impl PushError {
         Some(match self {
             PushError::NotCreated(_) => "run `odo push` without --source first".into(),
             PushError::GitUnsupported(_) => {
-                "create the component from local sources (`odo create <type>` without --git)".into()
+                "push to an OpenShift cluster (--flavor openshift), or create the component from \
+                 local sources (`odo create <type>` without --git)"
+                    .into()
             }
+            PushError::BuildFailed { build, .. } => format!(
+                "the build log is above; `oc logs build/{build}` shows it again, and \
+                 `odo push` starts a new build"
+            ),
             PushError::Build { tail, .. } if !tail.is_empty() => {
                 format!(
                     "last lines of the build output:\n  {}\n(run `odo push --show-log` to see all of it)",
@@ -86,6 +108,15 @@ impl PushError {
             }
             PushError::Sync { .. } => return None,
         })
+    }
+}
+
+fn describe_failure(reason: Option<&str>, message: Option<&str>) -> String {
+    match (reason, message) {
+        (Some(r), Some(m)) => format!(" ({r}): {m}"),
+        (Some(r), None) => format!(" ({r})"),
+        (None, Some(m)) => format!(": {m}"),
+        (None, None) => String::new(),
     }
 }
 
@@ -299,7 +330,7 @@ pub async fn push_component(
 ) -> Result<PushSummary> {
     let p = prepare(file)?;
     let c = &p.component;
-    if c.source_type == SourceType::Git {
+    if c.source_type == SourceType::Git && conn.flavor == Flavor::Kubernetes {
         return Err(PushError::GitUnsupported(c.name.clone()).into());
     }
     conn.ensure_namespace().await?;
@@ -365,6 +396,14 @@ pub async fn push_component(
                 ..PushSummary::default()
             });
         }
+    }
+
+    if conn.flavor == Flavor::OpenShift && manifests::openshift::is_built(c) {
+        let upload = match c.source_type {
+            SourceType::Binary => Some(binary_upload(file, c)?),
+            _ => None,
+        };
+        return push_built(conn, c, &selector, upload, push_timeout, first_push).await;
     }
 
     let step = Step::start(if first_push {
@@ -510,6 +549,110 @@ pub async fn push_component(
         created: first_push,
         pod: Some(pod.name),
         sync: Some(report),
+    })
+}
+
+/// The file of a binary component, read for upload: (file name, contents).
+fn binary_upload(file: &LocalConfigFile, c: &Component) -> Result<(String, Vec<u8>)> {
+    let path = file.context.join(&c.source_location);
+    let data = std::fs::read(&path).map_err(|e| {
+        crate::error::Error::user(
+            format!(
+                "cannot read binary {} of component {}: {e}",
+                path.display(),
+                c.name
+            ),
+            "check the component's SourceLocation (`odo config view`)",
+        )
+    })?;
+    Ok((
+        manifests::openshift::binary_file_name(&c.source_location),
+        data,
+    ))
+}
+
+/// The rest of a push of a git or binary component (OpenShift): start a build of its
+/// BuildConfig (uploading the binary, if any), print the build's log as it runs, and once it completed wait for the pod of the rollout its image
+/// starts (the DeploymentConfig's ImageChange trigger). Nothing is synced.
+async fn push_built(
+    conn: &Connection,
+    c: &Component,
+    selector: &str,
+    upload: Option<(String, Vec<u8>)>,
+    push_timeout: std::time::Duration,
+    first_push: bool,
+) -> Result<PushSummary> {
+    let object_name = c.object_name();
+    // The pods running before this build: the rollout of its image replaces them.
+    let before = query::pod_uids(conn, selector).await?;
+    let step = Step::start("Building component");
+    let started = match upload {
+        Some((name, data)) => {
+            cluster::build::instantiate_binary(conn, &object_name, &name, data).await
+        }
+        None => cluster::build::instantiate(conn, &object_name).await,
+    };
+    let build = match started {
+        Ok(b) => b,
+        Err(e) => {
+            step.fail();
+            return Err(e.into());
+        }
+    };
+    step.note(&format!("started build {build}"));
+    let mut notes = step.notifier();
+    if let Err(e) = cluster::build::follow_log(conn, &build, &mut notes).await {
+        step.fail();
+        return Err(e.into());
+    }
+    match cluster::build::wait_for_build(conn, &build, push_timeout).await {
+        Ok(cluster::build::BuildOutcome::Complete) => step.success(),
+        Ok(cluster::build::BuildOutcome::Failed {
+            phase,
+            reason,
+            message,
+        }) => {
+            step.fail();
+            return Err(PushError::BuildFailed {
+                component: c.name.clone(),
+                build,
+                phase,
+                reason,
+                message,
+            }
+            .into());
+        }
+        Err(e) => {
+            step.fail();
+            return Err(e.into());
+        }
+    }
+    let step = Step::start("Deploying component");
+    let mut notes = step.notifier();
+    let pod = match wait::wait_for_pod(
+        conn,
+        selector,
+        &object_name,
+        push_timeout,
+        before,
+        &mut notes,
+    )
+    .await
+    {
+        Ok(pod) => {
+            step.success();
+            pod
+        }
+        Err(e) => {
+            step.fail();
+            return Err(e.into());
+        }
+    };
+    println!("Changes successfully pushed to component: {}", c.name);
+    Ok(PushSummary {
+        created: first_push,
+        pod: Some(pod.name),
+        sync: None,
     })
 }
 

@@ -1,7 +1,8 @@
 //! The `odo` binary against the embedded simulator (state in `ODO_SIM_STATE`, kept between
 //! commands): config pushes create, update and prune the component's objects on both flavors;
 //! list/describe/url/storage read the cluster state; delete cleans up; projects; bad namespaces;
-//! and full source pushes, each `odo` process restoring the simulator as a rebooted node.
+//! full source pushes, each `odo` process restoring the simulator as a rebooted node; git and
+//! binary components built by OpenShift builds (and git refused on the kubernetes flavor).
 
 #![allow(clippy::unwrap_used)]
 
@@ -387,6 +388,105 @@ fn source_push_across_processes_kubernetes() {
 #[test]
 fn source_push_across_processes_openshift() {
     source_push_across_processes("openshift");
+}
+
+fn fixture_uri(name: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
+    format!("file://{}", dir.display())
+}
+
+/// `odo create --git` + `odo push` on OpenShift: the build's log is printed as it runs, then
+/// the rollout is waited for; describe sees the component pushed.
+#[test]
+fn git_component_push_openshift() {
+    let e = Env::new("openshift");
+    let uri = fixture_uri("nodejs");
+    e.ok(&["create", "nodejs", "web", "--app", "shop", "--git", &uri]);
+    let out = e.ok(&["push"]);
+    for line in [
+        "started build web-shop-1",
+        "---> Installing application source ...",
+        "Pushing image image-registry.openshift-image-registry.svc:5000/",
+        "Changes successfully pushed to component: web",
+    ] {
+        assert!(out.contains(line), "{line:?} not in:\n{out}");
+    }
+    assert!(!out.contains("Syncing files"), "nothing is synced: {out}");
+    let desc = e.json(&["describe", "-o", "json"]);
+    assert_eq!(desc["status"]["state"], "Pushed");
+}
+
+/// A git repository whose assemble fails: exit 1, the build's phase and reason, and where to
+/// find the log.
+#[test]
+fn failing_git_build_openshift() {
+    let e = Env::new("openshift");
+    let repo = e.dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".s2i/bin")).unwrap();
+    let script = repo.join(".s2i/bin/assemble");
+    std::fs::write(&script, "#!/bin/sh\necho compiling\nexit 3\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let uri = format!("file://{}", repo.display());
+    e.ok(&["create", "nodejs", "web", "--app", "shop", "--git", &uri]);
+    let out = e.odo(&["push"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("compiling"),
+        "the build log is shown: {stdout}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("build web-shop-1 of component web ended in phase Failed (AssembleFailed)"),
+        "{err}"
+    );
+    assert!(err.contains("oc logs build/web-shop-1"), "{err}");
+}
+
+/// `odo create java --binary` + `odo push` on OpenShift: the jar is uploaded to a binary
+/// build, whose log shows the builder installing it, and the rollout is waited for.
+#[test]
+fn binary_component_push_openshift() {
+    let e = Env::new("openshift");
+    std::fs::create_dir_all(e.ctx().join("target")).unwrap();
+    std::fs::write(e.ctx().join("target/app.jar"), "SIMJAR\nPrints: hi\n").unwrap();
+    e.ok(&[
+        "create",
+        "java",
+        "svc",
+        "--app",
+        "shop",
+        "--binary",
+        "target/app.jar",
+    ]);
+    let out = e.ok(&["push"]);
+    for line in [
+        "started build svc-shop-1",
+        "INFO S2I binary build: copying jars to /deployments",
+        "Changes successfully pushed to component: svc",
+    ] {
+        assert!(out.contains(line), "{line:?} not in:\n{out}");
+    }
+}
+
+/// On the kubernetes flavor there are no builds: `--git` is refused with a way out.
+#[test]
+fn git_component_push_kubernetes_is_refused() {
+    let e = Env::new("kubernetes");
+    e.ok(&["create", "nodejs", "web", "--git", &fixture_uri("nodejs")]);
+    let out = e.odo(&["push"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("component web builds from git, which needs OpenShift builds"),
+        "{err}"
+    );
+    assert!(err.contains("--flavor openshift"), "{err}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Snapshot tests of every rendered shape: the three builder types on both flavors, and the
-//! parts that component settings change (ports, env, resources, storage, url, secure url).
+//! parts that component settings change (ports, env, resources, storage, url, secure url), and
+//! git and binary components on OpenShift (BuildConfig, ImageChange-fed DeploymentConfig).
 
 #![allow(clippy::unwrap_used)]
 
@@ -329,4 +330,25 @@ fn fixtures_ship_valid_configs_that_render() {
             assert!(names.contains(&format!("{dir}-app-s2idata")), "{names:?}");
         }
     }
+}
+
+#[test]
+fn git_openshift() {
+    let s = ComponentSettings {
+        source_type: Some(odo::config::SourceType::Git),
+        source_location: Some("https://github.com/openshift/nodejs-ex".into()),
+        git_ref: Some("v1.0".into()),
+        ..settings("nodejs:14")
+    };
+    insta::assert_yaml_snapshot!(all(&s, Flavor::OpenShift));
+}
+
+#[test]
+fn binary_openshift() {
+    let s = ComponentSettings {
+        source_type: Some(odo::config::SourceType::Binary),
+        source_location: Some("target/app.jar".into()),
+        ..settings("java:11")
+    };
+    insta::assert_yaml_snapshot!(all(&s, Flavor::OpenShift));
 }

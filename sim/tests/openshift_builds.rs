@@ -852,3 +852,58 @@ async fn the_same_build_in_two_simulators_with_one_seed_gives_the_same_image_and
     assert!(seen[0].0.is_string() && seen[0].2.is_string());
     assert_eq!(seen[0], seen[1]);
 }
+
+/// A binary build with the Java builder: assemble copies the uploaded jar into /deployments,
+/// outside /opt/app-root; the output image carries it (the image's deployments-dir label), so
+/// the deployment runs the jar.
+#[tokio::test]
+async fn a_java_binary_build_keeps_the_jar_in_the_deployments_dir_of_the_image() {
+    let sim = sim();
+    create(
+        &sim,
+        &bc(),
+        "default",
+        json!({
+        "apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": "jar"},
+        "spec": {
+            "source": {"type": "Binary", "binary": {"asFile": "app.jar"}},
+            "strategy": {"type": "Source", "sourceStrategy": {"from": {"kind": "DockerImage",
+                "name": "registry.access.redhat.com/ubi8/openjdk-11:latest"}}},
+            "output": {"to": {"kind": "ImageStreamTag", "name": "jar:latest"}},
+        }}),
+    )
+    .await;
+    sim.settle();
+    let b: Value = sim
+        .client()
+        .request(raw(
+            "POST",
+            &format!("{BINARY_BUILDS}/jar/instantiatebinary?asFile=app.jar"),
+            "application/octet-stream",
+            b"SIMJAR\nPrints: hello from the jar\n".to_vec(),
+        ))
+        .await
+        .expect("instantiatebinary");
+    assert_eq!(b["metadata"]["name"], "jar-1");
+    sim.settle();
+    assert_eq!(phase(&sim, "jar-1").await, "Complete");
+    let tag = get(&sim, &istag(), "default", "jar:latest").await;
+    let reference = tag["image"]["dockerImageReference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let rt = sim.real_runtime().expect("real runtime");
+    let image = rt
+        .runtime()
+        .catalogue()
+        .get(&reference)
+        .expect("pushed image");
+    let fs = odo_sim::runtime::Vfs::new(
+        odo_sim::runtime::SharedTree::new(image.root.clone()),
+        vec![],
+    );
+    assert_eq!(
+        fs.read("/deployments/app.jar").ok().map(|b| b.to_vec()),
+        Some(b"SIMJAR\nPrints: hello from the jar\n".to_vec())
+    );
+}

@@ -43,7 +43,7 @@ pub struct CreateArgs {
     /// Binary (e.g. a jar) in the context to deploy instead of sources (java only)
     #[arg(short = 'b', long, value_name = "FILE", conflicts_with = "git")]
     pub binary: Option<PathBuf>,
-    /// Git repository to build from
+    /// Git repository to build from (OpenShift only)
     #[arg(short = 'g', long, value_name = "URL")]
     pub git: Option<String>,
     /// Git ref (with --git)

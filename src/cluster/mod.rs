@@ -4,6 +4,7 @@
 //! watch, exec and logs. Everything goes through kube-rs.
 
 pub mod apply;
+pub mod build;
 pub mod exec;
 #[cfg(test)]
 pub mod fake;
@@ -136,6 +137,14 @@ pub enum ClusterError {
     /// The component exists but has no pod.
     #[error("component {0} has no running pod")]
     NoPod(String),
+    /// Starting or following an OpenShift build went wrong (not the build itself failing).
+    #[error("{message}")]
+    Build {
+        /// The BuildConfig or Build.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A command run in the container failed.
     #[error("`{command}` in pod {pod} failed: {message}")]
     Exec {
@@ -174,6 +183,10 @@ impl ClusterError {
                  `odo preference set PushTimeout <seconds>`"
                 .into(),
             ClusterError::NotPushed(_) => "run `odo push` first".into(),
+            ClusterError::Build { name, .. } => format!(
+                "`oc describe build/{name}` (or buildconfig/{name}) and `oc get events` say more; \
+                 raise the wait with `odo preference set PushTimeout <seconds>`"
+            ),
             ClusterError::FlavorUnavailable { .. } => {
                 "use --flavor kubernetes (Deployment + Ingress) on this cluster".into()
             }

@@ -50,6 +50,8 @@ pub struct Component {
     pub debug_port: u16,
     /// Links (`odo link`), in order.
     pub links: Vec<LinkEntry>,
+    /// Git ref to build (git components; the repository's default branch when absent).
+    pub git_ref: Option<String>,
 }
 
 impl Component {
@@ -149,6 +151,7 @@ impl Component {
             resources,
             debug_port: s.debug_port.unwrap_or(DEFAULT_DEBUG_PORT),
             links,
+            git_ref: s.git_ref.clone(),
         })
     }
 

@@ -28,6 +28,8 @@ pub const STORAGE_NAME: &str = "app.kubernetes.io/storage-name";
 pub const URL_NAME: &str = "odo.openshift.io/url-name";
 /// Annotation: source type.
 pub const SOURCE_TYPE: &str = "app.kubernetes.io/component-source-type";
+/// Annotation: the repository of a git component.
+pub const VCS_URI: &str = "app.openshift.io/vcs-uri";
 /// Annotation on Secrets: the port.
 pub const COMPONENT_PORT: &str = "component-port";
 /// Pod template label selecting a DeploymentConfig's pods.
@@ -104,10 +106,12 @@ pub fn component_labels(input: &RenderInput<'_>) -> BTreeMap<String, String> {
 
 /// Annotations of the workload, ImageStream and Service.
 pub fn component_annotations(input: &RenderInput<'_>) -> BTreeMap<String, String> {
-    BTreeMap::from([(
-        SOURCE_TYPE.into(),
-        input.component.source_type.as_str().to_string(),
-    )])
+    let c = input.component;
+    let mut out = BTreeMap::from([(SOURCE_TYPE.into(), c.source_type.as_str().to_string())]);
+    if c.source_type == crate::config::SourceType::Git {
+        out.insert(VCS_URI.into(), c.source_location.clone());
+    }
+    out
 }
 
 /// Metadata with a name, the namespace and the given labels.

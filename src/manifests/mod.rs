@@ -18,8 +18,8 @@ use k8s_openapi::api::networking::v1::Ingress;
 use serde::Serialize;
 
 use crate::catalog::{ResolvedType, S2iPaths};
-use crate::config::Component;
 use crate::config::validate::PortSpec;
+use crate::config::{Component, SourceType};
 
 /// Which set of workload and exposure objects to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,6 +94,8 @@ pub enum Kind {
     PersistentVolumeClaim,
     /// image.openshift.io/v1 ImageStream.
     ImageStream,
+    /// build.openshift.io/v1 BuildConfig (git components).
+    BuildConfig,
     /// apps.openshift.io/v1 DeploymentConfig.
     DeploymentConfig,
     /// apps/v1 Deployment.
@@ -110,9 +112,10 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in apply order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::PersistentVolumeClaim,
         Kind::ImageStream,
+        Kind::BuildConfig,
         Kind::DeploymentConfig,
         Kind::Deployment,
         Kind::Service,
@@ -128,6 +131,7 @@ impl Kind {
                 ("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims")
             }
             Kind::ImageStream => ("image.openshift.io", "v1", "ImageStream", "imagestreams"),
+            Kind::BuildConfig => ("build.openshift.io", "v1", "BuildConfig", "buildconfigs"),
             Kind::DeploymentConfig => (
                 "apps.openshift.io",
                 "v1",
@@ -147,9 +151,10 @@ impl Kind {
         Kind::ALL
             .into_iter()
             .filter(|k| match flavor {
-                Flavor::Kubernetes => {
-                    !matches!(k, Kind::ImageStream | Kind::DeploymentConfig | Kind::Route)
-                }
+                Flavor::Kubernetes => !matches!(
+                    k,
+                    Kind::ImageStream | Kind::BuildConfig | Kind::DeploymentConfig | Kind::Route
+                ),
                 Flavor::OpenShift => !matches!(k, Kind::Deployment | Kind::Ingress),
             })
             .collect()
@@ -185,6 +190,8 @@ pub struct Rendered {
     pub pvcs: Vec<PersistentVolumeClaim>,
     /// openshift only.
     pub image_stream: Option<openshift::ImageStream>,
+    /// openshift git components only: builds the ImageStream's `latest` tag.
+    pub build_config: Option<openshift::BuildConfig>,
     /// Deployment or DeploymentConfig.
     pub workload: Workload,
     /// The component's Service.
@@ -236,8 +243,18 @@ pub fn render(input: &RenderInput<'_>, flavor: Flavor) -> Result<Rendered, Manif
             });
         }
     }
-    let mut pvcs = vec![common::s2i_data_pvc(input)];
+    let git = input.component.source_type == SourceType::Git;
+    let built = git || (flavor == Flavor::OpenShift && openshift::is_built(input.component));
+    // A git (or, on OpenShift, binary) component runs the image its build produced: no sources
+    // are synced, so no `-s2idata` PVC.
+    let mut pvcs = if built {
+        Vec::new()
+    } else {
+        vec![common::s2i_data_pvc(input)]
+    };
     pvcs.extend(common::storage_pvcs(input));
+    let build_config =
+        (built && flavor == Flavor::OpenShift).then(|| openshift::build_config(input));
     let (image_stream, workload, ingresses, routes) = match flavor {
         Flavor::Kubernetes => (
             None,
@@ -266,6 +283,7 @@ pub fn render(input: &RenderInput<'_>, flavor: Flavor) -> Result<Rendered, Manif
         flavor,
         pvcs,
         image_stream,
+        build_config,
         workload,
         service: common::service(input, flavor),
         secrets: common::port_secrets(input),
@@ -316,6 +334,13 @@ impl Rendered {
                 Kind::ImageStream,
                 is.metadata.name.as_ref(),
                 is,
+            )?);
+        }
+        if let Some(bc) = &self.build_config {
+            out.push(to_manifest(
+                Kind::BuildConfig,
+                bc.metadata.name.as_ref(),
+                bc,
             )?);
         }
         match &self.workload {

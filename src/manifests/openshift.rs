@@ -2,10 +2,12 @@
 //! OpenShift types: DeploymentConfig (apps.openshift.io/v1), ImageStream (image.openshift.io/v1)
 //! and Route (route.openshift.io/v1).
 //!
-//! Unlike odo, the DeploymentConfig names the builder image directly and has only a ConfigChange
-//! trigger (odo sets the image to `" "` and lets an ImageChange trigger on an ImageStreamTag in the
-//! `openshift` namespace fill it in); this keeps the pod identical on both flavors and does not
-//! depend on the cluster's ImageStreams.
+//! Unlike odo, the DeploymentConfig of a local or binary component names the builder image
+//! directly and has only a ConfigChange trigger (odo sets the image to `" "` and lets an
+//! ImageChange trigger on an ImageStreamTag in the `openshift` namespace fill it in); this keeps
+//! the pod identical on both flavors and does not depend on the cluster's ImageStreams. A git
+//! component gets a BuildConfig too, and its DeploymentConfig's image comes from the build's
+//! output tag `<component>-<app>:latest` through an ImageChange trigger, as in odo.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 
 use super::{Flavor, RenderInput, meta, pod};
+use crate::config::SourceType;
 use crate::config::local::UrlEntry;
 
 /// An OpenShift DeploymentConfig (the fields odo sets).
@@ -57,10 +60,118 @@ pub struct DeploymentStrategy {
 
 /// DeploymentConfig trigger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeploymentTrigger {
     /// `ConfigChange` or `ImageChange`.
     #[serde(rename = "type")]
     pub type_: String,
+    /// For `ImageChange`: which tag fills which containers' image.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub image_change_params: Option<ImageChangeParams>,
+}
+
+/// What an ImageChange trigger follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageChangeParams {
+    /// Roll out when the tag moves.
+    pub automatic: bool,
+    /// Containers whose image is set from the tag.
+    pub container_names: Vec<String>,
+    /// The ImageStreamTag.
+    pub from: ObjectReference,
+}
+
+/// A reference to an image (`ImageStreamTag` or `DockerImage`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectReference {
+    /// `ImageStreamTag` or `DockerImage`.
+    pub kind: String,
+    /// `<stream>:<tag>` or an image reference.
+    pub name: String,
+}
+
+/// An OpenShift BuildConfig (what odo sets for a git component).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildConfig {
+    /// `build.openshift.io/v1`.
+    pub api_version: String,
+    /// `BuildConfig`.
+    pub kind: String,
+    /// Metadata.
+    pub metadata: ObjectMeta,
+    /// Spec.
+    pub spec: BuildConfigSpec,
+}
+
+/// BuildConfig spec: a Source (s2i) build of a git repository into an ImageStreamTag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildConfigSpec {
+    /// The source.
+    pub source: BuildSource,
+    /// The strategy.
+    pub strategy: BuildStrategy,
+    /// Where the image goes.
+    pub output: BuildOutput,
+}
+
+/// Build source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildSource {
+    /// `Git` or `Binary`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The repository (`Git`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub git: Option<GitBuildSource>,
+    /// The uploaded file (`Binary`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub binary: Option<BinaryBuildSource>,
+}
+
+/// A binary build's upload: one file, stored under this name in the build's source directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BinaryBuildSource {
+    /// File name of the upload.
+    pub as_file: String,
+}
+
+/// Git repository of a build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GitBuildSource {
+    /// Repository URL.
+    pub uri: String,
+    /// Branch, tag or commit.
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none", default)]
+    pub ref_: Option<String>,
+}
+
+/// Build strategy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildStrategy {
+    /// `Source`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The builder image.
+    pub source_strategy: SourceStrategy,
+}
+
+/// Source (s2i) strategy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceStrategy {
+    /// The builder image.
+    pub from: ObjectReference,
+}
+
+/// Build output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildOutput {
+    /// The ImageStreamTag the image is pushed to.
+    pub to: ObjectReference,
 }
 
 /// An OpenShift ImageStream (odo creates it with an empty spec).
@@ -155,10 +266,100 @@ pub fn deployment_config(input: &RenderInput<'_>) -> DeploymentConfig {
             strategy: DeploymentStrategy {
                 type_: "Recreate".into(),
             },
-            template: pod::pod_template(input, Flavor::OpenShift),
-            triggers: vec![DeploymentTrigger {
-                type_: "ConfigChange".into(),
-            }],
+            template: if is_built(c) {
+                pod::built_image_pod_template(input, Flavor::OpenShift)
+            } else {
+                pod::pod_template(input, Flavor::OpenShift)
+            },
+            triggers: triggers(input),
+        },
+    }
+}
+
+/// The `latest` tag of the component's ImageStream, where its build puts the image.
+pub fn output_tag(input: &RenderInput<'_>) -> String {
+    let c = input.component;
+    format!("{}:latest", meta::object_name(&c.name, &c.app))
+}
+
+fn triggers(input: &RenderInput<'_>) -> Vec<DeploymentTrigger> {
+    let c = input.component;
+    let mut out = vec![DeploymentTrigger {
+        type_: "ConfigChange".into(),
+        image_change_params: None,
+    }];
+    if is_built(c) {
+        // odo makes this trigger non-automatic and starts the rollout itself; an automatic one
+        // rolls out the image of every finished build the same way.
+        out.push(DeploymentTrigger {
+            type_: "ImageChange".into(),
+            image_change_params: Some(ImageChangeParams {
+                automatic: true,
+                container_names: vec![meta::object_name(&c.name, &c.app)],
+                from: ObjectReference {
+                    kind: "ImageStreamTag".into(),
+                    name: output_tag(input),
+                },
+            }),
+        });
+    }
+    out
+}
+
+/// The file name a binary component's file is uploaded as (the last part of its path).
+pub fn binary_file_name(location: &str) -> String {
+    let name = location.rsplit(['/', '\\']).find(|p| !p.is_empty());
+    name.unwrap_or(location).to_string()
+}
+
+/// Whether a component runs the image an OpenShift build made (git and binary components)
+/// rather than the builder image with synced sources.
+pub fn is_built(c: &crate::config::Component) -> bool {
+    matches!(c.source_type, SourceType::Git | SourceType::Binary)
+}
+
+/// The BuildConfig of a git or binary component: an s2i build of the repository (or of the
+/// uploaded file) with the builder image, into `<component>-<app>:latest`.
+pub fn build_config(input: &RenderInput<'_>) -> BuildConfig {
+    let c = input.component;
+    BuildConfig {
+        api_version: "build.openshift.io/v1".into(),
+        kind: "BuildConfig".into(),
+        metadata: meta::component_meta(input, meta::object_name(&c.name, &c.app)),
+        spec: BuildConfigSpec {
+            source: if c.source_type == SourceType::Binary {
+                BuildSource {
+                    type_: "Binary".into(),
+                    git: None,
+                    binary: Some(BinaryBuildSource {
+                        as_file: binary_file_name(&c.source_location),
+                    }),
+                }
+            } else {
+                BuildSource {
+                    type_: "Git".into(),
+                    git: Some(GitBuildSource {
+                        uri: c.source_location.clone(),
+                        ref_: c.git_ref.clone(),
+                    }),
+                    binary: None,
+                }
+            },
+            strategy: BuildStrategy {
+                type_: "Source".into(),
+                source_strategy: SourceStrategy {
+                    from: ObjectReference {
+                        kind: "DockerImage".into(),
+                        name: input.builder.builder.image.to_string(),
+                    },
+                },
+            },
+            output: BuildOutput {
+                to: ObjectReference {
+                    kind: "ImageStreamTag".into(),
+                    name: output_tag(input),
+                },
+            },
         },
     }
 }

@@ -238,6 +238,39 @@ pub fn pod_template(input: &RenderInput<'_>, flavor: Flavor) -> PodTemplateSpec 
     }
 }
 
+/// The pod template of a component that runs the image its build produced (git components on
+/// OpenShift): one container whose image `" "` is filled in by the DeploymentConfig's
+/// ImageChange trigger, running the image's own command; no init containers, no odo volumes.
+pub fn built_image_pod_template(input: &RenderInput<'_>, flavor: Flavor) -> PodTemplateSpec {
+    let mut template = pod_template(input, flavor);
+    let c = input.component;
+    let mut mounts = Vec::new();
+    let mut volumes = Vec::new();
+    for st in &c.storage {
+        let pvc = meta::storage_pvc(&st.name, &c.app);
+        mounts.push(mount(&pvc, &st.path, None));
+        volumes.push(pvc_volume(&pvc));
+    }
+    if let Some(spec) = template.spec.as_mut() {
+        spec.init_containers = None;
+        spec.volumes = (!volumes.is_empty()).then_some(volumes);
+        for app in &mut spec.containers {
+            app.image = Some(" ".into());
+            app.command = None;
+            app.args = None;
+            app.volume_mounts = (!mounts.is_empty()).then(|| mounts.clone());
+            let mut vars: Vec<EnvVar> = c
+                .envs
+                .iter()
+                .map(|e| env(&e.name, e.value.clone()))
+                .collect();
+            vars.push(env("DEBUG_PORT", c.debug_port.to_string()));
+            app.env = Some(vars);
+        }
+    }
+    template
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,8 @@
 //!   ImageStreamTag resolved to its current image, or a DockerImage); its script unpacks the
 //!   source into `/tmp/src` and runs the builder's `assemble` (`sourceStrategy.scripts` or
 //!   `/usr/libexec/s2i`) as the image's user in its working dir. On success the container's
-//!   `/opt/app-root` is committed into a new catalogue image derived from the builder (its
+//!   `/opt/app-root` (and the builder's labelled deployments dir) is committed into a new
+//!   catalogue image derived from the builder (its
 //!   command the `run` script) and pushed to `output.to` (an ImageStreamTag): a new history
 //!   entry `<registry>/<ns>/<stream>@sha256:...` whose digest is derived from the Build's UID,
 //!   which fires the ImageChange triggers of DeploymentConfigs watching that tag. `assemble`

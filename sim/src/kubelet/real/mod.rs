@@ -82,6 +82,14 @@ pub struct RealRuntime {
     unknown_root: std::sync::OnceLock<Arc<Node>>,
 }
 
+/// Image labels naming the deployments directory (the first that is set wins in odo; all are
+/// taken into a committed image here).
+const DEPLOYMENTS_DIR_LABELS: [&str; 3] = [
+    "com.redhat.deployments-dir",
+    "org.jboss.deployments-dir",
+    "org.jboss.container.deployments-dir",
+];
+
 impl std::fmt::Debug for RealRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RealRuntime").finish_non_exhaustive()
@@ -478,19 +486,34 @@ impl ContainerRuntime for RealRuntime {
         let inst = self
             .last_instance(pod_uid, container)
             .ok_or_else(|| format!("container {container} of pod {pod_uid} is not on this node"))?;
-        let dir = inst
-            .fs()
-            .subtree(&commit.path, true)
-            .map_err(|e| format!("reading {} of container {container}: {e}", commit.path))?;
         let base = inst.image().clone();
+        // A real build commits the whole container; here `commit.path`, plus the deployments
+        // directory the base image declares when it lies outside of it (the s2i Java images
+        // install a binary build's jar into /deployments).
+        let mut paths = vec![commit.path.clone()];
+        for label in DEPLOYMENTS_DIR_LABELS {
+            if let Some(dir) = base.config.labels.get(label) {
+                let inside = dir == &commit.path
+                    || dir.starts_with(&format!("{}/", commit.path.trim_end_matches('/')));
+                if !inside && !paths.contains(dir) && inst.fs().is_dir(dir) {
+                    paths.push(dir.clone());
+                }
+            }
+        }
         let tree = SharedTree::new(base.root.clone());
         let fs = Vfs::new(tree.clone(), vec![]);
         let now = self.now();
-        let parent = crate::runtime::fs::absolute(&commit.path, "..");
-        let _ = fs.remove(&commit.path, true, now);
-        fs.mkdir(&parent, true, 0o755, now)
-            .and_then(|()| fs.put(&commit.path, dir, true))
-            .map_err(|e| format!("writing {} of the new image: {e}", commit.path))?;
+        for path in &paths {
+            let dir = inst
+                .fs()
+                .subtree(path, true)
+                .map_err(|e| format!("reading {path} of container {container}: {e}"))?;
+            let parent = crate::runtime::fs::absolute(path, "..");
+            let _ = fs.remove(path, true, now);
+            fs.mkdir(&parent, true, 0o755, now)
+                .and_then(|()| fs.put(path, dir, true))
+                .map_err(|e| format!("writing {path} of the new image: {e}"))?;
+        }
         let mut config = base.config.clone();
         if !commit.cmd.is_empty() {
             config.entrypoint = Vec::new();
