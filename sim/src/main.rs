@@ -60,6 +60,11 @@ struct ServeArgs {
     /// container's command to decide when it exits (no processes, no logs).
     #[arg(long, default_value = "real", value_parser = ["real", "scripted"])]
     runtime: String,
+    /// Fail to pull images that are not in the catalogue (ErrImagePull, then
+    /// ImagePullBackOff) instead of running them on the busybox base, as a cluster without
+    /// access to their registry does.
+    #[arg(long)]
+    strict_images: bool,
     /// Exit once the server answers (for scripts and the quick start).
     #[arg(long)]
     exit_after_ready: bool,
@@ -97,8 +102,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(t) = &args.token {
         builder = builder.token(t);
     }
+    if args.strict_images && args.runtime != "real" {
+        anyhow::bail!("--strict-images needs --runtime real: the scripted runtime pulls no images");
+    }
     builder = if args.runtime == "real" {
-        builder.real_runtime(odo_sim::runtime::Catalogue::builtin()?)
+        let mut catalogue = odo_sim::runtime::Catalogue::builtin()?;
+        catalogue.strict = args.strict_images;
+        builder.real_runtime(catalogue)
     } else {
         builder.scripted_runtime()
     };

@@ -900,3 +900,57 @@ spec:
         "{out}"
     );
 }
+
+/// `odo-sim serve --strict-images`: an image outside the catalogue fails to pull (ErrImagePull,
+/// then ImagePullBackOff, with a Failed event naming the image), while catalogue images run;
+/// without the flag the same image runs its command on the busybox base.
+#[test]
+fn strict_images_fail_to_pull_what_the_catalogue_lacks() {
+    if kubectl_present().is_none() {
+        return;
+    }
+    let pod = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: example.com/team/unknown:v1\n    command: [sh, -c, 'echo ran']\n"
+        )
+    };
+    let strict = Served::start_with("10", &["--strict-images"]);
+    let f = strict.file("p.yaml", pod("lost").as_bytes());
+    strict.ok(&["apply", "-f", &f]);
+    strict.wait_for("the pull to fail", || {
+        let s = strict.status("lost");
+        if s == "ErrImagePull" || s == "ImagePullBackOff" {
+            Ok(())
+        } else {
+            Err(s)
+        }
+    });
+    let events = strict.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=lost",
+        "-o",
+        "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+    ]);
+    assert!(
+        events
+            .lines()
+            .any(|l| l.starts_with("Failed: ") && l.contains("example.com/team/unknown:v1")),
+        "{events}"
+    );
+    let known = strict.file(
+        "k.yaml",
+        pod("known")
+            .replace("example.com/team/unknown:v1", "busybox")
+            .as_bytes(),
+    );
+    strict.ok(&["apply", "-f", &known]);
+    strict.wait_for_status("known", "Completed");
+
+    let lenient = Served::start("10");
+    let f = lenient.file("p.yaml", pod("runs").as_bytes());
+    lenient.ok(&["apply", "-f", &f]);
+    lenient.wait_for_status("runs", "Completed");
+    assert_eq!(lenient.logs("runs", "c"), "ran\n");
+}
