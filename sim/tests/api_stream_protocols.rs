@@ -236,6 +236,9 @@ async fn spdy_exec_with_the_frame_codec() {
     let mut codec = Codec::new();
     let mut out = BytesMut::new();
     let h = |t: &str| vec![("streamtype".to_string(), t.to_string())];
+    // The ping goes first: the server answers it as it reads it, so the pong cannot be lost
+    // to the connection closing once `cat` has seen the end of stdin and the streams end.
+    codec.encode(&Frame::Ping { id: 9 }, &mut out);
     for (id, t) in [(1, "error"), (3, "stdin"), (5, "stdout"), (7, "stderr")] {
         codec.encode(
             &Frame::SynStream {
@@ -264,12 +267,11 @@ async fn spdy_exec_with_the_frame_codec() {
         },
         &mut out,
     );
-    codec.encode(&Frame::Ping { id: 9 }, &mut out);
     s.write_all(&out).await.unwrap();
     let mut buf = BytesMut::new();
     let (mut stdout, mut error, mut replies, mut pong, mut fins) =
         (Vec::new(), Vec::new(), 0, false, 0);
-    while fins < 3 {
+    while fins < 3 || !pong {
         if let Some(f) = codec.decode(&mut buf).unwrap() {
             match f {
                 Frame::SynReply { .. } => replies += 1,
