@@ -363,13 +363,8 @@ pub async fn push_component(
     } else {
         let before = query::pod_uids(conn, &selector).await?;
         let step = Step::start("Applying configuration");
-        let report = match apply::apply_all(conn, &manifests).await {
-            Ok(r) => r,
-            Err(e) => {
-                step.fail();
-                return Err(e.into());
-            }
-        };
+        // An error ends the step as failed when `step` is dropped.
+        let report = apply::apply_all(conn, &manifests).await?;
         let pruned = prune::prune(conn, &c.name, &c.app, &manifests).await?;
         if conn.flavor == Flavor::Kubernetes {
             for url in c.urls.iter().filter(|u| u.secure && u.tls_secret.is_none()) {
@@ -412,7 +407,7 @@ pub async fn push_component(
         "Waiting for component to start"
     });
     let mut notes = step.notifier();
-    let pod = match wait::wait_for_pod(
+    let pod = wait::wait_for_pod(
         conn,
         &selector,
         &object_name,
@@ -420,17 +415,8 @@ pub async fn push_component(
         exclude,
         &mut notes,
     )
-    .await
-    {
-        Ok(pod) => {
-            step.success();
-            pod
-        }
-        Err(e) => {
-            step.fail();
-            return Err(e.into());
-        }
-    };
+    .await?;
+    step.success();
 
     let target = SyncTarget {
         mirrors: deletion_mirrors(&p.s2i),
@@ -592,26 +578,18 @@ async fn push_built(
         }
         None => cluster::build::instantiate(conn, &object_name).await,
     };
-    let build = match started {
-        Ok(b) => b,
-        Err(e) => {
-            step.fail();
-            return Err(e.into());
-        }
-    };
+    // An error ends the step as failed when `step` is dropped.
+    let build = started?;
     step.note(&format!("started build {build}"));
     let mut notes = step.notifier();
-    if let Err(e) = cluster::build::follow_log(conn, &build, &mut notes).await {
-        step.fail();
-        return Err(e.into());
-    }
-    match cluster::build::wait_for_build(conn, &build, push_timeout).await {
-        Ok(cluster::build::BuildOutcome::Complete) => step.success(),
-        Ok(cluster::build::BuildOutcome::Failed {
+    cluster::build::follow_log(conn, &build, &mut notes).await?;
+    match cluster::build::wait_for_build(conn, &build, push_timeout).await? {
+        cluster::build::BuildOutcome::Complete => step.success(),
+        cluster::build::BuildOutcome::Failed {
             phase,
             reason,
             message,
-        }) => {
+        } => {
             step.fail();
             return Err(PushError::BuildFailed {
                 component: c.name.clone(),
@@ -622,14 +600,10 @@ async fn push_built(
             }
             .into());
         }
-        Err(e) => {
-            step.fail();
-            return Err(e.into());
-        }
     }
     let step = Step::start("Deploying component");
     let mut notes = step.notifier();
-    let pod = match wait::wait_for_pod(
+    let pod = wait::wait_for_pod(
         conn,
         selector,
         &object_name,
@@ -637,17 +611,8 @@ async fn push_built(
         before,
         &mut notes,
     )
-    .await
-    {
-        Ok(pod) => {
-            step.success();
-            pod
-        }
-        Err(e) => {
-            step.fail();
-            return Err(e.into());
-        }
-    };
+    .await?;
+    step.success();
     println!("Changes successfully pushed to component: {}", c.name);
     Ok(PushSummary {
         created: first_push,

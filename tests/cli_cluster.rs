@@ -170,6 +170,21 @@ fn a_cluster_answering_503_is_reported_not_retried_for_minutes() {
         err.contains("503") || err.contains("ServiceUnavailable"),
         "{err}"
     );
+    // Every step the failed push started ends with a mark, even when an error returned early.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let started_steps: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(" •  ")?.strip_suffix(" ..."))
+        .collect();
+    assert!(!started_steps.is_empty(), "no step started:\n{stdout}");
+    for title in started_steps {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!(" ✗  {title} ["))),
+            "step {title:?} left without its failure mark:\n{stdout}"
+        );
+    }
     assert!(
         started.elapsed() < std::time::Duration::from_secs(60),
         "the command hung in retries for {:?}",

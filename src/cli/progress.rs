@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
-/// One running step.
+/// One running step. A step dropped without [`Step::success`] or [`Step::fail`] (an early
+/// return with `?`, a panic) ends as failed, so no spinner line is ever left without its mark.
 pub struct Step {
     title: String,
     started: Instant,
@@ -88,8 +89,10 @@ impl Step {
         }
     }
 
-    fn finish(mut self, mark: &str) {
-        self.stop.store(true, Ordering::Relaxed);
+    fn finish(&mut self, mark: &str) {
+        if self.stop.swap(true, Ordering::Relaxed) {
+            return; // already ended
+        }
         if let Some(h) = self.spinner.take() {
             let _ = h.join();
         }
@@ -103,21 +106,18 @@ impl Step {
     }
 
     /// Ends the step successfully.
-    pub fn success(self) {
+    pub fn success(mut self) {
         self.finish("✓");
     }
 
     /// Ends the step with a failure.
-    pub fn fail(self) {
+    pub fn fail(mut self) {
         self.finish("✗");
     }
 }
 
 impl Drop for Step {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.spinner.take() {
-            let _ = h.join();
-        }
+        self.finish("✗");
     }
 }
