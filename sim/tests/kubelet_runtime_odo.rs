@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+mod kubelet_support;
+use kubelet_support::{create, get};
+
 use bytes::Bytes;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
 use kube::api::{Api, DeleteParams, PostParams};
@@ -13,7 +16,6 @@ use odo_sim::Sim;
 use odo_sim::kubelet::ContainerId;
 use odo_sim::kubelet::streams::{ExecExit, SessionIo};
 use odo_sim::runtime::Catalogue;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -38,26 +40,6 @@ fn sim(seed: u64) -> Sim {
         .real_runtime(Catalogue::builtin().expect("catalogue"))
         .build()
         .expect("sim")
-}
-
-async fn create<K>(sim: &Sim, obj: Value) -> Api<K>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(sim.client(), "default");
-    let o: K = serde_json::from_value(obj).expect("object json");
-    api.create(&PostParams::default(), &o)
-        .await
-        .expect("create");
-    api
-}
-
-async fn get(pods: &Api<Pod>, name: &str) -> Value {
-    serde_json::to_value(pods.get(name).await.expect("get pod")).expect("to json")
 }
 
 fn id(p: &Value, container: &str, init: bool) -> ContainerId {

@@ -5,12 +5,14 @@
 
 use std::time::Duration;
 
+mod kubelet_support;
+use kubelet_support::{create, get};
+
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod, Secret};
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use odo_sim::Sim;
 use odo_sim::kubelet::ContainerId;
 use odo_sim::runtime::Catalogue;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 fn sim(nodes: usize) -> Sim {
@@ -20,26 +22,6 @@ fn sim(nodes: usize) -> Sim {
         .real_runtime(Catalogue::builtin().expect("catalogue"))
         .build()
         .expect("sim")
-}
-
-async fn create<K>(sim: &Sim, obj: Value) -> Api<K>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(sim.client(), "default");
-    let o: K = serde_json::from_value(obj).expect("object json");
-    api.create(&PostParams::default(), &o)
-        .await
-        .expect("create");
-    api
-}
-
-async fn get(pods: &Api<Pod>, name: &str) -> Value {
-    serde_json::to_value(pods.get(name).await.expect("get pod")).expect("to json")
 }
 
 fn status<'a>(p: &'a Value, container: &str) -> &'a Value {
