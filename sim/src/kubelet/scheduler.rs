@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::World;
 use crate::controllers::cache::Work;
+use crate::runtime::resources::Quantity;
 use crate::store::{ObjKey, Part, WriteOptions, meta};
 
 /// Resources a pod asks for: (CPU millicores, memory bytes).
@@ -32,35 +33,15 @@ fn requests(pod: &Value) -> (u64, u64) {
 }
 
 /// Parses a resource quantity into thousandths of its unit (`"100m"` -> 100, `"1Gi"` ->
-/// 1024^3 * 1000).
+/// 1024^3 * 1000), exactly, with the runtime's quantity parser; `None` for what does not parse
+/// or is negative.
 pub fn quantity_milli(v: &Value) -> Option<u64> {
-    if let Some(n) = v.as_f64() {
-        return Some((n * 1000.0) as u64);
-    }
-    let s = v.as_str()?.trim();
-    let suffixes: [(&str, f64); 13] = [
-        ("Ki", 1024.0),
-        ("Mi", 1024f64.powi(2)),
-        ("Gi", 1024f64.powi(3)),
-        ("Ti", 1024f64.powi(4)),
-        ("Pi", 1024f64.powi(5)),
-        ("Ei", 1024f64.powi(6)),
-        ("m", 0.001),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-    ];
-    for (suf, mult) in suffixes {
-        if let Some(num) = s.strip_suffix(suf) {
-            let n: f64 = num.parse().ok()?;
-            return Some((n * mult * 1000.0) as u64);
-        }
-    }
-    let n: f64 = s.parse().ok()?;
-    Some((n * 1000.0) as u64)
+    let q = match v {
+        Value::String(s) => Quantity::parse(s),
+        Value::Number(n) => Quantity::parse(&n.to_string()),
+        _ => return None,
+    };
+    u64::try_from(q.ok()?.milli_value()).ok()
 }
 
 /// What the scheduler needs of a node, parsed once per node version.
@@ -404,5 +385,9 @@ mod tests {
         assert_eq!(quantity_milli(&json!("1Ki")), Some(1_024_000));
         assert_eq!(quantity_milli(&json!("110")), Some(110_000));
         assert_eq!(quantity_milli(&json!("x")), None);
+        // Exact decimal arithmetic: 4.35 * 1000 in floating point is 4349.999...
+        assert_eq!(quantity_milli(&json!("4.35")), Some(4350));
+        assert_eq!(quantity_milli(&json!(4.35)), Some(4350));
+        assert_eq!(quantity_milli(&json!("-1")), None);
     }
 }
