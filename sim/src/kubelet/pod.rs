@@ -438,8 +438,17 @@ fn write_status(w: &mut World<'_>, key: &ObjKey, pod: &Value, status: Value) {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let mut obj = pod.clone();
-    obj["status"] = status;
+    // A status write takes only the status (and the precondition) from the body.
+    let obj = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": key.1,
+            "namespace": key.0,
+            "resourceVersion": crate::store::meta::resource_version(pod),
+        },
+        "status": status,
+    });
     let opts = WriteOptions {
         field_manager: Some("kubelet".into()),
         ..WriteOptions::default()

@@ -10,6 +10,7 @@
 
 pub mod admission;
 mod cascade;
+mod fieldset;
 pub mod meta;
 pub mod nodes;
 pub mod patch;
@@ -746,25 +747,25 @@ fn set_managed_fields(
         e.get("manager").and_then(Value::as_str) == Some(manager.as_str())
             && e.get("operation").and_then(Value::as_str) == Some(operation)
     };
-    let fields = match (owned, old) {
-        (Owned::Apply(applied), _) => patch::fields_v1(applied),
-        (Owned::Update, None) => patch::fields_v1(obj),
-        (Owned::Update, Some(old)) => {
+    // What this write changed (an update's changes, a forced apply's conflicts), once.
+    let taken = old.map(|old| fieldset::changed(old, obj));
+    let fields = match (owned, old, &taken) {
+        (Owned::Apply(applied), _, _) => patch::fields_v1(applied),
+        (Owned::Update, Some(_), Some(changed)) => {
             let before = entries
                 .iter()
                 .find(|e| same(e))
                 .and_then(|e| e.get("fieldsV1"));
-            patch::changed_fields(old, obj, before)
+            Value::Object(fieldset::owned_after_update(changed.clone(), before, obj))
         }
+        (Owned::Update, _, _) => patch::fields_v1(obj),
     };
     entries.retain(|e| !same(e));
-    // Ownership moves: what this write changed (an update's changes, a forced apply's
-    // conflicts) is no longer the other managers', and nobody owns what is gone.
-    if let Some(old) = old {
-        let taken = patch::changed_leaves(old, obj);
+    // Ownership moves: what this write changed is no longer the other managers', and
+    // nobody owns what is gone.
+    if let Some(taken) = &taken {
         for e in &mut entries {
-            let kept =
-                patch::release_fields(e.get("fieldsV1").unwrap_or(&Value::Null), &taken, obj);
+            let kept = fieldset::released(e.get("fieldsV1").unwrap_or(&Value::Null), taken, obj);
             e["fieldsV1"] = kept;
         }
         entries.retain(|e| e["fieldsV1"].as_object().is_some_and(|m| !m.is_empty()));
@@ -784,25 +785,36 @@ fn set_managed_fields(
     meta::meta_mut(obj).insert("managedFields".into(), Value::Array(entries));
 }
 
-/// Everything but metadata and status: a change here bumps `metadata.generation`.
-fn spec_part(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("metadata");
-        m.remove("status");
-        m.remove("apiVersion");
-        m.remove("kind");
+/// Whether two objects agree on every top-level field `skip` does not name (a missing field
+/// differs from a present one), without copying either.
+fn same_except(a: &Value, b: &Value, skip: impl Fn(&str) -> bool) -> bool {
+    match (a.as_object(), b.as_object()) {
+        (Some(x), Some(y)) => {
+            x.iter()
+                .filter(|(k, _)| !skip(k))
+                .all(|(k, v)| y.get(k) == Some(v))
+                && y.keys().filter(|k| !skip(k)).all(|k| x.contains_key(k))
+        }
+        _ => a == b,
     }
-    v
 }
 
-fn without_volatile(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-        m.remove("managedFields");
-    }
-    v
+/// Whether the spec part differs (everything but metadata and status): a change there bumps
+/// `metadata.generation`.
+fn spec_changed(a: &Value, b: &Value) -> bool {
+    !same_except(a, b, |k| {
+        matches!(k, "metadata" | "status" | "apiVersion" | "kind")
+    })
+}
+
+/// Whether a write changes nothing but the resourceVersion and managedFields (a no-op).
+fn only_volatile_changed(a: &Value, b: &Value) -> bool {
+    same_except(a, b, |k| k == "metadata")
+        && same_except(
+            a.get("metadata").unwrap_or(&Value::Null),
+            b.get("metadata").unwrap_or(&Value::Null),
+            |k| matches!(k, "resourceVersion" | "managedFields"),
+        )
 }
 
 impl Inner {
@@ -956,8 +968,8 @@ impl Inner {
         match part {
             Part::Status => {
                 let mut merged = (**current).clone();
-                match obj.get("status") {
-                    Some(s) => merged["status"] = s.clone(),
+                match obj.get_mut("status").map(Value::take) {
+                    Some(s) => merged["status"] = s,
                     None => {
                         if let Some(m) = merged.as_object_mut() {
                             m.remove("status");
@@ -978,7 +990,7 @@ impl Inner {
         }
         // System-owned metadata always comes from the stored object.
         {
-            let cur_meta = current.get("metadata").cloned().unwrap_or_default();
+            let cur_meta = current.get("metadata").unwrap_or(&Value::Null);
             let m = meta::meta_mut(&mut obj);
             for f in [
                 "name",
@@ -1021,7 +1033,7 @@ impl Inner {
         }
         admission::on_update(self, rt, current, &mut obj)?;
         admission::validate(rt, &obj, Some(current))?;
-        if spec_part(&obj) != spec_part(current) {
+        if spec_changed(&obj, current) {
             let generation = current
                 .pointer("/metadata/generation")
                 .and_then(Value::as_i64)
@@ -1029,7 +1041,7 @@ impl Inner {
                 + 1;
             meta::meta_mut(&mut obj).insert("generation".into(), json!(generation));
         }
-        if without_volatile(&obj) == without_volatile(current) && operation == "Update" {
+        if only_volatile_changed(&obj, current) && operation == "Update" {
             return Ok(current.clone());
         }
         set_managed_fields(&mut obj, Some(current), opts, owned, rt, now);

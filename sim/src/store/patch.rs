@@ -151,62 +151,6 @@ pub(super) fn parse_applied(body: &[u8]) -> ApiResult<Value> {
     parse_body(body, true)
 }
 
-/// The fieldsV1 an update leaves its manager with: the leaves whose value it changed, plus
-/// what the manager owned `before` that is still there.
-pub(super) fn changed_fields(old: &Value, new: &Value, before: Option<&Value>) -> Value {
-    let mut segs = Vec::new();
-    leaf_segments(&fields_v1(new), Vec::new(), &mut segs);
-    let mut owned: Vec<Segments> = segs
-        .into_iter()
-        .filter(|seg| value_at(old, seg) != value_at(new, seg))
-        .collect();
-    if let Some(before) = before {
-        let mut prev = Vec::new();
-        leaf_segments(before, Vec::new(), &mut prev);
-        owned.extend(prev.into_iter().filter(|seg| value_at(new, seg).is_some()));
-    }
-    fields_from_segments(owned)
-}
-
-/// The leaves (as fields paths) whose value a write from `old` to `new` set or changed.
-pub(super) fn changed_leaves(old: &Value, new: &Value) -> BTreeSet<String> {
-    let mut segs = Vec::new();
-    leaf_segments(&fields_v1(new), Vec::new(), &mut segs);
-    segs.into_iter()
-        .filter(|seg| value_at(old, seg) != value_at(new, seg))
-        .map(|seg| render_path(&seg))
-        .collect()
-}
-
-/// What another manager still owns after a write: its fieldsV1 without the leaves the write
-/// `taken` over (changed by an update, or forced by an apply) and without leaves `new` no
-/// longer has, as the real field manager moves ownership.
-pub(super) fn release_fields(fields: &Value, taken: &BTreeSet<String>, new: &Value) -> Value {
-    let mut segs = Vec::new();
-    leaf_segments(fields, Vec::new(), &mut segs);
-    segs.retain(|seg| !taken.contains(&render_path(seg)) && value_at(new, seg).is_some());
-    fields_from_segments(segs)
-}
-
-/// A fieldsV1 set from its leaves.
-fn fields_from_segments(segs: Vec<Segments>) -> Value {
-    let mut out = Value::Object(Map::new());
-    for seg in segs {
-        let mut cur = &mut out;
-        for (field, key) in seg {
-            let name = match key {
-                None => format!("f:{field}"),
-                Some(k) => format!("k:{k}"),
-            };
-            let Some(map) = cur.as_object_mut() else {
-                break;
-            };
-            cur = map.entry(name).or_insert_with(|| Value::Object(Map::new()));
-        }
-    }
-    out
-}
-
 /// The object a server-side apply creates when nothing exists yet.
 pub fn apply_to_new(body: &[u8], name: &str) -> ApiResult<Value> {
     let mut applied = parse_body(body, true)?;
@@ -231,7 +175,7 @@ fn is_builtin(rt: &ResourceType) -> bool {
 
 /// The merge key of a list field in the built-in types, judged by the field name and the
 /// shape of its elements (as the types' `patchMergeKey` tags declare).
-fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+pub(super) fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
     let has = |k: &str| items.iter().all(|i| i.get(k).is_some());
     match field {
         "containers"
@@ -372,7 +316,7 @@ fn merge_list(field: &str, slot: &mut Value, items: &[Value]) {
     *slot = Value::Array(list);
 }
 
-const SYSTEM_META: &[&str] = &[
+pub(super) const SYSTEM_META: &[&str] = &[
     "uid",
     "resourceVersion",
     "creationTimestamp",
@@ -444,7 +388,10 @@ fn leaf_paths(fields: &Value, prefix: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-fn value_at<'a>(obj: &'a Value, fields_path: &[(String, Option<Value>)]) -> Option<&'a Value> {
+pub(super) fn value_at<'a>(
+    obj: &'a Value,
+    fields_path: &[(String, Option<Value>)],
+) -> Option<&'a Value> {
     let mut cur = obj;
     for (seg, key) in fields_path {
         cur = match key {
@@ -460,7 +407,7 @@ fn value_at<'a>(obj: &'a Value, fields_path: &[(String, Option<Value>)]) -> Opti
     Some(cur)
 }
 
-fn leaf_segments(
+pub(super) fn leaf_segments(
     fields: &Value,
     prefix: Vec<(String, Option<Value>)>,
     out: &mut Vec<Vec<(String, Option<Value>)>>,
@@ -481,7 +428,7 @@ fn leaf_segments(
     }
 }
 
-fn render_path(seg: &[(String, Option<Value>)]) -> String {
+pub(super) fn render_path(seg: &[(String, Option<Value>)]) -> String {
     seg.iter()
         .map(|(f, k)| match k {
             None => format!(".{f}"),
@@ -490,7 +437,7 @@ fn render_path(seg: &[(String, Option<Value>)]) -> String {
         .collect()
 }
 
-type Segments = Vec<(String, Option<Value>)>;
+pub(super) type Segments = Vec<(String, Option<Value>)>;
 
 /// Server-side apply's removal rule: a field the applying manager set in its previous apply
 /// and leaves out of this one is removed, unless another manager owns it too; a list item or
