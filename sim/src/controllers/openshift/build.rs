@@ -30,7 +30,10 @@
 //!   `save-artifacts` (a tar on stdout, into an emptyDir) and the build restores it into
 //!   `/tmp/artifacts` before `assemble` (the log says so); the image used is named by the
 //!   build pod's `PREVIOUS_IMAGE`.
-//! - Not modelled: Git refs (the working tree is taken as it is), Custom
+//! - A Git source with `ref` (branch, tag or commit) is that ref of the local repository,
+//!   checked out by the `git` command into a scratch clone; an unknown ref (or no `git`)
+//!   fails the build with FetchSourceFailed and git's message.
+//! - Not modelled: Custom
 //!   strategy (run as Source), pushes to DockerImage outputs.
 
 use std::sync::Arc;
@@ -591,6 +594,48 @@ pub fn source_object(build: &str, archive: &[u8], owner: Option<&Value>) -> Valu
     cm
 }
 
+/// Clones the local repository `repo` into a scratch directory and checks out `r` (a
+/// branch, tag or commit) with the `git` command; Err says why (unknown ref, no git).
+fn checkout_ref(repo: &std::path::Path, r: &str) -> Result<tempfile::TempDir, String> {
+    let tmp = tempfile::tempdir().map_err(|e| format!("creating a checkout directory: {e}"))?;
+    let git = |args: &[&std::ffi::OsStr]| -> Result<(), String> {
+        let out = std::process::Command::new("git")
+            .args(["-c", "advice.detachedHead=false"])
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .map_err(|e| format!("running git to check out {r:?}: {e} (is git installed?)"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    };
+    git(&[
+        "clone".as_ref(),
+        "--quiet".as_ref(),
+        "--no-checkout".as_ref(),
+        repo.as_os_str(),
+        tmp.path().as_os_str(),
+    ])
+    .map_err(|e| format!("cloning {}: {e}", repo.display()))?;
+    git(&[
+        "-C".as_ref(),
+        tmp.path().as_os_str(),
+        "checkout".as_ref(),
+        "--quiet".as_ref(),
+        r.as_ref(),
+        "--".as_ref(),
+    ])
+    .map_err(|e| {
+        format!(
+            "error: unable to check out {r:?} of {}: {e}",
+            repo.display()
+        )
+    })?;
+    Ok(tmp)
+}
+
 /// Packs a Git build's local source into its source ConfigMap (nothing to do for other
 /// sources); Err is the message of a FetchSourceFailed build.
 fn stage_git_source(w: &mut World<'_>, b: &Value) -> Result<(), String> {
@@ -602,6 +647,17 @@ fn stage_git_source(w: &mut World<'_>, b: &Value) -> Result<(), String> {
             "the simulator reads Git sources from local directories only (file:///path or /path), not {uri:?}"
         ));
     };
+    // A ref: that commit of the repository, checked out by the `git` command into a scratch
+    // clone (the working tree otherwise).
+    let checkout;
+    if let Some(r) = b
+        .pointer("/spec/source/git/ref")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+    {
+        checkout = checkout_ref(&dir, r)?;
+        dir = checkout.path().to_path_buf();
+    }
     if let Some(ctx) = b
         .pointer("/spec/source/contextDir")
         .and_then(Value::as_str)
