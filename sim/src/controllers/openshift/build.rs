@@ -33,8 +33,8 @@
 //! - A Git source with `ref` (branch, tag or commit) is that ref of the local repository,
 //!   checked out by the `git` command into a scratch clone; an unknown ref (or no `git`)
 //!   fails the build with FetchSourceFailed and git's message.
-//! - Not modelled: Custom
-//!   strategy (run as Source), pushes to DockerImage outputs.
+//! - Not modelled: Custom strategy (run as Source), pushes to DockerImage outputs, remote
+//!   Git sources.
 
 use std::sync::Arc;
 
