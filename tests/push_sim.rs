@@ -405,3 +405,67 @@ async fn binary_component_is_uploaded_built_and_run_on_openshift() {
         "app log:\n{log}"
     );
 }
+
+/// `odo create --git URL --ref R`: the BuildConfig's source names the ref and the build
+/// takes that branch. `main` carries an assemble that fails; branch `fixed` does not, so only
+/// a build of `fixed` (not of the working tree) completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_component_with_a_ref_builds_that_branch() {
+    let repo = tempfile::tempdir().unwrap();
+    let r = repo.path();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(["-c", "init.defaultBranch=main", "-C"])
+            .arg(r)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !git(&["init", "-q"]) {
+        assert_ne!(
+            std::env::var("ODO_REQUIRE_CLIENTS").as_deref(),
+            Ok("1"),
+            "git is required"
+        );
+        return;
+    }
+    std::fs::write(r.join("server.js"), "console.log('fixed');\n").unwrap();
+    assert!(git(&["add", "."]) && git(&["commit", "-qm", "app"]));
+    assert!(git(&["branch", "fixed"]));
+    std::fs::create_dir_all(r.join(".s2i/bin")).unwrap();
+    std::fs::write(r.join(".s2i/bin/assemble"), "#!/bin/sh\nexit 3\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            r.join(".s2i/bin/assemble"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    assert!(git(&["add", "."]) && git(&["commit", "-qm", "broken assemble"]));
+
+    let sim = openshift_sim();
+    let conn = connect_openshift(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let uri = format!("file://{}", r.display());
+    odo(
+        d,
+        &[
+            "create", "nodejs", "web", "--app", "shop", "--git", &uri, "--ref", "fixed",
+        ],
+    );
+    push(&conn, d).await.unwrap();
+    let bc = dynamic(
+        &sim,
+        "build.openshift.io",
+        "BuildConfig",
+        "buildconfigs",
+        "web-shop",
+    )
+    .await;
+    assert_eq!(bc["spec"]["source"]["git"]["ref"], "fixed");
+    let build = dynamic(&sim, "build.openshift.io", "Build", "builds", "web-shop-1").await;
+    assert_eq!(build["status"]["phase"], "Complete", "{build}");
+}

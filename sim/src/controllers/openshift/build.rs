@@ -25,8 +25,16 @@
 //!   failing fails the build with `AssembleFailed`.
 //! - Docker strategy, reduced: no Dockerfile is interpreted; the source is copied to
 //!   `/opt/app-root/src` of the `from` image and that is the output image.
-//! - Not modelled: Git refs (the working tree is taken as it is), incremental builds, Custom
-//!   strategy (run as Source), pushes to DockerImage outputs.
+//! - Incremental Source builds (`sourceStrategy.incremental: true`): when the output
+//!   ImageStreamTag already has an image, the build pod's init container runs that image's
+//!   `save-artifacts` (a tar on stdout, into an emptyDir) and the build restores it into
+//!   `/tmp/artifacts` before `assemble` (the log says so); the image used is named by the
+//!   build pod's `PREVIOUS_IMAGE`.
+//! - A Git source with `ref` (branch, tag or commit) is that ref of the local repository,
+//!   checked out by the `git` command into a scratch clone; an unknown ref (or no `git`)
+//!   fails the build with FetchSourceFailed and git's message.
+//! - Not modelled: Custom strategy (run as Source), pushes to DockerImage outputs, remote
+//!   Git sources.
 
 use std::sync::Arc;
 
@@ -340,10 +348,24 @@ fn build_script(b: &Value) -> String {
         "if [ -x /tmp/src/.s2i/bin/assemble ]; then ASSEMBLE=/tmp/src/.s2i/bin/assemble; fi\n"
             .to_string()
     };
+    // An incremental build: the init container saved the previous image's artifacts.
+    let restore = if previous_output(b).is_some() {
+        format!(
+            "echo \"Saving build artifacts from image $PREVIOUS_IMAGE ...\"\n\
+             if [ -s {ARTIFACTS_VOLUME}/{ARTIFACTS_TAR} ]; then\n\
+             \x20 mkdir -p /tmp/artifacts && tar -xf {ARTIFACTS_VOLUME}/{ARTIFACTS_TAR} -C /tmp/artifacts || {{ echo \"error: restoring the build artifacts failed\"; echo GenericBuildFailed > {RESULT_FILE}; exit 1; }}\n\
+             \x20 echo \"Restored build artifacts into /tmp/artifacts\"\n\
+             else\n\
+             \x20 echo \"No build artifacts were saved by $PREVIOUS_IMAGE\"\n\
+             fi\n"
+        )
+    } else {
+        String::new()
+    };
     format!(
         "{fetch}{unpack}echo \"Generating dockerfile with builder image $BUILDER_IMAGE\"\n\
          ASSEMBLE={s2i}/assemble\n\
-         {own}\
+         {own}{restore}\
          echo \"STEP: RUN $ASSEMBLE\"\n\
          if [ ! -x \"$ASSEMBLE\" ]; then\n\
          \x20 echo \"error: build error: $ASSEMBLE: no such file in the builder image\"; echo AssembleFailed > {RESULT_FILE}; exit 1\n\
@@ -384,6 +406,35 @@ fn output_digest(b: &Value) -> String {
     )
 }
 
+/// Where an incremental build's init container leaves the saved artifacts (an emptyDir).
+const ARTIFACTS_VOLUME: &str = "/var/run/openshift.io/artifacts";
+/// The tar `save-artifacts` wrote.
+const ARTIFACTS_TAR: &str = "artifacts.tar";
+/// The annotation on a build recording the image an incremental build saves artifacts from.
+pub const PREVIOUS_IMAGE: &str = "openshift.io/build.previous-image";
+
+/// The previous output image of an incremental Source build (set when the build pod is
+/// created, from the output ImageStreamTag's head); None for other builds.
+fn previous_output(b: &Value) -> Option<&str> {
+    b.pointer("/spec/strategy/sourceStrategy/incremental")
+        .and_then(Value::as_bool)
+        .filter(|i| *i && strategy_type(b) == "Source")?;
+    b.pointer("/metadata/annotations")
+        .and_then(|a| a.get(PREVIOUS_IMAGE))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The head image of an incremental build's output tag, when an earlier build pushed it.
+fn previous_image(w: &World<'_>, b: &Value) -> Option<String> {
+    b.pointer("/spec/strategy/sourceStrategy/incremental")
+        .and_then(Value::as_bool)
+        .filter(|i| *i && strategy_type(b) == "Source")?;
+    let (ns, stream, tag) = output_tag(b)?;
+    let is = cached(&w.cache().openshift.is, &(ns, stream))?;
+    images::head_reference(&is, &tag)
+}
+
 fn build_pod(b: &Value, image: &str) -> Value {
     let name = meta::name(b);
     let source_uri = b
@@ -399,7 +450,7 @@ fn build_pod(b: &Value, image: &str) -> Value {
             )
         })
         .unwrap_or_default();
-    json!({
+    let mut pod = json!({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
@@ -428,7 +479,33 @@ fn build_pod(b: &Value, image: &str) -> Value {
             "restartPolicy": "Never",
             "serviceAccountName": "builder",
         },
-    })
+    });
+    if let Some(prev) = previous_output(b) {
+        // As S2I does: the previous image's `save-artifacts` streams a tar, restored into
+        // /tmp/artifacts before assemble runs.
+        let s2i = scripts_dir(b);
+        let save = format!(
+            "if [ -x {s2i}/save-artifacts ]; then {s2i}/save-artifacts > {ARTIFACTS_VOLUME}/{ARTIFACTS_TAR}; fi"
+        );
+        pod["spec"]["initContainers"] = json!([{
+            "name": "save-artifacts",
+            "image": prev,
+            "command": ["/bin/sh", "-c", save],
+            "volumeMounts": [{"name": "build-artifacts", "mountPath": ARTIFACTS_VOLUME}],
+        }]);
+        if let Some(v) = pod["spec"]["volumes"].as_array_mut() {
+            v.push(json!({"name": "build-artifacts", "emptyDir": {}}));
+        }
+        if let Some(c) = pod.pointer_mut("/spec/containers/0") {
+            if let Some(e) = c["env"].as_array_mut() {
+                e.push(json!({"name": "PREVIOUS_IMAGE", "value": prev}));
+            }
+            if let Some(v) = c["volumeMounts"].as_array_mut() {
+                v.push(json!({"name": "build-artifacts", "mountPath": ARTIFACTS_VOLUME, "readOnly": true}));
+            }
+        }
+    }
+    pod
 }
 
 /// The local directory a Git source URI names: `file:///path` or an absolute path (the
@@ -517,6 +594,48 @@ pub fn source_object(build: &str, archive: &[u8], owner: Option<&Value>) -> Valu
     cm
 }
 
+/// Clones the local repository `repo` into a scratch directory and checks out `r` (a
+/// branch, tag or commit) with the `git` command; Err says why (unknown ref, no git).
+fn checkout_ref(repo: &std::path::Path, r: &str) -> Result<tempfile::TempDir, String> {
+    let tmp = tempfile::tempdir().map_err(|e| format!("creating a checkout directory: {e}"))?;
+    let git = |args: &[&std::ffi::OsStr]| -> Result<(), String> {
+        let out = std::process::Command::new("git")
+            .args(["-c", "advice.detachedHead=false"])
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .map_err(|e| format!("running git to check out {r:?}: {e} (is git installed?)"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    };
+    git(&[
+        "clone".as_ref(),
+        "--quiet".as_ref(),
+        "--no-checkout".as_ref(),
+        repo.as_os_str(),
+        tmp.path().as_os_str(),
+    ])
+    .map_err(|e| format!("cloning {}: {e}", repo.display()))?;
+    git(&[
+        "-C".as_ref(),
+        tmp.path().as_os_str(),
+        "checkout".as_ref(),
+        "--quiet".as_ref(),
+        r.as_ref(),
+        "--".as_ref(),
+    ])
+    .map_err(|e| {
+        format!(
+            "error: unable to check out {r:?} of {}: {e}",
+            repo.display()
+        )
+    })?;
+    Ok(tmp)
+}
+
 /// Packs a Git build's local source into its source ConfigMap (nothing to do for other
 /// sources); Err is the message of a FetchSourceFailed build.
 fn stage_git_source(w: &mut World<'_>, b: &Value) -> Result<(), String> {
@@ -528,6 +647,17 @@ fn stage_git_source(w: &mut World<'_>, b: &Value) -> Result<(), String> {
             "the simulator reads Git sources from local directories only (file:///path or /path), not {uri:?}"
         ));
     };
+    // A ref: that commit of the repository, checked out by the `git` command into a scratch
+    // clone (the working tree otherwise).
+    let checkout;
+    if let Some(r) = b
+        .pointer("/spec/source/git/ref")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+    {
+        checkout = checkout_ref(&dir, r)?;
+        dir = checkout.path().to_path_buf();
+    }
     if let Some(ctx) = b
         .pointer("/spec/source/contextDir")
         .and_then(Value::as_str)
@@ -728,11 +858,17 @@ pub(crate) fn reconcile_build(w: &mut World<'_>, key: &ObjKey) {
                     return;
                 }
                 let image = builder_image(w, &b);
+                let mut spec_b = (*b).clone();
+                if let Some(prev) = previous_image(w, &b) {
+                    spec_b["metadata"]["annotations"][PREVIOUS_IMAGE] = json!(prev);
+                }
                 let Some(pt) = w.kinds.pod else { return };
-                if let Err(e) =
-                    w.store
-                        .create(pt, &key.0, build_pod(&b, &image), &WriteOptions::default())
-                {
+                if let Err(e) = w.store.create(
+                    pt,
+                    &key.0,
+                    build_pod(&spec_b, &image),
+                    &WriteOptions::default(),
+                ) {
                     tracing::debug!(build = %key.1, error = %e.message, "build pod not created");
                     return;
                 }
