@@ -11,14 +11,6 @@ use odo_sim::Sim;
 use openshift_support::*;
 use serde_json::{Value, json};
 
-fn bc() -> kube::api::ApiResource {
-    ar("build.openshift.io", "v1", "BuildConfig", "buildconfigs")
-}
-
-fn build() -> kube::api::ApiResource {
-    ar("build.openshift.io", "v1", "Build", "builds")
-}
-
 async fn phase(sim: &Sim, name: &str) -> String {
     get(sim, &build(), "default", name).await["status"]["phase"]
         .as_str()
@@ -78,12 +70,6 @@ fn file_in(sim: &Sim, p: &Value, container: &str, path: &str) -> Option<String> 
         .read(path)
         .ok()
         .map(|b| String::from_utf8_lossy(&b).into_owned())
-}
-
-async fn pod_log(sim: &Sim, name: &str) -> String {
-    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
-        kube::Api::namespaced(sim.client(), "default");
-    pods.logs(name, &Default::default()).await.expect("pod log")
 }
 
 #[tokio::test]
@@ -798,16 +784,7 @@ async fn a_docker_build_is_reduced_to_the_source_copied_into_the_from_image() {
             .as_str()
             .unwrap_or_default()
             .to_string();
-    let rt = sim.real_runtime().expect("real runtime");
-    let image = rt
-        .runtime()
-        .catalogue()
-        .get(&reference)
-        .expect("pushed image");
-    let fs = odo_sim::runtime::Vfs::new(
-        odo_sim::runtime::SharedTree::new(image.root.clone()),
-        vec![],
-    );
+    let fs = pushed_image_fs(&sim, &reference);
     assert!(fs.exists("/opt/app-root/src/server.js"));
     assert!(fs.exists("/opt/app-root/src/Dockerfile"));
     assert!(
@@ -815,7 +792,7 @@ async fn a_docker_build_is_reduced_to_the_source_copied_into_the_from_image() {
         "no assemble ran"
     );
     assert_eq!(
-        image.config.cmd,
+        pushed_image(&sim, &reference).config.cmd,
         vec!["/usr/libexec/s2i/usage".to_string()],
         "the from image's command"
     );
@@ -892,16 +869,7 @@ async fn a_java_binary_build_keeps_the_jar_in_the_deployments_dir_of_the_image()
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let rt = sim.real_runtime().expect("real runtime");
-    let image = rt
-        .runtime()
-        .catalogue()
-        .get(&reference)
-        .expect("pushed image");
-    let fs = odo_sim::runtime::Vfs::new(
-        odo_sim::runtime::SharedTree::new(image.root.clone()),
-        vec![],
-    );
+    let fs = pushed_image_fs(&sim, &reference);
     assert_eq!(
         fs.read("/deployments/app.jar").ok().map(|b| b.to_vec()),
         Some(b"SIMJAR\nPrints: hello from the jar\n".to_vec())

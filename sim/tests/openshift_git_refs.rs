@@ -7,14 +7,6 @@ use odo_sim::Sim;
 use openshift_support::*;
 use serde_json::{Value, json};
 
-fn bc() -> kube::api::ApiResource {
-    ar("build.openshift.io", "v1", "BuildConfig", "buildconfigs")
-}
-
-fn build() -> kube::api::ApiResource {
-    ar("build.openshift.io", "v1", "Build", "builds")
-}
-
 fn git(dir: &std::path::Path, args: &[&str]) -> bool {
     std::process::Command::new("git")
         .args([
@@ -83,16 +75,7 @@ fn built_files(sim: &Sim, b: &Value, stream: &str) -> Vec<String> {
         .unwrap_or_default();
     let reference =
         format!("image-registry.openshift-image-registry.svc:5000/default/{stream}@{digest}");
-    let rt = sim.real_runtime().expect("real runtime");
-    let image = rt
-        .runtime()
-        .catalogue()
-        .get(&reference)
-        .expect("pushed image");
-    let fs = odo_sim::runtime::Vfs::new(
-        odo_sim::runtime::SharedTree::new(image.root.clone()),
-        vec![],
-    );
+    let fs = pushed_image_fs(sim, &reference);
     ["a.txt", "b.txt", "dirty.txt"]
         .into_iter()
         .filter(|f| fs.exists(&format!("/opt/app-root/src/{f}")))

@@ -8,14 +8,6 @@ use odo_sim::Sim;
 use openshift_support::*;
 use serde_json::{Value, json};
 
-fn bc() -> kube::api::ApiResource {
-    ar("build.openshift.io", "v1", "BuildConfig", "buildconfigs")
-}
-
-fn build() -> kube::api::ApiResource {
-    ar("build.openshift.io", "v1", "Build", "builds")
-}
-
 fn write_app(dir: &std::path::Path, dep: &str) {
     std::fs::write(
         dir.join("package.json"),
@@ -23,12 +15,6 @@ fn write_app(dir: &std::path::Path, dep: &str) {
     )
     .expect("write");
     std::fs::write(dir.join("server.js"), "console.log('hi');\n").expect("write");
-}
-
-async fn log_of(sim: &Sim, pod: &str) -> String {
-    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
-        kube::Api::namespaced(sim.client(), "default");
-    pods.logs(pod, &Default::default()).await.expect("pod log")
 }
 
 /// The dependencies installed in the image build `build` pushed.
@@ -40,16 +26,7 @@ async fn modules_of(sim: &Sim, name: &str) -> Vec<&'static str> {
         .unwrap_or_default();
     let reference =
         format!("image-registry.openshift-image-registry.svc:5000/default/app@{digest}");
-    let rt = sim.real_runtime().expect("real runtime");
-    let image = rt
-        .runtime()
-        .catalogue()
-        .get(&reference)
-        .expect("pushed image");
-    let fs = odo_sim::runtime::Vfs::new(
-        odo_sim::runtime::SharedTree::new(image.root.clone()),
-        vec![],
-    );
+    let fs = pushed_image_fs(sim, &reference);
     ["first-dep", "second-dep"]
         .into_iter()
         .filter(|d| fs.exists(&format!("/opt/app-root/src/node_modules/{d}/package.json")))
@@ -81,7 +58,7 @@ async fn two_builds(incremental: bool) -> (Sim, Value, String) {
     .await;
     sim.settle();
     assert_eq!(modules_of(&sim, "app-1").await, vec!["first-dep"]);
-    let first = log_of(&sim, "app-1-build").await;
+    let first = pod_log(&sim, "app-1-build").await;
     assert!(!first.contains("Saving build artifacts"), "{first}");
     // The app now depends on something else: build 2 installs only that.
     write_app(src.path(), "second-dep");
@@ -91,7 +68,7 @@ async fn two_builds(incremental: bool) -> (Sim, Value, String) {
         .expect("instantiate");
     sim.settle();
     let pod_ = get(&sim, &pod(), "default", "app-2-build").await;
-    let log = log_of(&sim, "app-2-build").await;
+    let log = pod_log(&sim, "app-2-build").await;
     (sim, pod_, log)
 }
 

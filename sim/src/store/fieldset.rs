@@ -7,7 +7,8 @@
 //! A leaf is what [`patch::fields_v1`](super::patch::fields_v1) ends a branch at: a scalar,
 //! an empty object or list, a list of scalars, or a list of objects without a merge key.
 //! Items of merge-keyed lists are named `k:{"<key>":<value>}` and found by that key; lists
-//! with two items under one key (invalid for the built-in types) use the first.
+//! with two items under one key (invalid for the built-in types) use the first; items
+//! without the key are not named.
 
 use serde_json::{Map, Value};
 
@@ -59,9 +60,10 @@ fn node(old: Option<&Value>, new: &Value, field: &str, top_meta: bool) -> Option
             let olds = old.and_then(Value::as_array);
             let mut out = Map::new();
             for item in items {
-                let id = item.get(key).unwrap_or(&Value::Null);
+                // Items without their key are unnamed (the built-in types require it).
+                let Some(id) = item.get(key) else { continue };
                 let name = item_name(key, id);
-                if out.contains_key(&name) || first_with(items, key, id).is_none() {
+                if out.contains_key(&name) {
                     continue;
                 }
                 let before = olds.and_then(|o| first_with(o, key, id));

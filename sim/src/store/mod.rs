@@ -747,22 +747,15 @@ fn set_managed_fields(
         e.get("manager").and_then(Value::as_str) == Some(manager.as_str())
             && e.get("operation").and_then(Value::as_str) == Some(operation)
     };
-    // What this write changed (an update's changes, a forced apply's conflicts), once.
-    let taken = old.map(|old| fieldset::changed(old, obj));
-    let fields = match (owned, old, &taken) {
-        (Owned::Apply(applied), _, _) => patch::fields_v1(applied),
-        (Owned::Update, Some(_), Some(changed)) => {
-            let before = entries
-                .iter()
-                .find(|e| same(e))
-                .and_then(|e| e.get("fieldsV1"));
-            Value::Object(fieldset::owned_after_update(changed.clone(), before, obj))
-        }
-        (Owned::Update, _, _) => patch::fields_v1(obj),
-    };
+    let before = entries
+        .iter()
+        .position(same)
+        .map(|i| entries.remove(i))
+        .and_then(|mut e| e.get_mut("fieldsV1").map(Value::take));
     entries.retain(|e| !same(e));
-    // Ownership moves: what this write changed is no longer the other managers', and
-    // nobody owns what is gone.
+    // What this write changed (an update's changes, a forced apply's conflicts) is no longer
+    // the other managers', and nobody owns what is gone.
+    let taken = old.map(|old| fieldset::changed(old, obj));
     if let Some(taken) = &taken {
         for e in &mut entries {
             let kept = fieldset::released(e.get("fieldsV1").unwrap_or(&Value::Null), taken, obj);
@@ -770,6 +763,13 @@ fn set_managed_fields(
         }
         entries.retain(|e| e["fieldsV1"].as_object().is_some_and(|m| !m.is_empty()));
     }
+    let fields = match (owned, taken) {
+        (Owned::Apply(applied), _) => patch::fields_v1(applied),
+        (Owned::Update, Some(changed)) => {
+            Value::Object(fieldset::owned_after_update(changed, before.as_ref(), obj))
+        }
+        (Owned::Update, None) => patch::fields_v1(obj),
+    };
     let empty = fields.as_object().is_none_or(serde_json::Map::is_empty);
     if !empty {
         // Built by hand: `json!` would serialize `fields` into a copy of itself.

@@ -58,6 +58,38 @@ pub fn rc() -> ApiResource {
 pub fn pod() -> ApiResource {
     ar("", "v1", "Pod", "pods")
 }
+/// BuildConfigs.
+pub fn bc() -> ApiResource {
+    ar("build.openshift.io", "v1", "BuildConfig", "buildconfigs")
+}
+/// Builds.
+pub fn build() -> ApiResource {
+    ar("build.openshift.io", "v1", "Build", "builds")
+}
+
+/// The log of a pod in `default`.
+pub async fn pod_log(sim: &Sim, name: &str) -> String {
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(sim.client(), "default");
+    pods.logs(name, &Default::default()).await.expect("pod log")
+}
+
+/// An image a build pushed into the catalogue, by its reference.
+pub fn pushed_image(sim: &Sim, reference: &str) -> std::sync::Arc<odo_sim::runtime::Image> {
+    let rt = sim.real_runtime().expect("real runtime");
+    rt.runtime()
+        .catalogue()
+        .get(reference)
+        .expect("pushed image")
+}
+
+/// The filesystem of an image a build pushed into the catalogue, by its reference.
+pub fn pushed_image_fs(sim: &Sim, reference: &str) -> odo_sim::runtime::Vfs {
+    let image = pushed_image(sim, reference);
+    odo_sim::runtime::Vfs::new(
+        odo_sim::runtime::SharedTree::new(image.root.clone()),
+        vec![],
+    )
+}
 
 /// A dynamic API for `res` in `ns` ("" for cluster-scoped resources).
 pub fn api(sim: &Sim, res: &ApiResource, ns: &str) -> Api<DynamicObject> {
