@@ -413,12 +413,20 @@ const ARTIFACTS_TAR: &str = "artifacts.tar";
 /// The annotation on a build recording the image an incremental build saves artifacts from.
 pub const PREVIOUS_IMAGE: &str = "openshift.io/build.previous-image";
 
+/// Whether a build is an incremental Source build.
+fn incremental(b: &Value) -> bool {
+    strategy_type(b) == "Source"
+        && b.pointer("/spec/strategy/sourceStrategy/incremental")
+            .and_then(Value::as_bool)
+            == Some(true)
+}
+
 /// The previous output image of an incremental Source build (set when the build pod is
 /// created, from the output ImageStreamTag's head); None for other builds.
 fn previous_output(b: &Value) -> Option<&str> {
-    b.pointer("/spec/strategy/sourceStrategy/incremental")
-        .and_then(Value::as_bool)
-        .filter(|i| *i && strategy_type(b) == "Source")?;
+    if !incremental(b) {
+        return None;
+    }
     b.pointer("/metadata/annotations")
         .and_then(|a| a.get(PREVIOUS_IMAGE))
         .and_then(Value::as_str)
@@ -427,9 +435,9 @@ fn previous_output(b: &Value) -> Option<&str> {
 
 /// The head image of an incremental build's output tag, when an earlier build pushed it.
 fn previous_image(w: &World<'_>, b: &Value) -> Option<String> {
-    b.pointer("/spec/strategy/sourceStrategy/incremental")
-        .and_then(Value::as_bool)
-        .filter(|i| *i && strategy_type(b) == "Source")?;
+    if !incremental(b) {
+        return None;
+    }
     let (ns, stream, tag) = output_tag(b)?;
     let is = cached(&w.cache().openshift.is, &(ns, stream))?;
     images::head_reference(&is, &tag)
