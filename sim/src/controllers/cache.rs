@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::pod_facts::OwnedPod;
 use crate::resources::TypeId;
 use crate::store::{EventType, LabelSelector, ObjKey, Store, StoreEvent, meta};
 
@@ -145,8 +146,8 @@ pub struct Cache {
     pub ep: Objects,
     /// EndpointSlices.
     pub eps: Objects,
-    /// controller owner UID -> keys of the pods it controls.
-    pods_by_owner: BTreeMap<String, BTreeSet<ObjKey>>,
+    /// controller owner UID -> the pods it controls, with their facts.
+    pods_by_owner: BTreeMap<String, BTreeMap<ObjKey, OwnedPod>>,
     /// controller owner UID -> keys of the ReplicaSets it controls.
     rs_by_owner: BTreeMap<String, BTreeSet<ObjKey>>,
     /// Pods without a controller, for adoption.
@@ -288,14 +289,15 @@ impl Cache {
 
     /// The pods a controller (by UID) owns.
     pub fn pods_of(&self, owner_uid: &str) -> Vec<Arc<Value>> {
+        self.owned_pods(owner_uid).map(|o| o.pod.clone()).collect()
+    }
+
+    /// The pods a controller (by UID) owns, with their facts, in key order.
+    pub fn owned_pods(&self, owner_uid: &str) -> impl Iterator<Item = &OwnedPod> {
         self.pods_by_owner
             .get(owner_uid)
-            .map(|keys| {
-                keys.iter()
-                    .filter_map(|k| self.pods.get(k).cloned())
-                    .collect()
-            })
-            .unwrap_or_default()
+            .into_iter()
+            .flat_map(BTreeMap::values)
     }
 
     /// The ReplicaSets a Deployment (by UID) owns.
@@ -417,7 +419,22 @@ impl Cache {
 
     fn observe_pod(&mut self, ev: &StoreEvent, old: Option<&Value>, new: Option<&Value>) {
         let key = put(&mut self.pods, ev);
-        index(&mut self.pods_by_owner, &key, old, new);
+        if let Some((_, _, uid)) = old.and_then(controller_of)
+            && let Some(pods) = self.pods_by_owner.get_mut(uid)
+        {
+            pods.remove(&key);
+            if pods.is_empty() {
+                self.pods_by_owner.remove(uid);
+            }
+        }
+        if let Some(n) = new
+            && let Some((_, _, uid)) = controller_of(n)
+        {
+            self.pods_by_owner
+                .entry(uid.to_string())
+                .or_default()
+                .insert(key.clone(), OwnedPod::new(ev.object.clone()));
+        }
         match new {
             Some(n) if controller_of(n).is_none() => {
                 self.orphan_pods.insert(key.clone());

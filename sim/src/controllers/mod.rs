@@ -15,6 +15,7 @@ pub(crate) mod endpoints;
 pub(crate) mod job;
 pub(crate) mod nodes;
 pub mod openshift;
+pub mod pod_facts;
 pub(crate) mod replicaset;
 pub(crate) mod volumes;
 

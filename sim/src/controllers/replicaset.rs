@@ -3,11 +3,13 @@
 //! delete the least valuable extra pods, and report replica counts in status.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::cache::{Work, selector_of};
-use super::{controller_ref, pod_ready, pod_ready_since, pod_terminal, write, write_status};
+use super::cache::{Cache, Work, selector_of};
+use super::pod_facts::{OwnedPod, PodFacts};
+use super::{controller_ref, write, write_status};
 use crate::cluster::{Timer, World};
 use crate::store::{DeleteOptions, ObjKey, WriteOptions, meta};
 
@@ -22,47 +24,50 @@ pub(crate) enum Flavor {
 
 const BURST: i64 = 500;
 
-fn active(p: &Value) -> bool {
-    !meta::is_deleting(p) && !pod_terminal(p)
+/// The replica counts of a ReplicaSet's status, from the pods it owns.
+struct Counts {
+    active: usize,
+    terminating: usize,
+    fully_labeled: usize,
+    ready: usize,
+    available: usize,
+    /// When the next Ready pod becomes available (minReadySeconds > 0).
+    next_available: Option<jiff::Timestamp>,
 }
 
-/// Sort key for deletion: lower goes first (unscheduled, pending, not ready, restarts, newer).
-fn deletion_rank(p: &Value) -> (u8, u8, u8, i64, std::cmp::Reverse<String>) {
-    let scheduled = p
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .is_some_and(|n| !n.is_empty());
-    let running = p.pointer("/status/phase").and_then(Value::as_str) == Some("Running");
-    let ready = pod_ready(p);
-    let restarts: i64 = p
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .map(|cs| {
-            cs.iter()
-                .filter_map(|c| c.get("restartCount")?.as_i64())
-                .sum()
-        })
-        .unwrap_or(0);
-    (
-        u8::from(scheduled),
-        u8::from(running),
-        u8::from(ready),
-        -restarts,
-        std::cmp::Reverse(meta::meta_str(p, "creationTimestamp").to_string() + meta::name(p)),
-    )
-}
-
-/// Whether a ready pod has been ready for `min_ready` seconds at `now`.
-pub(crate) fn available(p: &Value, min_ready: i64, now: jiff::Timestamp) -> bool {
-    if min_ready <= 0 {
-        return pod_ready(p);
+/// Counts the owned pods from their facts, without reading the pods themselves.
+fn count_owned(
+    c: &Cache,
+    uid: &str,
+    labels: &serde_json::Map<String, Value>,
+    min_ready: i64,
+    now: jiff::Timestamp,
+) -> Counts {
+    let mut n = Counts {
+        active: 0,
+        terminating: 0,
+        fully_labeled: 0,
+        ready: 0,
+        available: 0,
+        next_available: None,
+    };
+    for o in c.owned_pods(uid) {
+        let f = &o.facts;
+        n.terminating += usize::from(f.deleting);
+        if !f.active() {
+            continue;
+        }
+        n.active += 1;
+        n.fully_labeled += usize::from(f.has_labels(labels));
+        n.ready += usize::from(f.ready());
+        if f.available(min_ready, now) {
+            n.available += 1;
+        } else if let Some(since) = f.ready_since {
+            let at = crate::clock::after(since, Duration::from_secs(min_ready.unsigned_abs()));
+            n.next_available = Some(n.next_available.map_or(at, |t| t.min(at)));
+        }
     }
-    pod_ready_since(p).is_some_and(|since| {
-        crate::clock::after(
-            since,
-            std::time::Duration::from_secs(min_ready.max(0) as u64),
-        ) <= now
-    })
+    n
 }
 
 pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
@@ -90,7 +95,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
     if !deleting {
         let orphans = w.cache().orphan_pods_in(&key.0);
         for p in orphans {
-            if !active(&p) || !selector.matches(&p) {
+            if !PodFacts::of(&p).active() || !selector.matches(&p) {
                 continue;
             }
             let mut np = (*p).clone();
@@ -106,25 +111,32 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
             }
         }
     }
-    let owned = w.cache().pods_of(&uid);
-    let mut pods = Vec::new();
-    for p in owned {
-        if selector.matches(&p) {
-            pods.push(p);
-        } else if !meta::is_deleting(&p) {
-            let mut np = (*p).clone();
-            if let Some(refs) = np["metadata"]["ownerReferences"].as_array_mut() {
-                refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
+    // Release owned pods that stopped matching; count the active ones that match.
+    let (released, active_count) = {
+        let c = w.cache();
+        let mut released = Vec::new();
+        let mut active_count = 0_i64;
+        for o in c.owned_pods(&uid) {
+            if selector.matches_sorted(&o.facts.labels) {
+                active_count += i64::from(o.facts.active());
+            } else if !o.facts.deleting {
+                released.push(o.pod.clone());
             }
-            write(w, w.kinds.pod, np);
         }
+        (released, active_count)
+    };
+    for p in released {
+        let mut np = (*p).clone();
+        if let Some(refs) = np["metadata"]["ownerReferences"].as_array_mut() {
+            refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
+        }
+        write(w, w.kinds.pod, np);
     }
     let replicas = obj
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
-    let act: Vec<&Arc<Value>> = pods.iter().filter(|p| active(p)).collect();
-    let diff = replicas - act.len() as i64;
+    let diff = replicas - active_count;
     if !deleting && diff > 0 {
         let n = diff.min(BURST);
         let template = obj.pointer("/spec/template").cloned().unwrap_or_default();
@@ -138,19 +150,29 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
             });
         }
     } else if diff < 0 {
-        let mut victims: Vec<&Arc<Value>> = act.clone();
-        victims.sort_by_key(|p| deletion_rank(p));
-        for p in victims.into_iter().take((-diff) as usize) {
+        let victims: Vec<Arc<Value>> = {
+            let c = w.cache();
+            let mut act: Vec<&OwnedPod> = c
+                .owned_pods(&uid)
+                .filter(|o| o.facts.active() && selector.matches_sorted(&o.facts.labels))
+                .collect();
+            act.sort_by(|a, b| a.deletion_rank().cmp(&b.deletion_rank()));
+            act.into_iter()
+                .take(diff.unsigned_abs().try_into().unwrap_or(usize::MAX))
+                .map(|o| o.pod.clone())
+                .collect()
+        };
+        for p in victims {
             if let Some(pt) = w.kinds.pod
                 && w.store
-                    .delete(pt, &key.0, meta::name(p), &DeleteOptions::default())
+                    .delete(pt, &key.0, meta::name(&p), &DeleteOptions::default())
                     .is_ok()
             {
                 w.event(
                     &obj,
                     false,
                     "SuccessfulDelete",
-                    format!("Deleted pod: {}", meta::name(p)),
+                    format!("Deleted pod: {}", meta::name(&p)),
                     controller_name(flavor),
                 );
             }
@@ -165,9 +187,6 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
         }
     };
     let Some(obj) = obj else { return };
-    let owned = w.cache().pods_of(&uid);
-    let terminating = owned.iter().filter(|p| meta::is_deleting(p)).count();
-    let pods: Vec<Arc<Value>> = owned.into_iter().filter(|p| active(p)).collect();
     let labels = obj
         .pointer("/spec/template/metadata/labels")
         .and_then(Value::as_object)
@@ -177,47 +196,28 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
         .pointer("/spec/minReadySeconds")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    let fully = pods
-        .iter()
-        .filter(|p| {
-            let pl = p.pointer("/metadata/labels").and_then(Value::as_object);
-            labels
-                .iter()
-                .all(|(k, v)| pl.and_then(|m| m.get(k)) == Some(v))
-        })
-        .count();
-    let ready = pods.iter().filter(|p| pod_ready(p)).count();
-    let avail = pods
-        .iter()
-        .filter(|p| available(p, min_ready, w.now))
-        .count();
-    if avail < ready && min_ready > 0 {
+    let counts = count_owned(&w.cache(), &uid, &labels, min_ready, w.now);
+    if counts.available < counts.ready
+        && let Some(t) = counts.next_available
+    {
         // Recheck when the next pod becomes available.
-        let next = pods
-            .iter()
-            .filter_map(|p| pod_ready_since(p))
-            .map(|s| crate::clock::after(s, std::time::Duration::from_secs(min_ready as u64)))
-            .filter(|t| *t > w.now)
-            .min();
-        if let Some(t) = next {
-            w.at_instant(
-                t,
-                Timer::Work(match flavor {
-                    Flavor::ReplicaSet => Work::ReplicaSet(key.clone()),
-                    Flavor::ReplicationController => Work::ReplicationController(key.clone()),
-                }),
-            );
-        }
+        w.at_instant(
+            t,
+            Timer::Work(match flavor {
+                Flavor::ReplicaSet => Work::ReplicaSet(key.clone()),
+                Flavor::ReplicationController => Work::ReplicationController(key.clone()),
+            }),
+        );
     }
     let mut status = json!({
-        "replicas": pods.len(),
-        "fullyLabeledReplicas": fully,
-        "readyReplicas": ready,
-        "availableReplicas": avail,
+        "replicas": counts.active,
+        "fullyLabeledReplicas": counts.fully_labeled,
+        "readyReplicas": counts.ready,
+        "availableReplicas": counts.available,
         "observedGeneration": obj.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
     });
     if flavor == Flavor::ReplicaSet {
-        status["terminatingReplicas"] = json!(terminating);
+        status["terminatingReplicas"] = json!(counts.terminating);
     }
     if let Some(m) = status.as_object_mut() {
         for f in [

@@ -33,17 +33,15 @@ pub struct LabelSelector {
     requirements: Vec<Requirement>,
 }
 
-fn label_of<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
-    obj.get("metadata")?.get("labels")?.get(key)?.as_str()
-}
-
 impl Requirement {
-    fn matches_labels(&self, get: &dyn Fn(&str) -> Option<String>) -> bool {
+    /// `get` looks a label up by key, borrowing its value (no copy per check: selectors
+    /// are matched against every pod a controller owns on each reconcile).
+    fn matches_labels<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
         match self {
-            Self::Equals(k, v) => get(k).as_deref() == Some(v.as_str()),
-            Self::NotEquals(k, v) => get(k).as_deref() != Some(v.as_str()),
-            Self::In(k, set) => get(k).is_some_and(|v| set.contains(&v)),
-            Self::NotIn(k, set) => get(k).is_none_or(|v| !set.contains(&v)),
+            Self::Equals(k, v) => get(k) == Some(v.as_str()),
+            Self::NotEquals(k, v) => get(k) != Some(v.as_str()),
+            Self::In(k, set) => get(k).is_some_and(|v| set.contains(v)),
+            Self::NotIn(k, set) => get(k).is_none_or(|v| !set.contains(v)),
             Self::Exists(k) => get(k).is_some(),
             Self::DoesNotExist(k) => get(k).is_none(),
         }
@@ -206,14 +204,27 @@ impl LabelSelector {
 
     /// Whether an object's labels satisfy every requirement.
     pub fn matches(&self, obj: &Value) -> bool {
-        let get = |k: &str| label_of(obj, k).map(str::to_string);
-        self.requirements.iter().all(|r| r.matches_labels(&get))
+        let labels = obj.get("metadata").and_then(|m| m.get("labels"));
+        let get = |k: &str| labels?.get(k)?.as_str();
+        self.requirements.iter().all(|r| r.matches_labels(get))
+    }
+
+    /// Whether a label list sorted by key (as the controllers' cache keeps a pod's
+    /// labels) satisfies every requirement.
+    pub fn matches_sorted(&self, labels: &[(Box<str>, Box<str>)]) -> bool {
+        let get = |k: &str| {
+            labels
+                .binary_search_by(|(lk, _)| (**lk).cmp(k))
+                .ok()
+                .map(|i| &*labels[i].1)
+        };
+        self.requirements.iter().all(|r| r.matches_labels(get))
     }
 
     /// Whether a plain label map satisfies every requirement.
     pub fn matches_labels(&self, labels: &serde_json::Map<String, Value>) -> bool {
-        let get = |k: &str| labels.get(k).and_then(Value::as_str).map(str::to_string);
-        self.requirements.iter().all(|r| r.matches_labels(&get))
+        let get = |k: &str| labels.get(k).and_then(Value::as_str);
+        self.requirements.iter().all(|r| r.matches_labels(get))
     }
 }
 
