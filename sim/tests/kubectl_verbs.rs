@@ -184,6 +184,15 @@ fn discovery_openapi_and_explain() {
     let replicas = k.ok(&["explain", "deployment.spec.replicas"]);
     assert!(replicas.contains("GROUP:      apps"), "{replicas}");
     assert!(replicas.contains("FIELD: replicas <integer>"), "{replicas}");
+    // /version, as `kubectl version` reads it.
+    let version: Value = serde_json::from_str(&k.ok(&["version", "-o", "json"])).expect("JSON");
+    assert_eq!(version["serverVersion"]["major"], "1", "{version}");
+    assert!(
+        version["serverVersion"]["gitVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("v1.")),
+        "{version}"
+    );
     let bad = k.run(&["explain", "pod.spec.nosuchfield"]);
     assert!(!bad.ok);
     assert!(
@@ -937,13 +946,76 @@ fn delete_cascades_and_wait() {
         "{orphan}"
     );
 
-    // Foreground and background: the dependents go with the owner.
+    // Foreground: kubectl asks for it, so the owner waits (deletionTimestamp and the
+    // foregroundDeletion finalizer) while a dependent, held by its own finalizer, is deleted
+    // first; `--wait` returns only once the owner is gone.
     k.ok(&["apply", "-f", &manifest]);
     let uid = k.ok(&["get", "deploy", "web", "-o", "jsonpath={.metadata.uid}"]);
-    let rs2 = k.write("rs2.yaml", &rs("web-2", &uid));
+    let rs2 = k.write(
+        "rs2.yaml",
+        &rs("web-2", &uid).replace(
+            "  ownerReferences:",
+            "  finalizers: [example.com/hold]\n  ownerReferences:",
+        ),
+    );
     k.ok(&["create", "-f", &rs2]);
-    let out = k.ok(&["delete", "deploy", "web", "--cascade=foreground", "--wait"]);
-    assert_eq!(out.trim(), "deployment.apps \"web\" deleted");
+    let mut waiter = k
+        .command(&[
+            "delete",
+            "deploy",
+            "web",
+            "--cascade=foreground",
+            "--wait",
+            "--timeout=20s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn kubectl delete --wait");
+    let held = (0..100)
+        .find_map(|_| {
+            let d = k.json(&["get", "deploy", "web"]);
+            if d["metadata"]["deletionTimestamp"].is_string() {
+                return Some(d);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            None
+        })
+        .expect("the Deployment is being deleted");
+    assert_eq!(
+        held["metadata"]["finalizers"],
+        json!(["foregroundDeletion"]),
+        "{held}"
+    );
+    let dependent = k.json(&["get", "rs", "web-2"]);
+    assert!(
+        dependent["metadata"]["deletionTimestamp"].is_string(),
+        "{dependent}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        waiter.try_wait().expect("kubectl delete").is_none(),
+        "delete --wait returned while the owner still exists"
+    );
+    k.ok(&[
+        "patch",
+        "rs",
+        "web-2",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ]);
+    let out = waiter.wait_with_output().expect("kubectl delete --wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "deployment.apps \"web\" deleted"
+    );
+    assert!(!k.run(&["get", "deploy", "web"]).ok);
     let gone = k.run(&["get", "rs", "web-2"]);
     assert!(
         !gone.ok && gone.stderr.contains("replicasets.apps \"web-2\" not found"),
@@ -1125,6 +1197,26 @@ fn get_pods_prints_each_state() {
             .unwrap_or_default()
             .ends_with("LABELS"),
         "{labels}"
+    );
+    // Field selectors on what the pods' status and spec say.
+    let names = |sel: &str| {
+        k.ok(&["get", "pods", "--field-selector", sel, "-o", "name"])
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names("status.phase=Running"),
+        ["pod/crashing", "pod/running", "pod/terminating"]
+    );
+    assert_eq!(
+        names("status.phase!=Running,spec.nodeName=sim-node-1"),
+        ["pod/completed", "pod/init-failed", "pod/init-running"]
+    );
+    let bad = k.run(&["get", "pods", "--field-selector", "spec.image=busybox"]);
+    assert!(
+        !bad.ok && bad.stderr.contains("field label not supported: spec.image"),
+        "{bad}"
     );
     let all_ns = k.ok(&["get", "pods", "-A"]);
     assert!(all_ns.starts_with("NAMESPACE   NAME "), "{all_ns}");

@@ -400,6 +400,35 @@ async fn port_forward_reaches_a_listening_server() {
     ));
 }
 
+/// An image outside the catalogue with no command: its unknown entrypoint is taken to be a
+/// server, which listens on the container's declared TCP ports until stopped.
+#[tokio::test]
+async fn an_unknown_image_without_a_command_serves_its_ports() {
+    let sim = sim();
+    let pods = create(
+        &sim,
+        pod(
+            "web",
+            json!([{"name": "nginx", "image": "nginx:1.27",
+                    "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}]}]),
+        ),
+    )
+    .await;
+    sim.advance(Duration::from_secs(3));
+    let p = get(&pods, "web").await;
+    assert_eq!(p["status"]["phase"], "Running", "{p}");
+    assert_eq!(log_text(&sim, &id(&p, "nginx", 0)), "serving on 80\n");
+    let uid = p["metadata"]["uid"].as_str().expect("uid");
+    assert!(
+        sim.container_runtime().connect(uid, 80).is_ok(),
+        "80 listens"
+    );
+    assert!(matches!(
+        sim.container_runtime().connect(uid, 53),
+        Err(StreamError::PortClosed(_))
+    ));
+}
+
 #[tokio::test]
 async fn a_restart_keeps_the_empty_dir_and_resets_the_writable_layer() {
     let sim = sim();

@@ -1,14 +1,16 @@
 //! What containers see of their pod on the simulated kubelet with the real runtime:
 //! `resourceFieldRef` values (env and downwardAPI files) with divisors and the real defaults,
-//! read-only configMap/secret/downwardAPI/projected volumes, hostPath data per node, and the
-//! `FailedMount` event of a volume that cannot be set up.
+//! read-only configMap/secret/downwardAPI/projected volumes, hostPath data per node, the
+//! `FailedMount` event of a volume that cannot be set up, and the pod's identity (`hostname`,
+//! `id`, `env`) and cluster DNS (`nslookup`, `getent`: Services, headless Services, pods by
+//! hostname and subdomain).
 
 use std::time::Duration;
 
 mod kubelet_support;
 use kubelet_support::{create, get};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod, Secret, Service};
 use kube::api::{Api, ListParams};
 use odo_sim::Sim;
 use odo_sim::kubelet::ContainerId;
@@ -211,6 +213,8 @@ for d in /cfg /sec /info /proj /data; do
   err=$(mkdir $d/sub 2>&1); echo "mkdir $d: $? ${err##*: }"
 done
 cat /cfg/app.conf /sec/token; echo; cat /info/name; echo
+# The projected volume holds both sources.
+cat /proj/app.conf /proj/token; echo
 "#;
     let p = run_to_completion(
         &sim,
@@ -251,7 +255,7 @@ cat /cfg/app.conf /sec/token; echo; cat /info/name; echo
     }
     // The emptyDir beside them is writable (its first file is the `new` just made).
     want.push_str("touch /data: 0 \nwrite /data/new: 0 \nrm /data/new: 0 \nmkdir /data: 0 \n");
-    want.push_str("port=8080\nt0k3n\nro\n");
+    want.push_str("port=8080\nt0k3n\nro\nport=8080\nt0k3n\n");
     assert_eq!(log, want);
 }
 
@@ -332,4 +336,79 @@ async fn a_volume_that_cannot_be_mounted_is_a_failed_mount_event() {
     sim.advance(Duration::from_secs(60));
     let p = get(&pods, "no-cm").await;
     assert_eq!(p["status"]["phase"], "Running", "{p:#}");
+}
+
+#[tokio::test]
+async fn containers_see_their_identity_and_resolve_services_and_pods() {
+    let sim = sim(1);
+    // A pod with hostname/subdomain behind the headless Service of that name, and a ClusterIP
+    // Service.
+    let pods = create::<Pod>(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db-0", "labels": {"app": "db"}},
+               "spec": {"hostname": "db-0", "subdomain": "db",
+                        "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}}),
+    )
+    .await;
+    let svcs = create::<Service>(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db"},
+               "spec": {"clusterIP": "None", "selector": {"app": "db"}, "ports": [{"port": 5432}]}}),
+    )
+    .await;
+    create::<Service>(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+               "spec": {"ports": [{"port": 80}]}}),
+    )
+    .await;
+    sim.advance(Duration::from_secs(5));
+    let db_ip = get(&pods, "db-0").await["status"]["podIP"]
+        .as_str()
+        .expect("db-0 has an IP")
+        .to_string();
+    let web_ip = svcs
+        .get("web")
+        .await
+        .expect("web")
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .expect("cluster IP");
+    let script = r#"
+hostname; echo "$HOSTNAME"; hostname -i
+id; id -u; id -g; id -un; whoami
+env -i A=1 'B=two words' env
+env -i X=y printenv X; env -i printenv HOME; echo "env:$?"
+nslookup web
+getent hosts db
+getent hosts db-0.db
+getent hosts db-0.db.default.svc.cluster.local
+getent hosts web.default
+nslookup nosuch; echo "nslookup:$?"
+getent hosts nosuch; echo "getent:$?"
+"#;
+    let client = run_to_completion(
+        &sim,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
+               "spec": {"restartPolicy": "Never",
+                        "securityContext": {"runAsUser": 65534, "runAsGroup": 65534},
+                        "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", script]}]}}),
+    )
+    .await;
+    let client_ip = client["status"]["podIP"].as_str().expect("client IP");
+    let fqdn_db = "db-0.db.default.svc.cluster.local";
+    let want = format!(
+        "client\nclient\n{client_ip}\n\
+         uid=65534(nobody) gid=65534(nobody) groups=65534(nobody)\n65534\n65534\nnobody\nnobody\n\
+         A=1\nB=two words\n\
+         y\nenv:1\n\
+         Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nName:\tweb.default.svc.cluster.local\nAddress: {web_ip}\n\n\
+         {db_ip:<15} db.default.svc.cluster.local\n\
+         {db_ip:<15} {fqdn_db}\n\
+         {db_ip:<15} {fqdn_db}\n\
+         {web_ip:<15} web.default.svc.cluster.local\n\
+         Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n** server can't find nosuch.default.svc.cluster.local: NXDOMAIN\n\nnslookup:1\n\
+         getent:2\n"
+    );
+    assert_eq!(log_of(&sim, &client, "c"), want);
 }

@@ -212,6 +212,7 @@ async fn odo_pod_runs_end_to_end_and_survives_replacement() {
         "bin/assemble-and-restart",
         "bin/run",
         "conf/supervisor.conf",
+        "language-scripts/nodejs-14/run",
     ] {
         assert!(
             shared_files.contains(&f.to_string()),

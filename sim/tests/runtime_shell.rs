@@ -166,6 +166,11 @@ fn cases() -> Vec<Case> {
         ok("echo a:b:c | (IFS=:; read x y z; echo $y)", "b\n"),
         ok("echo zip | gzip | gzip -d", "zip\n"),
         ok("echo -n no-newline", "no-newline"),
+        ok("env -i A=1 'B=two words' env", "A=1\nB=two words\n"),
+        ok(
+            "X=outer; env -i X=inner sh -c 'echo $X'; env -i printenv X; echo $?",
+            "inner\n1\n",
+        ),
         ok("x=$(false); echo $?", "1\n"),
         ok(
             "echo a > f1; cp f1 f2; mv f2 f3; ls; rm f1 f3; ls | wc -l",

@@ -19,8 +19,10 @@ pub trait Host: Send + Sync {
     /// A future that completes once `d` of virtual time has passed.
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()>;
     /// Resolves `name` as seen from a pod in `namespace`: `svc`, `svc.ns`, `svc.ns.svc`,
-    /// `svc.ns.svc.cluster.local`, pod hostnames. `None` means NXDOMAIN.
-    fn resolve(&self, name: &str, namespace: &str) -> Option<Vec<Ipv4Addr>>;
+    /// `svc.ns.svc.cluster.local`, pod hostnames. Returns the name that answered (the fully
+    /// qualified one the search list reached, which `nslookup` and `getent` print) and its
+    /// addresses; `None` means NXDOMAIN.
+    fn resolve(&self, name: &str, namespace: &str) -> Option<(String, Vec<Ipv4Addr>)>;
 }
 
 /// A deterministic [`Host`] for tests: time starts at a fixed instant; DNS answers from a table.
@@ -143,10 +145,10 @@ impl Host for TestHost {
         })
     }
 
-    fn resolve(&self, name: &str, namespace: &str) -> Option<Vec<Ipv4Addr>> {
+    fn resolve(&self, name: &str, namespace: &str) -> Option<(String, Vec<Ipv4Addr>)> {
         let s = self.state();
         dns_candidates(name, namespace)
             .into_iter()
-            .find_map(|c| s.names.get(&c).cloned())
+            .find_map(|c| s.names.get(&c).cloned().map(|ips| (c, ips)))
     }
 }

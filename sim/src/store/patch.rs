@@ -676,6 +676,38 @@ mod tests {
     }
 
     #[test]
+    fn strategic_merge_keys_of_ports_mounts_and_volumes() {
+        let mut doc = json!({"spec": {"containers": [{"name": "a",
+            "ports": [{"containerPort": 80, "name": "http"}, {"containerPort": 443}],
+            "volumeMounts": [{"name": "v1", "mountPath": "/a"}, {"name": "v2", "mountPath": "/b"}]}],
+            "volumes": [{"name": "v1", "emptyDir": {}}, {"name": "v2", "emptyDir": {}}]}});
+        strategic_merge(
+            &mut doc,
+            &json!({"spec": {"containers": [{"name": "a",
+                "ports": [{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 8080}],
+                "volumeMounts": [{"mountPath": "/b", "readOnly": true}, {"mountPath": "/a", "$patch": "delete"}]}],
+                "volumes": [{"name": "v2", "configMap": {"name": "c"}}]}}),
+        );
+        assert_eq!(
+            doc,
+            json!({"spec": {"containers": [{"name": "a",
+                "ports": [{"containerPort": 80, "name": "http", "protocol": "TCP"}, {"containerPort": 443}, {"containerPort": 8080}],
+                "volumeMounts": [{"name": "v2", "mountPath": "/b", "readOnly": true}]}],
+                "volumes": [{"name": "v1", "emptyDir": {}}, {"name": "v2", "emptyDir": {}, "configMap": {"name": "c"}}]}})
+        );
+        // A Service's ports merge by port.
+        let mut svc = json!({"spec": {"ports": [{"port": 80, "targetPort": 8080}]}});
+        strategic_merge(
+            &mut svc,
+            &json!({"spec": {"ports": [{"port": 80, "name": "web"}, {"port": 81}]}}),
+        );
+        assert_eq!(
+            svc,
+            json!({"spec": {"ports": [{"port": 80, "targetPort": 8080, "name": "web"}, {"port": 81}]}})
+        );
+    }
+
+    #[test]
     fn strategic_directives() {
         let mut doc =
             json!({"a": {"x": 1, "y": 2}, "b": [1, 2], "metadata": {"finalizers": ["f1"]}});

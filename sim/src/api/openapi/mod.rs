@@ -24,7 +24,9 @@ use crate::resources::{Registry, ResourceType};
 use crate::store::Store;
 
 /// Serves `/openapi/<rest>` as JSON (the protobuf encodings are not served: a client that
-/// accepts only those gets a 406 and falls back to JSON or its compiled-in types).
+/// accepts only those gets a 406; most fall back to JSON or their compiled-in types, but
+/// client-go's Swagger 2.0 reader, as in `kubectl explain --output=plaintext-openapiv2`,
+/// asks for protobuf only and fails).
 pub(crate) fn respond(
     store: &Store,
     rest: &str,

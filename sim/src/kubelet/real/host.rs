@@ -160,21 +160,21 @@ impl Host for SimHost {
         })
     }
 
-    fn resolve(&self, name: &str, namespace: &str) -> Option<Vec<Ipv4Addr>> {
+    fn resolve(&self, name: &str, namespace: &str) -> Option<(String, Vec<Ipv4Addr>)> {
         let name = name.trim_end_matches('.');
         if let Ok(ip) = name.parse::<Ipv4Addr>() {
-            return Some(vec![ip]);
+            return Some((name.to_string(), vec![ip]));
         }
         if name == "localhost" {
-            return Some(vec![Ipv4Addr::LOCALHOST]);
+            return Some((name.to_string(), vec![Ipv4Addr::LOCALHOST]));
         }
         if let Some((h, ip)) = &self.me
             && h == name
         {
-            return Some(vec![*ip]);
+            return Some((name.to_string(), vec![*ip]));
         }
         dns_candidates(name, namespace)
-            .iter()
-            .find_map(|c| self.shared.lookup(c))
+            .into_iter()
+            .find_map(|c| self.shared.lookup(&c).map(|ips| (c, ips)))
     }
 }

@@ -219,8 +219,9 @@ impl RealRuntime {
         let pod = req.pod;
         let spec: PodSpec = serde_json::from_value(pod.get("spec").cloned().unwrap_or_default())
             .map_err(|e| config_error(format!("pod {}: invalid spec: {e}", id.pod)))?;
-        let c: Container = serde_json::from_value(req.container.clone())
+        let mut c: Container = serde_json::from_value(req.container.clone())
             .map_err(|e| config_error(format!("container {}: invalid spec: {e}", id.container)))?;
+        effective_security_context(&mut c, &spec);
         let ip = req.pod_ip.parse().ok();
         let hostname = spec.hostname.clone().unwrap_or_else(|| id.pod.clone());
         let info = PodInfo {
@@ -576,5 +577,20 @@ impl ContainerRuntime for RealRuntime {
         port: u16,
     ) -> Result<tokio::io::DuplexStream, super::streams::StreamError> {
         streams::connect(self, pod_uid, port)
+    }
+}
+
+/// The pod's `securityContext` user and group apply to each container that does not set its
+/// own (the kubelet's effective security context).
+fn effective_security_context(c: &mut Container, spec: &PodSpec) {
+    let Some(pod_sc) = &spec.security_context else {
+        return;
+    };
+    let sc = c.security_context.get_or_insert_with(Default::default);
+    if sc.run_as_user.is_none() {
+        sc.run_as_user = pod_sc.run_as_user;
+    }
+    if sc.run_as_group.is_none() {
+        sc.run_as_group = pod_sc.run_as_group;
     }
 }

@@ -140,38 +140,71 @@ pub async fn hostname(p: Proc) -> i32 {
     0
 }
 
-fn user_name(uid: u32) -> String {
-    if uid == 0 {
-        "root".into()
-    } else {
-        uid.to_string()
-    }
+/// The name of id `id` in the container's `/etc/passwd` (users) or `/etc/group` (groups), as
+/// the real tools look it up: `None` when the file or the entry is missing.
+fn name_of(p: &Proc, file: &str, id: u32) -> Option<String> {
+    let text = p.sys.fs.read(file).ok()?;
+    String::from_utf8_lossy(&text).lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let num: u32 = fields.nth(1)?.parse().ok()?;
+        (num == id && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
-/// `id [-u|-g|-n]`.
+/// `ID(NAME)`, or the bare number when the id has no name (as `id` prints it).
+fn with_name(id: u32, name: Option<String>) -> String {
+    name.map_or_else(|| id.to_string(), |n| format!("{id}({n})"))
+}
+
+/// `id [-u|-g] [-n]`, names from the container's `/etc/passwd` and `/etc/group`.
 pub async fn id(p: Proc) -> i32 {
     let (uid, gid) = (p.sys.ctx.identity.uid, p.sys.ctx.identity.gid);
-    let arg = p.argv.get(1).map(String::as_str);
-    let out = match arg {
-        Some("-u") => uid.to_string(),
-        Some("-g") => gid.to_string(),
-        Some("-un") | Some("-nu") => user_name(uid),
-        _ => format!(
-            "uid={uid}({}) gid={gid}({}) groups={gid}({})",
-            user_name(uid),
-            user_name(gid),
-            user_name(gid)
-        ),
+    let flags: String = p.argv[1..]
+        .iter()
+        .filter_map(|a| a.strip_prefix('-'))
+        .collect();
+    let (user, group) = (
+        name_of(&p, "/etc/passwd", uid),
+        name_of(&p, "/etc/group", gid),
+    );
+    let name = flags.contains('n');
+    let out = if flags.contains('u') {
+        if !name {
+            uid.to_string()
+        } else if let Some(u) = user {
+            u
+        } else {
+            p.err(format!("cannot find name for user ID {uid}"));
+            return 1;
+        }
+    } else if flags.contains('g') {
+        if !name {
+            gid.to_string()
+        } else if let Some(g) = group {
+            g
+        } else {
+            p.err(format!("cannot find name for group ID {gid}"));
+            return 1;
+        }
+    } else {
+        let g = with_name(gid, group);
+        format!("uid={} gid={g} groups={g}", with_name(uid, user))
     };
     p.io.stdout.print(&format!("{out}\n"));
     0
 }
 
-/// `whoami`.
+/// `whoami`: the user's name from `/etc/passwd`.
 pub async fn whoami(p: Proc) -> i32 {
-    p.io.stdout
-        .print(&format!("{}\n", user_name(p.sys.ctx.identity.uid)));
-    0
+    let uid = p.sys.ctx.identity.uid;
+    if let Some(name) = name_of(&p, "/etc/passwd", uid) {
+        p.io.stdout.print(&format!("{name}\n"));
+        0
+    } else {
+        p.err(format!("cannot find name for user ID {uid}"));
+        1
+    }
 }
 
 /// `uname [-a|-s|-r|-m|-n]`.
@@ -203,16 +236,7 @@ pub async fn nslookup(p: Proc) -> i32 {
         "Server:\t\t{DNS_SERVER}\nAddress:\t{DNS_SERVER}:53\n\n"
     ));
     match p.sys.host.resolve(name, &ns) {
-        Some(ips) if !ips.is_empty() => {
-            let fqdn = if name.contains('.') && name.ends_with("cluster.local") {
-                name.clone()
-            } else if name.matches('.').count() == 1 {
-                format!("{name}.svc.cluster.local")
-            } else if name.contains('.') {
-                format!("{name}.cluster.local")
-            } else {
-                format!("{name}.{ns}.svc.cluster.local")
-            };
+        Some((fqdn, ips)) if !ips.is_empty() => {
             let mut s = String::new();
             for ip in ips {
                 s.push_str(&format!("Name:\t{fqdn}\nAddress: {ip}\n\n"));
@@ -239,11 +263,12 @@ pub async fn getent(p: Proc) -> i32 {
         p.err(format!("Unknown database: {db}"));
         return 1;
     }
+    // Like glibc: one line per address, with the canonical (fully qualified) name.
     match p.sys.host.resolve(name, &p.sys.ctx.identity.namespace) {
-        Some(ips) if !ips.is_empty() => {
+        Some((fqdn, ips)) if !ips.is_empty() => {
             let mut s = String::new();
             for ip in ips {
-                s.push_str(&format!("{ip:<15} {name}\n"));
+                s.push_str(&format!("{ip:<15} {fqdn}\n"));
             }
             p.io.stdout.print(&s);
             0
@@ -313,7 +338,14 @@ pub async fn kill(p: Proc) -> i32 {
 /// `ps` (busybox layout: PID USER TIME COMMAND).
 pub async fn ps(p: Proc) -> i32 {
     let mut s = String::from("PID   USER     TIME  COMMAND\n");
-    let user = user_name(p.sys.ctx.identity.uid);
+    // The USER column: root by name, other users by number (the simulated ps does not read
+    // /etc/passwd).
+    let uid = p.sys.ctx.identity.uid;
+    let user = if uid == 0 {
+        "root".to_string()
+    } else {
+        uid.to_string()
+    };
     for pr in p.sys.ctx.processes() {
         s.push_str(&format!("{:>5} {:<8} 0:00 {}\n", pr.pid, user, pr.cmdline));
     }
