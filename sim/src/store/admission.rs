@@ -807,10 +807,13 @@ pub(super) fn on_create(inner: &mut Inner, rt: &ResourceType, obj: &mut Value) -
     local_image_lookup(inner, rt, obj);
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Pod") => {
+            let mut qos = "BestEffort";
             if let Some(spec) = obj.get_mut("spec") {
                 default_pod_spec(spec);
+                super::qos::default_requests_from_limits(spec);
+                qos = super::qos::qos_class(spec)?;
             }
-            obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+            obj["status"] = json!({"phase": "Pending", "qosClass": qos});
         }
         ("", "Namespace") => {
             obj["spec"] = json!({"finalizers": ["kubernetes"]});
@@ -881,6 +884,7 @@ pub(super) fn on_update(
         ("", "Pod") => {
             if let Some(spec) = obj.get_mut("spec") {
                 default_pod_spec(spec);
+                super::qos::default_requests_from_limits(spec);
             }
         }
         ("", "ReplicationController")

@@ -15,6 +15,7 @@ pub mod meta;
 pub mod nodes;
 pub mod patch;
 pub mod persist;
+mod qos;
 pub mod selector;
 pub mod watch;
 
