@@ -2,7 +2,7 @@
 //! schema checks against the k8s-openapi types, defaulting, kind-specific validation,
 //! immutable fields, ClusterIP and NodePort allocation, and registration of CRDs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -401,6 +401,7 @@ fn validate_service(obj: &Value, old: Option<&Arc<Value>>, causes: &mut Vec<Caus
         causes.push(Cause::required("spec.ports"));
     }
     let mut seen = BTreeSet::new();
+    let mut node_ports = BTreeSet::new();
     for (i, p) in ports.iter().enumerate() {
         let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
         if !(1..=65535).contains(&port) {
@@ -424,14 +425,34 @@ fn validate_service(obj: &Value, old: Option<&Arc<Value>>, causes: &mut Vec<Caus
         {
             causes.push(Cause::required(format!("spec.ports[{i}].name")));
         }
-        if let Some(np) = p.get("nodePort").and_then(Value::as_i64)
-            && !NODE_PORTS.contains(&np)
-        {
-            causes.push(Cause::invalid(
-                format!("spec.ports[{i}].nodePort"),
-                &np.to_string(),
-                "provided port is not in the valid range. The range of valid ports is 30000-32767",
-            ));
+        let node_port = p
+            .get("nodePort")
+            .and_then(Value::as_i64)
+            .filter(|np| *np != 0);
+        if let Some(np) = node_port {
+            let field = format!("spec.ports[{i}].nodePort");
+            if ty == "ClusterIP" {
+                causes.push(Cause::forbidden(
+                    field,
+                    "may not be used when `type` is 'ClusterIP'",
+                ));
+            } else if !NODE_PORTS.contains(&np) {
+                causes.push(Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: format!(
+                        "Invalid value: {np}: provided port is not in the valid range. The range of valid ports is {}-{}",
+                        NODE_PORTS.start(),
+                        NODE_PORTS.end()
+                    ),
+                    field,
+                });
+            } else if !node_ports.insert((np, proto.to_string())) {
+                causes.push(Cause {
+                    reason: "FieldValueDuplicate".into(),
+                    message: format!("Duplicate value: {np}"),
+                    field,
+                });
+            }
         }
     }
     if let Some(old) = old {
@@ -645,6 +666,151 @@ fn node_ports_taken(inner: &Inner, except_uid: &str) -> BTreeSet<i64> {
         .unwrap_or_default()
 }
 
+fn needs_node_ports(svc: &Value) -> bool {
+    matches!(
+        svc.pointer("/spec/type").and_then(Value::as_str),
+        Some("NodePort" | "LoadBalancer")
+    )
+}
+
+fn node_ports_of(svc: &Value) -> BTreeSet<i64> {
+    arr(svc, "/spec/ports")
+        .iter()
+        .filter_map(|p| p.get("nodePort")?.as_i64())
+        .filter(|np| *np != 0)
+        .collect()
+}
+
+/// A free port of the NodePort range, picked at random.
+fn next_node_port(inner: &mut Inner, busy: &BTreeSet<i64>) -> ApiResult<i64> {
+    let span = NODE_PORTS.end() - NODE_PORTS.start() + 1;
+    let start = i64::from(inner.rng.next_u32()) % span;
+    (0..span)
+        .map(|o| NODE_PORTS.start() + (start + o) % span)
+        .find(|c| !busy.contains(c))
+        .ok_or_else(|| ApiError::internal("the NodePort range is full"))
+}
+
+/// The nodePorts of a NodePort or LoadBalancer service, as the apiserver's allocator gives
+/// them. On create (or from a type without nodePorts), ports with the same port number (TCP
+/// and UDP) share one nodePort, the one any of them asks for, else one allocated. On an update
+/// from such a type, a port that leaves its nodePort out keeps the one its namesake had
+/// (unless another port now asks for it), a port naming one the service already held keeps
+/// it, and every other one is allocated; a number another service holds is "already
+/// allocated".
+fn allocate_node_ports(
+    inner: &mut Inner,
+    obj: &mut Value,
+    old: Option<&Value>,
+) -> ApiResult<Vec<Cause>> {
+    let before = old.filter(|o| needs_node_ports(o));
+    let held = before.map(node_ports_of).unwrap_or_default();
+    let mut busy = node_ports_taken(inner, meta::uid(obj));
+    busy.extend(held.iter().copied());
+    let mut causes = Vec::new();
+    let Some(Value::Array(ports)) = obj.pointer_mut("/spec/ports") else {
+        return Ok(causes);
+    };
+    let explicit = |p: &Value| {
+        p.get("nodePort")
+            .and_then(Value::as_i64)
+            .filter(|n| *n != 0)
+    };
+    let number = |p: &Value| p.get("port").and_then(Value::as_i64).unwrap_or(0);
+    if let Some(before) = before {
+        let asked: BTreeSet<i64> = ports.iter().filter_map(explicit).collect();
+        let by_name: Vec<(String, i64)> = arr(before, "/spec/ports")
+            .iter()
+            .filter_map(|p| {
+                let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+                Some((name.to_string(), explicit(p)?))
+            })
+            .collect();
+        let mut mine = BTreeSet::new();
+        for (i, p) in ports.iter_mut().enumerate() {
+            let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+            let kept = by_name
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, np)| *np)
+                .filter(|np| !asked.contains(np));
+            match explicit(p).or(kept) {
+                Some(np) if held.contains(&np) || mine.contains(&np) => p["nodePort"] = json!(np),
+                Some(np) if busy.contains(&np) => causes.push(Cause::already_allocated(
+                    format!("spec.ports[{i}].nodePort"),
+                    &np.to_string(),
+                )),
+                Some(np) => {
+                    busy.insert(np);
+                    mine.insert(np);
+                    p["nodePort"] = json!(np);
+                }
+                None => {
+                    let np = next_node_port(inner, &busy)?;
+                    busy.insert(np);
+                    p["nodePort"] = json!(np);
+                }
+            }
+        }
+        return Ok(causes);
+    }
+    let requested: Vec<(i64, Option<i64>)> =
+        ports.iter().map(|p| (number(p), explicit(p))).collect();
+    let mut shared: BTreeMap<i64, i64> = BTreeMap::new();
+    for (i, p) in ports.iter_mut().enumerate() {
+        let (port, asked) = requested[i];
+        let field = format!("spec.ports[{i}].nodePort");
+        match (shared.get(&port).copied(), asked) {
+            (Some(np), None) => p["nodePort"] = json!(np),
+            (Some(np), Some(a)) if a == np => {}
+            (Some(_), Some(a)) => {
+                if busy.insert(a) {
+                    p["nodePort"] = json!(a);
+                } else {
+                    causes.push(Cause::already_allocated(field, &a.to_string()));
+                }
+            }
+            (None, _) => {
+                let want = asked.or_else(|| {
+                    requested
+                        .iter()
+                        .find(|(n, a)| *n == port && a.is_some())
+                        .and_then(|(_, a)| *a)
+                });
+                let np = match want {
+                    Some(w) if busy.contains(&w) => {
+                        causes.push(Cause::already_allocated(field, &w.to_string()));
+                        continue;
+                    }
+                    Some(w) => w,
+                    None => next_node_port(inner, &busy)?,
+                };
+                busy.insert(np);
+                shared.insert(port, np);
+                p["nodePort"] = json!(np);
+            }
+        }
+    }
+    Ok(causes)
+}
+
+/// An update to a type without nodePorts that names no nodePort the service did not have
+/// drops them all (the apiserver's `dropTypeDependentFields`); naming a new one is left to
+/// validation to refuse.
+fn drop_node_ports(old: &Value, obj: &mut Value) {
+    if !needs_node_ports(old) || needs_node_ports(obj) {
+        return;
+    }
+    if !node_ports_of(obj).is_subset(&node_ports_of(old)) {
+        return;
+    }
+    if let Some(Value::Array(ports)) = obj.pointer_mut("/spec/ports") {
+        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+            p.remove("nodePort");
+        }
+    }
+}
+
 fn allocate_service(inner: &mut Inner, obj: &mut Value, old: Option<&Value>) -> ApiResult<()> {
     let name = meta::name(obj).to_string();
     let ty = obj
@@ -673,65 +839,8 @@ fn allocate_service(inner: &mut Inner, obj: &mut Value, old: Option<&Value>) -> 
         obj["spec"]["clusterIP"] = json!(ip);
         obj["spec"]["clusterIPs"] = json!([ip]);
     }
-    if ty == "NodePort" || ty == "LoadBalancer" {
-        let mut taken = node_ports_taken(inner, meta::uid(obj));
-        let mut causes = Vec::new();
-        // An update that leaves a port's nodePort out keeps the one the port of the same name
-        // had, unless another port of the update asks for it (as the apiserver patches
-        // allocated values into an update).
-        let asked: BTreeSet<i64> = arr(obj, "/spec/ports")
-            .iter()
-            .filter_map(|p| p.get("nodePort")?.as_i64())
-            .collect();
-        let was_node_port = old
-            .and_then(|o| o.pointer("/spec/type"))
-            .and_then(Value::as_str)
-            .is_some_and(|t| t == "NodePort" || t == "LoadBalancer");
-        let before: Vec<(String, i64)> = old
-            .filter(|_| was_node_port)
-            .map(|o| {
-                arr(o, "/spec/ports")
-                    .iter()
-                    .filter_map(|p| {
-                        let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
-                        Some((name.to_string(), p.get("nodePort")?.as_i64()?))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(Value::Array(ports)) = obj.pointer_mut("/spec/ports") {
-            for (i, p) in ports.iter_mut().enumerate() {
-                let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
-                let kept = before
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, np)| *np)
-                    .filter(|np| !asked.contains(np) && !taken.contains(np));
-                match (p.get("nodePort").and_then(Value::as_i64), kept) {
-                    (Some(np), _) if taken.contains(&np) => causes.push(Cause::already_allocated(
-                        format!("spec.ports[{i}].nodePort"),
-                        &np.to_string(),
-                    )),
-                    (Some(np), _) => {
-                        taken.insert(np);
-                    }
-                    (None, Some(np)) => {
-                        taken.insert(np);
-                        p["nodePort"] = json!(np);
-                    }
-                    (None, None) => {
-                        let span = (NODE_PORTS.end() - NODE_PORTS.start() + 1) as u32;
-                        let start = i64::from(inner.rng.next_u32() % span);
-                        let np = (0..i64::from(span))
-                            .map(|o| NODE_PORTS.start() + (start + o) % i64::from(span))
-                            .find(|c| !taken.contains(c))
-                            .ok_or_else(|| ApiError::internal("the NodePort range is full"))?;
-                        taken.insert(np);
-                        p["nodePort"] = json!(np);
-                    }
-                }
-            }
-        }
+    if needs_node_ports(obj) {
+        let causes = allocate_node_ports(inner, obj, old)?;
         if !causes.is_empty() {
             return Err(ApiError::invalid("", "Service", &name, causes));
         }
@@ -879,6 +988,7 @@ pub(super) fn on_update(
         ("", "Secret") => fold_string_data(obj),
         ("", "Service") => {
             default_service(obj);
+            drop_node_ports(old, obj);
             allocate_service(inner, obj, Some(old))?;
         }
         ("", "Pod") => {
