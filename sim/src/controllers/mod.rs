@@ -16,6 +16,7 @@ pub(crate) mod job;
 pub(crate) mod nodes;
 pub mod openshift;
 pub(crate) mod replicaset;
+mod rollout;
 pub(crate) mod volumes;
 
 use std::sync::Arc;
