@@ -17,6 +17,7 @@ pub mod patch;
 pub mod persist;
 mod qos;
 pub mod selector;
+mod service;
 pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
