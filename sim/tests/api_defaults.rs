@@ -5,7 +5,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::api::{Api, PostParams};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn claims_without_a_class_get_the_default_one_and_empty_stays_empty() {
@@ -54,4 +54,74 @@ async fn an_empty_deployment_strategy_is_a_rolling_update() {
         strategy,
         json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
     );
+}
+
+/// A pod's requests default to its limits, and `status.qosClass` is computed at create from
+/// every container and init container (not hard-coded); a bad quantity is a 400.
+#[tokio::test]
+async fn pod_requests_default_to_limits_and_the_qos_class_is_computed() {
+    use k8s_openapi::api::core::v1::Pod;
+    let sim = odo_sim::Sim::builder().build().unwrap();
+    let pods: Api<Pod> = Api::namespaced(sim.client(), "default");
+    let pod = |name: &str, app: Value, init: Option<Value>| -> Pod {
+        let mut spec =
+            json!({"containers": [{"name": "app", "image": "busybox:1.36", "resources": app}]});
+        if let Some(r) = init {
+            spec["initContainers"] =
+                json!([{"name": "init", "image": "busybox:1.36", "resources": r}]);
+        }
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap()
+    };
+    let pp = PostParams::default();
+    let limits = json!({"limits": {"cpu": "500m", "memory": "128Mi"}});
+    let cases = [
+        ("guaranteed", limits.clone(), None, "Guaranteed"),
+        (
+            "burstable-init",
+            limits.clone(),
+            Some(json!({"requests": {"cpu": "100m"}})),
+            "Burstable",
+        ),
+        (
+            "burstable-cpu-only",
+            json!({"limits": {"cpu": "1"}, "requests": {"cpu": "500m"}}),
+            None,
+            "Burstable",
+        ),
+        ("besteffort", json!({}), None, "BestEffort"),
+    ];
+    for (name, app, init, want) in cases {
+        let created = pods.create(&pp, &pod(name, app, init)).await.unwrap();
+        let v = serde_json::to_value(&created).unwrap();
+        assert_eq!(v["status"]["qosClass"], want, "{name}: {:#}", v["spec"]);
+    }
+    let g = serde_json::to_value(pods.get("guaranteed").await.unwrap()).unwrap();
+    assert_eq!(
+        g["spec"]["containers"][0]["resources"]["requests"],
+        json!({"cpu": "500m", "memory": "128Mi"})
+    );
+    // A request given explicitly is kept; only the missing one comes from the limit.
+    let b = serde_json::to_value(pods.get("burstable-cpu-only").await.unwrap()).unwrap();
+    assert_eq!(
+        b["spec"]["containers"][0]["resources"]["requests"],
+        json!({"cpu": "500m"})
+    );
+    // Replacing the pod with the spec as first sent (limits only) is no change of spec.
+    let mut again = pod("guaranteed", limits, None);
+    again.metadata.resource_version = g["metadata"]["resourceVersion"]
+        .as_str()
+        .map(str::to_string);
+    pods.replace("guaranteed", &pp, &again).await.unwrap();
+    // A quantity that does not parse.
+    let err = pods
+        .create(&pp, &pod("bad", json!({"limits": {"cpu": "lots"}}), None))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 400, "{s:?}");
+            assert!(s.message.contains("quantities must match"), "{}", s.message);
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
 }

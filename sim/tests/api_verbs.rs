@@ -1000,3 +1000,121 @@ async fn custom_resources_and_the_openshift_flavor() {
         assert!(discovery.groups().any(|g| g.name() == "example.com"));
     }
 }
+
+/// The nodePort rules that depend on the type and protocol: none on a ClusterIP service
+/// (Forbidden), dropped when a NodePort service becomes ClusterIP naming only ports it held,
+/// one shared by the TCP and UDP ports of the same number, and the range in the message.
+#[tokio::test]
+async fn nodeports_follow_type_and_protocol() {
+    let h = harness(common::Mode::InProcess).await;
+    let svcs: Api<Service> = Api::namespaced(h.client.clone(), "default");
+    let pp = PostParams::default();
+    let svc = |name: &str, ty: &str, ports: serde_json::Value| -> Service {
+        serde_json::from_value(
+            json!({"metadata": {"name": name}, "spec": {"type": ty, "ports": ports}}),
+        )
+        .expect("svc")
+    };
+    let node_ports = |s: &Service| -> Vec<Option<i32>> {
+        s.spec
+            .as_ref()
+            .and_then(|s| s.ports.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.node_port)
+            .collect()
+    };
+    // A nodePort on a ClusterIP service.
+    let err = api_err(
+        svcs.create(
+            &pp,
+            &svc("cip", "ClusterIP", json!([{"port": 80, "nodePort": 30080}])),
+        )
+        .await,
+    );
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+    let cause = &err.details.expect("details").causes[0];
+    assert_eq!(
+        (cause.field.as_str(), cause.reason.as_str()),
+        ("spec.ports[0].nodePort", "FieldValueForbidden")
+    );
+    assert!(
+        cause
+            .message
+            .contains("may not be used when `type` is 'ClusterIP'"),
+        "{}",
+        cause.message
+    );
+    // TCP and UDP on port 53 share one allocated nodePort; asked for, they share it too.
+    let dns = json!([{"name": "dns-tcp", "port": 53, "protocol": "TCP"}, {"name": "dns-udp", "port": 53, "protocol": "UDP"}]);
+    let created = svcs
+        .create(&pp, &svc("dns", "NodePort", dns))
+        .await
+        .expect("dns");
+    let nps = node_ports(&created);
+    assert!(nps[0].is_some() && nps[0] == nps[1], "{nps:?}");
+    let asked = json!([{"name": "t", "port": 54, "protocol": "TCP", "nodePort": 30054}, {"name": "u", "port": 54, "protocol": "UDP", "nodePort": 30054}]);
+    let both = svcs
+        .create(&pp, &svc("both", "NodePort", asked))
+        .await
+        .expect("shared");
+    assert_eq!(node_ports(&both), vec![Some(30054), Some(30054)]);
+    // The same nodePort twice for one protocol is a duplicate.
+    let twice = json!([{"name": "a", "port": 55, "nodePort": 30055}, {"name": "b", "port": 56, "nodePort": 30055}]);
+    let err = api_err(svcs.create(&pp, &svc("twice", "NodePort", twice)).await);
+    assert_eq!(err.code, 422);
+    assert_eq!(
+        err.details.expect("details").causes[0].field,
+        "spec.ports[1].nodePort"
+    );
+    // NodePort -> ClusterIP keeping the held nodePorts (what `kubectl edit` of the type
+    // sends): they are dropped and free again.
+    let mut to_cip = svcs.get("both").await.expect("both");
+    if let Some(s) = to_cip.spec.as_mut() {
+        s.type_ = Some("ClusterIP".into());
+    }
+    let now = svcs
+        .replace("both", &pp, &to_cip)
+        .await
+        .expect("to ClusterIP");
+    assert_eq!(node_ports(&now), vec![None, None]);
+    svcs.create(
+        &pp,
+        &svc(
+            "reuse",
+            "NodePort",
+            json!([{"port": 80, "nodePort": 30054}]),
+        ),
+    )
+    .await
+    .expect("the dropped nodePort is free");
+    // Naming a new nodePort on the way to ClusterIP is refused, not dropped.
+    let mut bad = svcs.get("dns").await.expect("dns");
+    if let Some(s) = bad.spec.as_mut() {
+        s.type_ = Some("ClusterIP".into());
+        if let Some(ports) = s.ports.as_mut() {
+            ports[0].node_port = Some(30999);
+        }
+    }
+    let err = api_err(svcs.replace("dns", &pp, &bad).await);
+    assert_eq!(err.code, 422);
+    assert!(
+        err.message
+            .contains("may not be used when `type` is 'ClusterIP'"),
+        "{}",
+        err.message
+    );
+    // Out of range: the value unquoted and the range.
+    let err = api_err(
+        svcs.create(
+            &pp,
+            &svc("low", "NodePort", json!([{"port": 80, "nodePort": 80}])),
+        )
+        .await,
+    );
+    assert!(
+        err.message.contains("spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767"),
+        "{}",
+        err.message
+    );
+}

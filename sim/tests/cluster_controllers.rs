@@ -915,3 +915,160 @@ async fn a_stuck_rollout_exceeds_its_progress_deadline_then_recovers() {
         "{settled:?}"
     );
 }
+
+fn sleeper(app: &str, image: &str, version: &str) -> Value {
+    json!({"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "c", "image": image,
+        "command": ["sleep", "infinity"], "env": [{"name": "VERSION", "value": version}]}]}})
+}
+
+async fn patch_deployment(sim: &Sim, name: &str, body: Value) {
+    let api: Api<Deployment> = Api::namespaced(sim.client(), "default");
+    api.patch(name, &PatchParams::default(), &Patch::Merge(body))
+        .await
+        .expect("patch deployment");
+}
+
+/// `kubectl rollout pause` (spec.paused): Progressing turns Unknown/DeploymentPaused and a
+/// paused rollout does not time out; on resume it is Unknown/DeploymentResumed, and the
+/// progress deadline counts from the resume.
+#[tokio::test]
+async fn a_paused_rollout_says_so_and_its_deadline_starts_at_resume() {
+    let sim = sim(2);
+    sim.inject(Fault::ImagePullFailure {
+        image: "nginx:1.25".into(),
+        active: true,
+    })
+    .expect("inject");
+    let _d = create::<Deployment>(
+        &sim,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "held"},
+            "spec": {"replicas": 2, "progressDeadlineSeconds": 60, "selector": {"matchLabels": {"app": "held"}},
+                "template": sleeper("held", "nginx:1.25", "1")}}),
+    )
+    .await;
+    sim.advance(Duration::from_secs(10));
+    assert_eq!(progressing(&sim, "held").await.0, "True");
+    patch_deployment(&sim, "held", json!({"spec": {"paused": true}})).await;
+    sim.advance(Duration::from_secs(1));
+    let paused = (
+        "Unknown".to_string(),
+        "DeploymentPaused".to_string(),
+        "Deployment is paused".to_string(),
+    );
+    assert_eq!(progressing(&sim, "held").await, paused);
+    // Well past the deadline: a paused rollout does not time out.
+    sim.advance(Duration::from_secs(120));
+    assert_eq!(progressing(&sim, "held").await, paused);
+    patch_deployment(&sim, "held", json!({"spec": {"paused": false}})).await;
+    sim.advance(Duration::from_secs(50));
+    assert_eq!(
+        progressing(&sim, "held").await,
+        (
+            "Unknown".to_string(),
+            "DeploymentResumed".to_string(),
+            "Deployment is resumed".to_string()
+        )
+    );
+    sim.advance(Duration::from_secs(15));
+    assert_eq!(
+        progressing(&sim, "held").await.1,
+        "ProgressDeadlineExceeded",
+        "60 s after the resume without progress"
+    );
+    sim.inject(Fault::ImagePullFailure {
+        image: "nginx:1.25".into(),
+        active: false,
+    })
+    .expect("heal");
+    sim.settle();
+    let d = deployment_status(&sim, "held").await;
+    assert!(rollout_complete(&d), "{:#}", d["status"]);
+    assert_eq!(progressing(&sim, "held").await.1, "NewReplicaSetAvailable");
+}
+
+/// The revisions of Deployment `name`'s ReplicaSets, with their spec replicas, oldest first.
+async fn revisions(sim: &Sim, app: &str) -> Vec<(i64, i64)> {
+    let api: Api<ReplicaSet> = Api::namespaced(sim.client(), "default");
+    let mut out: Vec<(i64, i64)> = api
+        .list(&ListParams::default().labels(&format!("app={app}")))
+        .await
+        .expect("replicasets")
+        .items
+        .into_iter()
+        .map(|r| {
+            let rev = r
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            (rev, i64::from(r.spec.and_then(|s| s.replicas).unwrap_or(0)))
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// `revisionHistoryLimit`: the old ReplicaSets beyond the limit go, oldest revision first,
+/// counting old ones that still have replicas (which stay) against the limit, and never the
+/// current one.
+#[tokio::test]
+async fn old_replicasets_beyond_the_history_limit_are_deleted_oldest_first() {
+    let sim = sim(2);
+    let _d = create::<Deployment>(
+        &sim,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "hist"},
+            "spec": {"replicas": 2, "revisionHistoryLimit": 1, "selector": {"matchLabels": {"app": "hist"}},
+                "template": sleeper("hist", "busybox:1.36", "1")}}),
+    )
+    .await;
+    sim.settle();
+    patch_deployment(
+        &sim,
+        "hist",
+        json!({"spec": {"template": sleeper("hist", "busybox:1.36", "2")}}),
+    )
+    .await;
+    sim.settle();
+    assert_eq!(revisions(&sim, "hist").await, vec![(1, 0), (2, 2)]);
+    // Revision 3 cannot start: revision 2 keeps its pods, and the rollout is paused.
+    sim.inject(Fault::ImagePullFailure {
+        image: "nginx:1.25".into(),
+        active: true,
+    })
+    .expect("inject");
+    patch_deployment(
+        &sim,
+        "hist",
+        json!({"spec": {"template": sleeper("hist", "nginx:1.25", "3")}}),
+    )
+    .await;
+    sim.advance(Duration::from_secs(5));
+    patch_deployment(&sim, "hist", json!({"spec": {"paused": true}})).await;
+    sim.advance(Duration::from_secs(5));
+    let revs = revisions(&sim, "hist").await;
+    // Two old ones against a limit of one: revision 1 (idle) goes; revision 2 has replicas.
+    assert_eq!(
+        revs.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![2, 3],
+        "{revs:?}"
+    );
+    assert!(revs[0].1 > 0, "{revs:?}");
+    sim.inject(Fault::ImagePullFailure {
+        image: "nginx:1.25".into(),
+        active: false,
+    })
+    .expect("heal");
+    patch_deployment(&sim, "hist", json!({"spec": {"paused": false}})).await;
+    sim.settle();
+    assert_eq!(revisions(&sim, "hist").await, vec![(2, 0), (3, 2)]);
+    patch_deployment(
+        &sim,
+        "hist",
+        json!({"spec": {"template": sleeper("hist", "busybox:1.36", "4")}}),
+    )
+    .await;
+    sim.settle();
+    assert_eq!(revisions(&sim, "hist").await, vec![(3, 0), (4, 2)]);
+}

@@ -952,3 +952,80 @@ fn strict_images_fail_to_pull_what_the_catalogue_lacks() {
     lenient.wait_for_status("runs", "Completed");
     assert_eq!(lenient.logs("runs", "c"), "ran\n");
 }
+
+/// `kubectl rollout pause` / `resume` and `describe pod` as the real kubectl shows them: the
+/// pause is Progressing=Unknown/DeploymentPaused; `rollout status` does not mention the pause
+/// (it reads the replica counts: a complete rollout is "successfully rolled out", a template
+/// change made while paused waits until it times out); after the resume the rollout
+/// finishes. A pod with limits only is Guaranteed, its requests defaulted to the limits.
+#[test]
+fn rollout_pause_resume_and_the_qos_class() {
+    if kubectl_present().is_none() {
+        return;
+    }
+    let served = Served::start("10");
+    let deploy = served.file(
+        "web.yaml",
+        br#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: busybox:latest
+        command: ['sh', '-c', 'sleep 3600']
+        resources:
+          limits: {cpu: 200m, memory: 64Mi}
+"#,
+    );
+    served.apply(Path::new(&deploy));
+    served.ok(&["rollout", "status", "deployment/web", "--timeout=20s"]);
+    let described = served.ok(&["describe", "pod", "-l", "app=web"]);
+    assert!(
+        described
+            .lines()
+            .any(|l| l.starts_with("QoS Class:") && l.trim_end().ends_with("Guaranteed")),
+        "{described}"
+    );
+    assert_eq!(
+        served.ok(&["rollout", "pause", "deployment/web"]).trim(),
+        "deployment.apps/web paused"
+    );
+    let jsonpath = "jsonpath={.status.conditions[?(@.type==\"Progressing\")].reason}";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while served.ok(&["get", "deployment/web", "-o", jsonpath]) != "DeploymentPaused" {
+        assert!(
+            Instant::now() < deadline,
+            "the pause never showed in the condition"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = served.ok(&["rollout", "status", "deployment/web", "--timeout=3s"]);
+    assert_eq!(out.trim(), "deployment \"web\" successfully rolled out");
+    served.ok(&["set", "image", "deployment/web", "web=busybox:1.36"]);
+    let (ok, out, err) = served.kubectl(&["rollout", "status", "deployment/web", "--timeout=2s"]);
+    assert!(!ok, "a paused rollout does not finish: {out}{err}");
+    assert!(
+        out.contains("Waiting for deployment \"web\" rollout to finish: 0 out of 2 new replicas have been updated..."),
+        "{out}{err}"
+    );
+    assert_eq!(
+        served.ok(&["rollout", "resume", "deployment/web"]).trim(),
+        "deployment.apps/web resumed"
+    );
+    let out = served.ok(&["rollout", "status", "deployment/web", "--timeout=30s"]);
+    assert_eq!(
+        out.lines().last(),
+        Some("deployment \"web\" successfully rolled out"),
+        "{out}"
+    );
+}

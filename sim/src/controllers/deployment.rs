@@ -1,7 +1,7 @@
 //! Deployments: one ReplicaSet per pod-template hash (`<name>-<hash>`, label
 //! `pod-template-hash`), revisions in `deployment.kubernetes.io/revision`, RollingUpdate with
 //! maxSurge/maxUnavailable and Recreate as the real controller computes them, old ReplicaSets
-//! pruned past `revisionHistoryLimit`, and status with the `Available` and `Progressing`
+//! pruned past `revisionHistoryLimit` (in [`rollout`], with the paused conditions), and status with the `Available` and `Progressing`
 //! conditions that `kubectl rollout status` reads (a rollout without progress for
 //! `progressDeadlineSeconds` is `Progressing=False`, `ProgressDeadlineExceeded`).
 
@@ -10,9 +10,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::cache::selector_of;
+use super::rollout::{self, revision};
 use super::{condition, controller_ref, write, write_status};
 use crate::cluster::{Timer, World};
-use crate::store::{DeleteOptions, ObjKey, WriteOptions, meta};
+use crate::store::{ObjKey, WriteOptions, meta};
 
 const HASH_LABEL: &str = "pod-template-hash";
 const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -100,14 +101,6 @@ fn spec_replicas(rs: &Value) -> i64 {
 fn status_i(rs: &Value, f: &str) -> i64 {
     rs.pointer(&format!("/status/{f}"))
         .and_then(Value::as_i64)
-        .unwrap_or(0)
-}
-
-fn revision(o: &Value) -> i64 {
-    o.pointer("/metadata/annotations")
-        .and_then(|a| a.get(REVISION))
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
         .unwrap_or(0)
 }
 
@@ -360,35 +353,11 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
             new_rs = Some(new);
         }
     }
-    cleanup(w, &d, &olds);
+    // The real controller prunes history only once the rollout is complete, or while paused.
+    if paused || status_complete(&d) {
+        rollout::cleanup(w, &d, &olds);
+    }
     status(w, &d, new_rs.as_ref(), created_new, max_unavailable, paused);
-}
-
-fn cleanup(w: &mut World<'_>, d: &Value, olds: &[Arc<Value>]) {
-    let limit = d
-        .pointer("/spec/revisionHistoryLimit")
-        .and_then(Value::as_i64)
-        .unwrap_or(10);
-    let idle: Vec<&Arc<Value>> = olds
-        .iter()
-        .filter(|r| spec_replicas(r) == 0 && status_i(r, "replicas") == 0 && !meta::is_deleting(r))
-        .collect();
-    let extra = idle.len() as i64 - limit;
-    if extra <= 0 {
-        return;
-    }
-    let mut idle = idle;
-    idle.sort_by_key(|r| revision(r));
-    for r in idle.into_iter().take(extra as usize) {
-        if let Some(tid) = w.kinds.rs {
-            let _ = w.store.delete(
-                tid,
-                meta::namespace(r),
-                meta::name(r),
-                &DeleteOptions::default(),
-            );
-        }
-    }
 }
 
 fn status(
@@ -478,6 +447,23 @@ fn status(
     write_status(w, w.kinds.deploy, &d, status);
 }
 
+/// Whether the Deployment's last written status shows its rollout complete
+/// (`DeploymentComplete` on `d.Status`).
+fn status_complete(d: &Value) -> bool {
+    let want = spec_replicas(d);
+    let observed = d
+        .pointer("/status/observedGeneration")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    status_i(d, "updatedReplicas") == want
+        && status_i(d, "replicas") == want
+        && status_i(d, "availableReplicas") == want
+        && observed
+            >= d.pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+}
+
 /// Where a rollout stands, for its `Progressing` condition.
 struct Progress<'a> {
     complete: bool,
@@ -496,10 +482,16 @@ struct Progress<'a> {
 /// updated, ready or available pods, fewer old ones); otherwise the condition stays as it was
 /// until `progressDeadlineSeconds` after its `lastUpdateTime`, when it turns False with
 /// ProgressDeadlineExceeded (a reconcile is scheduled for that moment). Paused rollouts do not
-/// time out.
+/// time out: they say DeploymentPaused, and a resumed one counts its deadline from the resume
+/// (see [`rollout`]).
 fn progressing_condition(w: &mut World<'_>, d: &Value, p: Progress<'_>, now: &str) -> Value {
     let key = (meta::namespace(d).to_string(), meta::name(d).to_string());
-    let cond = progressing_or_deadline(w, d, &p, now);
+    let cond = if p.paused {
+        (rollout::paused_condition(d, now), None)
+    } else {
+        let resumed = rollout::resumed(d, now);
+        progressing_or_deadline(w, resumed.as_ref().unwrap_or(d), &p, now)
+    };
     // Only a rollout still waiting for progress keeps a deadline timer.
     match cond.1 {
         Some(due) => {
@@ -576,9 +568,6 @@ fn progressing_or_deadline(
             _ => fresh("ReplicaSetUpdated", updated_msg),
         }
     };
-    if p.paused {
-        return (cond, None);
-    }
     let deadline = d
         .pointer("/spec/progressDeadlineSeconds")
         .and_then(Value::as_i64)

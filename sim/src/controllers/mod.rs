@@ -17,6 +17,7 @@ pub(crate) mod nodes;
 pub mod openshift;
 pub mod pod_facts;
 pub(crate) mod replicaset;
+mod rollout;
 pub(crate) mod volumes;
 
 use std::sync::Arc;

@@ -106,6 +106,18 @@ impl Quantity {
         })
     }
 
+    /// The sum of two quantities, `None` when it overflows.
+    pub fn checked_add(self, other: Self) -> Option<Self> {
+        self.nanos
+            .checked_add(other.nanos)
+            .map(|nanos| Quantity { nanos })
+    }
+
+    /// Whether the quantity is greater than zero.
+    pub fn is_positive(self) -> bool {
+        self.nanos > 0
+    }
+
     /// The quantity in thousandths, rounded up (Kubernetes' `MilliValue`).
     pub fn milli_value(self) -> i128 {
         div_ceil(self.nanos, NANO / 1000)

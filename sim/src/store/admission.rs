@@ -1,12 +1,10 @@
 //! Admission: what the real API server does to an object between decoding and storing it:
 //! schema checks against the k8s-openapi types, defaulting, kind-specific validation,
-//! immutable fields, ClusterIP and NodePort allocation, and registration of CRDs.
+//! immutable fields, and registration of CRDs (Services: [`super::service`]).
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use rand::RngCore;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -14,10 +12,7 @@ use super::{Inner, meta};
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::resources::{NameRule, ResourceType};
 
-/// The service ClusterIP range (`--service-cluster-ip-range`).
-pub const SERVICE_CIDR: (Ipv4Addr, u32) = (Ipv4Addr::new(10, 96, 0, 0), 12);
-/// The NodePort range (`--service-node-port-range`).
-pub const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
+pub use super::service::{NODE_PORTS, SERVICE_CIDR};
 
 fn decode_as<T: DeserializeOwned>(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
     T::deserialize(obj).map(|_| ()).map_err(|e| {
@@ -56,7 +51,7 @@ fn check_schema(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
     }
 }
 
-fn arr<'a>(obj: &'a Value, ptr: &str) -> &'a [Value] {
+pub(super) fn arr<'a>(obj: &'a Value, ptr: &str) -> &'a [Value] {
     obj.pointer(ptr)
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice)
@@ -320,7 +315,7 @@ pub(super) fn validate(rt: &ResourceType, obj: &Value, old: Option<&Arc<Value>>)
                 ));
             }
         }
-        ("", "Service") => validate_service(obj, old, &mut causes),
+        ("", "Service") => super::service::validate(obj, old, &mut causes),
         (g, kind) if g.ends_with(".openshift.io") => {
             if kind == "DeploymentConfig"
                 && let Some(t) = obj.pointer("/spec/template/spec")
@@ -380,76 +375,6 @@ pub(super) fn validate(rt: &ResourceType, obj: &Value, old: Option<&Arc<Value>>)
             meta::name(obj),
             causes,
         ))
-    }
-}
-
-fn validate_service(obj: &Value, old: Option<&Arc<Value>>, causes: &mut Vec<Cause>) {
-    let ty = obj
-        .pointer("/spec/type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP");
-    if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&ty) {
-        causes.push(Cause::not_supported(
-            "spec.type",
-            ty,
-            &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
-        ));
-    }
-    let headless = obj.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
-    let ports = arr(obj, "/spec/ports");
-    if ports.is_empty() && !headless && ty != "ExternalName" {
-        causes.push(Cause::required("spec.ports"));
-    }
-    let mut seen = BTreeSet::new();
-    for (i, p) in ports.iter().enumerate() {
-        let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
-        if !(1..=65535).contains(&port) {
-            causes.push(Cause::invalid(
-                format!("spec.ports[{i}].port"),
-                &port.to_string(),
-                "must be between 1 and 65535, inclusive",
-            ));
-        }
-        let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
-        if !seen.insert((port, proto.to_string())) {
-            causes.push(Cause::duplicate(
-                format!("spec.ports[{i}]"),
-                &format!("{{{proto} {port}}}"),
-            ));
-        }
-        if ports.len() > 1
-            && p.get("name")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-        {
-            causes.push(Cause::required(format!("spec.ports[{i}].name")));
-        }
-        if let Some(np) = p.get("nodePort").and_then(Value::as_i64)
-            && !NODE_PORTS.contains(&np)
-        {
-            causes.push(Cause::invalid(
-                format!("spec.ports[{i}].nodePort"),
-                &np.to_string(),
-                "provided port is not in the valid range. The range of valid ports is 30000-32767",
-            ));
-        }
-    }
-    if let Some(old) = old {
-        let before = old
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let after = obj
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !before.is_empty() && before != after {
-            causes.push(Cause::invalid(
-                "spec.clusterIPs[0]",
-                after,
-                "may not change once set",
-            ));
-        }
     }
 }
 
@@ -597,176 +522,6 @@ fn default_workload(obj: &mut Value, kind: &str) {
     }
 }
 
-fn random_cluster_ip(inner: &mut Inner) -> Option<String> {
-    let taken: BTreeSet<String> = inner
-        .find_type("", "services")
-        .map(|t| {
-            inner
-                .objects_of(t)
-                .values()
-                .filter_map(|s| {
-                    s.pointer("/spec/clusterIP")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let base = u32::from(SERVICE_CIDR.0);
-    let size = 1u32 << (32 - SERVICE_CIDR.1);
-    for _ in 0..64 {
-        let off = 2 + inner.rng.next_u32() % (size - 3);
-        let ip = Ipv4Addr::from(base + off).to_string();
-        if !taken.contains(&ip) {
-            return Some(ip);
-        }
-    }
-    (2..size - 1)
-        .map(|o| Ipv4Addr::from(base + o).to_string())
-        .find(|ip| !taken.contains(ip))
-}
-
-fn node_ports_taken(inner: &Inner, except_uid: &str) -> BTreeSet<i64> {
-    inner
-        .find_type("", "services")
-        .map(|t| {
-            inner
-                .objects_of(t)
-                .values()
-                .filter(|s| meta::uid(s) != except_uid)
-                .flat_map(|s| {
-                    arr(s, "/spec/ports")
-                        .iter()
-                        .filter_map(|p| p.get("nodePort")?.as_i64())
-                        .collect::<Vec<_>>()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn allocate_service(inner: &mut Inner, obj: &mut Value, old: Option<&Value>) -> ApiResult<()> {
-    let name = meta::name(obj).to_string();
-    let ty = obj
-        .pointer("/spec/type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP")
-        .to_string();
-    if ty != "ExternalName" {
-        let ip = obj
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let ip = if ip.is_empty() {
-            match old
-                .and_then(|o| o.pointer("/spec/clusterIP"))
-                .and_then(Value::as_str)
-            {
-                Some(prev) => prev.to_string(),
-                None => random_cluster_ip(inner)
-                    .ok_or_else(|| ApiError::internal("the service IP range is full"))?,
-            }
-        } else {
-            ip
-        };
-        obj["spec"]["clusterIP"] = json!(ip);
-        obj["spec"]["clusterIPs"] = json!([ip]);
-    }
-    if ty == "NodePort" || ty == "LoadBalancer" {
-        let mut taken = node_ports_taken(inner, meta::uid(obj));
-        let mut causes = Vec::new();
-        // An update that leaves a port's nodePort out keeps the one the port of the same name
-        // had, unless another port of the update asks for it (as the apiserver patches
-        // allocated values into an update).
-        let asked: BTreeSet<i64> = arr(obj, "/spec/ports")
-            .iter()
-            .filter_map(|p| p.get("nodePort")?.as_i64())
-            .collect();
-        let was_node_port = old
-            .and_then(|o| o.pointer("/spec/type"))
-            .and_then(Value::as_str)
-            .is_some_and(|t| t == "NodePort" || t == "LoadBalancer");
-        let before: Vec<(String, i64)> = old
-            .filter(|_| was_node_port)
-            .map(|o| {
-                arr(o, "/spec/ports")
-                    .iter()
-                    .filter_map(|p| {
-                        let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
-                        Some((name.to_string(), p.get("nodePort")?.as_i64()?))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(Value::Array(ports)) = obj.pointer_mut("/spec/ports") {
-            for (i, p) in ports.iter_mut().enumerate() {
-                let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
-                let kept = before
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, np)| *np)
-                    .filter(|np| !asked.contains(np) && !taken.contains(np));
-                match (p.get("nodePort").and_then(Value::as_i64), kept) {
-                    (Some(np), _) if taken.contains(&np) => causes.push(Cause::already_allocated(
-                        format!("spec.ports[{i}].nodePort"),
-                        &np.to_string(),
-                    )),
-                    (Some(np), _) => {
-                        taken.insert(np);
-                    }
-                    (None, Some(np)) => {
-                        taken.insert(np);
-                        p["nodePort"] = json!(np);
-                    }
-                    (None, None) => {
-                        let span = (NODE_PORTS.end() - NODE_PORTS.start() + 1) as u32;
-                        let start = i64::from(inner.rng.next_u32() % span);
-                        let np = (0..i64::from(span))
-                            .map(|o| NODE_PORTS.start() + (start + o) % i64::from(span))
-                            .find(|c| !taken.contains(c))
-                            .ok_or_else(|| ApiError::internal("the NodePort range is full"))?;
-                        taken.insert(np);
-                        p["nodePort"] = json!(np);
-                    }
-                }
-            }
-        }
-        if !causes.is_empty() {
-            return Err(ApiError::invalid("", "Service", &name, causes));
-        }
-    }
-    Ok(())
-}
-
-fn default_service(obj: &mut Value) {
-    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
-        return;
-    };
-    spec.entry("type").or_insert_with(|| json!("ClusterIP"));
-    spec.entry("sessionAffinity")
-        .or_insert_with(|| json!("None"));
-    spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
-    spec.entry("ipFamilyPolicy")
-        .or_insert_with(|| json!("SingleStack"));
-    spec.entry("internalTrafficPolicy")
-        .or_insert_with(|| json!("Cluster"));
-    if let Some(Value::Array(ports)) = spec.get_mut("ports") {
-        for p in ports {
-            if let Some(pm) = p.as_object_mut() {
-                pm.entry("protocol").or_insert_with(|| json!("TCP"));
-                if let Some(port) = pm.get("port").cloned() {
-                    pm.entry("targetPort").or_insert(port);
-                }
-            }
-        }
-    }
-    obj.as_object_mut().map(|m| {
-        m.entry("status")
-            .or_insert_with(|| json!({"loadBalancer": {}}))
-    });
-}
-
 fn fold_string_data(obj: &mut Value) {
     use base64::Engine;
     let Some(m) = obj.as_object_mut() else { return };
@@ -807,10 +562,13 @@ pub(super) fn on_create(inner: &mut Inner, rt: &ResourceType, obj: &mut Value) -
     local_image_lookup(inner, rt, obj);
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Pod") => {
+            let mut qos = "BestEffort";
             if let Some(spec) = obj.get_mut("spec") {
                 default_pod_spec(spec);
+                super::qos::default_requests_from_limits(spec);
+                qos = super::qos::qos_class(spec)?;
             }
-            obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+            obj["status"] = json!({"phase": "Pending", "qosClass": qos});
         }
         ("", "Namespace") => {
             obj["spec"] = json!({"finalizers": ["kubernetes"]});
@@ -822,8 +580,8 @@ pub(super) fn on_create(inner: &mut Inner, rt: &ResourceType, obj: &mut Value) -
             labels["kubernetes.io/metadata.name"] = json!(name);
         }
         ("", "Service") => {
-            default_service(obj);
-            allocate_service(inner, obj, None)?;
+            super::service::default(obj);
+            super::service::allocate(inner, obj, None)?;
         }
         ("", "Secret") => fold_string_data(obj),
         ("", "PersistentVolumeClaim") => {
@@ -875,12 +633,14 @@ pub(super) fn on_update(
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Secret") => fold_string_data(obj),
         ("", "Service") => {
-            default_service(obj);
-            allocate_service(inner, obj, Some(old))?;
+            super::service::default(obj);
+            super::service::drop_node_ports(old, obj);
+            super::service::allocate(inner, obj, Some(old))?;
         }
         ("", "Pod") => {
             if let Some(spec) = obj.get_mut("spec") {
                 default_pod_spec(spec);
+                super::qos::default_requests_from_limits(spec);
             }
         }
         ("", "ReplicationController")

@@ -15,7 +15,9 @@ pub mod meta;
 pub mod nodes;
 pub mod patch;
 pub mod persist;
+mod qos;
 pub mod selector;
+mod service;
 pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
