@@ -4,7 +4,8 @@
 //! `POST /odo-sim/v1/faults` with a [`Fault`] as JSON (`{"type": "NodeDown", "node":
 //! "sim-node-1"}`) injects it, exactly as `Sim::inject` does in-process, and records it in the
 //! trace. It answers 201 with a `Status` on success and a `Status` error otherwise (400 for a
-//! body that is not a fault, 404 for a missing pod or node, 401 without the bearer token).
+//! body that is not a fault, 404 for a missing pod or node, 401 without a known bearer token, 403 for a
+//! user who is not an admin).
 //! The path lies outside `/api` and `/apis`, so no Kubernetes client ever discovers it, and
 //! API fault rules (error rates, latency) never apply to it: a fault can always be cleared.
 
@@ -28,14 +29,14 @@ pub const FAULTS_PATH: &str = "/odo-sim/v1/faults";
 
 struct AdminState {
     cluster: Weak<Cluster>,
-    token: Option<String>,
+    users: crate::api::auth::Users,
 }
 
 /// The routes of the control endpoint for `cluster`.
-pub(crate) fn router(cluster: &Arc<Cluster>, token: Option<String>) -> Router {
+pub(crate) fn router(cluster: &Arc<Cluster>, users: crate::api::auth::Users) -> Router {
     let state = Arc::new(AdminState {
         cluster: Arc::downgrade(cluster),
-        token,
+        users,
     });
     Router::new()
         .route(FAULTS_PATH, post(inject))
@@ -43,13 +44,21 @@ pub(crate) fn router(cluster: &Arc<Cluster>, token: Option<String>) -> Router {
 }
 
 async fn inject(State(state): State<Arc<AdminState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(token) = &state.token {
-        let expected = format!("Bearer {token}");
+    if !state.users.is_empty() {
         let given = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if given != Some(expected.as_str()) {
-            return error_response(&ApiError::unauthorized());
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match given.and_then(|t| state.users.user_of(t).map(|u| (t, u))) {
+            None => return error_response(&ApiError::unauthorized()),
+            Some((t, user)) if !state.users.is_admin_token(t) => {
+                return error_response(&failure(
+                    403,
+                    "Forbidden",
+                    format!("User \"{user}\" may not inject faults: only an admin may"),
+                ));
+            }
+            Some(_) => {}
         }
     }
     let fault: Fault = match serde_json::from_slice(&body) {

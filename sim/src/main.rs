@@ -7,7 +7,7 @@ use std::process::ExitCode;
 mod fault_cmd;
 
 use clap::{Parser, Subcommand};
-use odo_sim::server::{self, kubeconfig, write_atomic};
+use odo_sim::server::{self, kubeconfig_with_users, write_atomic};
 use odo_sim::{Flavor, Sim};
 
 /// An in-memory Kubernetes API server and cluster simulator.
@@ -22,7 +22,7 @@ struct Cli {
 enum Command {
     /// Serve the simulated cluster over HTTP and write a kubeconfig for it.
     #[command(
-        after_help = "Examples:\n  odo-sim serve --addr 127.0.0.1:0 --kubeconfig /tmp/sim.kubeconfig\n  KUBECONFIG=/tmp/sim.kubeconfig kubectl get namespaces\n\n  # keep objects across restarts\n  odo-sim serve --state ~/.local/state/odo-sim"
+        after_help = "Examples:\n  odo-sim serve --addr 127.0.0.1:0 --kubeconfig /tmp/sim.kubeconfig\n  KUBECONFIG=/tmp/sim.kubeconfig kubectl get namespaces\n\n  # keep objects across restarts\n  odo-sim serve --state ~/.local/state/odo-sim\n\n  # an OpenShift cluster with two users; each sees only the projects it requested\n  odo-sim serve --flavor openshift --token admintoken --token-user t1=alice --token-user t2=bob\n  export KUBECONFIG=odo-sim.kubeconfig; kubectl config use-context odo-sim-alice; odo project list\n\n  # without tokens every request is the admin system:admin, who may act as any user\n  odo-sim serve --flavor openshift\n  kubectl --as=alice get projects"
     )]
     Serve(ServeArgs),
     /// Inject a fault into a running `odo-sim serve`.
@@ -52,9 +52,18 @@ struct ServeArgs {
     /// Listen on a non-loopback address.
     #[arg(long)]
     allow_remote: bool,
-    /// Require this bearer token (written into the kubeconfig).
+    /// Require a bearer token on every request; this one is the admin `kube:admin`, who sees
+    /// every project (written into the kubeconfig's `odo-sim` context).
     #[arg(long, env = "ODO_SIM_TOKEN")]
     token: Option<String>,
+    /// One more token and the user it authenticates (repeatable), e.g. `--token-user
+    /// a1b2=alice`: on the openshift flavor a user lists only the projects it requested.
+    /// The kubeconfig gets a context `odo-sim-USER` for each (for kube-rs clients and odo;
+    /// kubectl sends no bearer token over plain HTTP, so with tokens it is refused: serve
+    /// without tokens and use `kubectl --as=USER`); without --token, the `odo-sim` context
+    /// uses the first.
+    #[arg(long, value_name = "TOKEN=USER", value_parser = parse_token_user)]
+    token_user: Vec<(String, String)>,
     /// What runs containers: `real` runs them in simulated filesystems with the image
     /// catalogue and a shell (logs, exec, port-forward work); `scripted` only reads each
     /// container's command to decide when it exits (no processes, no logs).
@@ -72,6 +81,15 @@ struct ServeArgs {
     /// CrashLoopBackOff delay passes in 30 s; 0.5: half speed).
     #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale, value_name = "FACTOR")]
     time_scale: f64,
+}
+
+fn parse_token_user(s: &str) -> Result<(String, String), String> {
+    let (token, user) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not TOKEN=USER; use e.g. a1b2=alice"))?;
+    // The same checks as the server's, so a bad pair fails here, with its position.
+    odo_sim::api::auth::Users::default().add(token, user)?;
+    Ok((token.to_string(), user.to_string()))
 }
 
 fn parse_time_scale(s: &str) -> Result<f64, String> {
@@ -102,6 +120,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(t) = &args.token {
         builder = builder.token(t);
     }
+    let mut users = odo_sim::api::auth::Users::default();
+    for (token, user) in &args.token_user {
+        if args.token.as_deref() == Some(token.as_str()) {
+            anyhow::bail!("--token-user {token}={user}: that token is --token's (kube:admin)");
+        }
+        users
+            .add(token, user)
+            .map_err(|e| anyhow::anyhow!("--token-user {token}={user}: {e}"))?;
+    }
+    builder = builder.users(users);
     if args.strict_images && args.runtime != "real" {
         anyhow::bail!("--strict-images needs --runtime real: the scripted runtime pulls no images");
     }
@@ -115,11 +143,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let sim = builder.build()?;
     let bound = server::bind(args.addr, args.allow_remote).await?;
     let addr = bound.addr;
-    write_atomic(&args.kubeconfig, &kubeconfig(addr, args.token.as_deref())).map_err(|source| {
-        server::ServeError::Kubeconfig {
-            path: args.kubeconfig.clone(),
-            source,
-        }
+    let doc = kubeconfig_with_users(addr, args.token.as_deref(), &args.token_user);
+    write_atomic(&args.kubeconfig, &doc).map_err(|source| server::ServeError::Kubeconfig {
+        path: args.kubeconfig.clone(),
+        source,
     })?;
     println!(
         "odo-sim serving a {flavor} cluster on http://{addr} (kubeconfig: {}, context odo-sim)",
@@ -177,6 +204,21 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::parse_time_scale;
+
+    #[test]
+    fn token_users_are_token_equals_user() {
+        assert_eq!(
+            super::parse_token_user("a1=alice"),
+            Ok(("a1".into(), "alice".into()))
+        );
+        assert!(
+            super::parse_token_user("alice")
+                .unwrap_err()
+                .contains("TOKEN=USER")
+        );
+        assert!(super::parse_token_user("=alice").is_err());
+        assert!(super::parse_token_user("a1=").is_err());
+    }
 
     #[test]
     fn time_scale_must_be_a_positive_bounded_number() {

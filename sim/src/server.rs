@@ -37,16 +37,40 @@ pub enum ServeError {
 
 /// The kubeconfig YAML for a server at `addr`.
 pub fn kubeconfig(addr: SocketAddr, token: Option<&str>) -> String {
+    kubeconfig_with_users(addr, token, &[])
+}
+
+/// The kubeconfig YAML for a server at `addr` with more users: `(token, user)` pairs, each
+/// with a context `odo-sim-<user>` (the first pair of a user only). The current context
+/// `odo-sim` uses `token`, or without one the first pair's.
+pub fn kubeconfig_with_users(
+    addr: SocketAddr,
+    token: Option<&str>,
+    users: &[(String, String)],
+) -> String {
     let mut user = json!({});
-    if let Some(t) = token {
+    if let Some(t) = token.or(users.first().map(|(t, _)| t.as_str())) {
         user["token"] = json!(t);
+    }
+    let mut user_entries = vec![json!({"name": "odo-sim", "user": user})];
+    let mut contexts = vec![
+        json!({"name": "odo-sim", "context": {"cluster": "odo-sim", "user": "odo-sim", "namespace": "default"}}),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (t, name) in users {
+        if !seen.insert(name.as_str()) {
+            continue;
+        }
+        let entry = format!("odo-sim-{name}");
+        user_entries.push(json!({"name": entry, "user": {"token": t}}));
+        contexts.push(json!({"name": entry, "context": {"cluster": "odo-sim", "user": entry, "namespace": "default"}}));
     }
     let doc = json!({
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "odo-sim", "cluster": {"server": format!("http://{addr}")}}],
-        "users": [{"name": "odo-sim", "user": user}],
-        "contexts": [{"name": "odo-sim", "context": {"cluster": "odo-sim", "user": "odo-sim", "namespace": "default"}}],
+        "users": user_entries,
+        "contexts": contexts,
         "current-context": "odo-sim",
         "preferences": {},
     });

@@ -26,6 +26,7 @@ pub struct SimBuilder {
     state_dir: Option<PathBuf>,
     mode: TimeMode,
     token: Option<String>,
+    users: api::auth::Users,
     runtime: Option<Arc<dyn ContainerRuntime>>,
     real: Option<Catalogue>,
     trace: bool,
@@ -52,6 +53,7 @@ impl Default for SimBuilder {
             state_dir: None,
             mode: TimeMode::Manual,
             token: None,
+            users: api::auth::Users::default(),
             runtime: None,
             real: None,
             trace: true,
@@ -138,9 +140,17 @@ impl SimBuilder {
         self
     }
 
-    /// Require this bearer token on every request.
+    /// Require a bearer token on every request; this one authenticates the admin
+    /// [`api::auth::TOKEN_ADMIN`], and [`Sim::client`] sends it.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
+        self
+    }
+
+    /// More bearer tokens, each naming its user (any token set requires one on every
+    /// request; see [`api::auth`]).
+    pub fn users(mut self, users: api::auth::Users) -> Self {
+        self.users = users;
         self
     }
 
@@ -215,10 +225,14 @@ impl SimBuilder {
                 ),
             }
         }
+        let mut users = self.users;
+        if let Some(t) = &self.token {
+            users.set_admin_token(t);
+        }
         let router = api::router(
             store.clone(),
             ApiOptions {
-                token: self.token.clone(),
+                users: users.clone(),
                 runtime: Some(runtime.clone()),
             },
         )
@@ -226,7 +240,7 @@ impl SimBuilder {
             cluster.api_faults.clone(),
             crate::faults::layer,
         ))
-        .merge(crate::admin::router(&cluster, self.token.clone()));
+        .merge(crate::admin::router(&cluster, users));
         Ok(Sim {
             store,
             router,
@@ -280,6 +294,16 @@ impl Sim {
     /// connection for the upgrade, so each gets its own in-memory one: a `tokio::io::duplex`
     /// pipe with hyper's client on one end and the router on the other (still no socket).
     pub fn client(&self) -> kube::Client {
+        self.client_with(None)
+    }
+
+    /// Like [`Sim::client`], acting as `user` (the `Impersonate-User` header that
+    /// `kubectl --as=<user>` sends): OpenShift projects it did not request are hidden from it.
+    pub fn client_as(&self, user: &str) -> kube::Client {
+        self.client_with(http::HeaderValue::from_str(user).ok())
+    }
+
+    fn client_with(&self, impersonate: Option<http::HeaderValue>) -> kube::Client {
         let token = self.token.clone();
         let router = self.router.clone();
         let service = tower::service_fn(move |mut r: http::Request<kube::client::Body>| {
@@ -287,6 +311,10 @@ impl Sim {
                 && let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {t}"))
             {
                 r.headers_mut().insert(http::header::AUTHORIZATION, v);
+            }
+            if let Some(u) = &impersonate {
+                r.headers_mut()
+                    .insert(crate::api::auth::IMPERSONATE_USER, u.clone());
             }
             let router = router.clone();
             async move {

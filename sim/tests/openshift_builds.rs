@@ -523,6 +523,25 @@ async fn binary_builds_from_a_file_or_an_archive_and_their_logs_over_both_ways_i
             "{}",
             e.message
         );
+        // `oc start-build --from-archive app.zip`: a zip is refused by name, not as garbage.
+        let mut zip = b"PK\x03\x04".to_vec();
+        zip.extend_from_slice(&[0; 26]);
+        let e = common::api_err(
+            client
+                .request::<Value>(raw(
+                    "POST",
+                    &format!("{BINARY_BUILDS}/bin/instantiatebinary"),
+                    "application/octet-stream",
+                    zip,
+                ))
+                .await,
+        );
+        assert_eq!(e.code, 400, "{mode:?}: {e:?}");
+        assert!(
+            e.message.contains("zip archives are not supported"),
+            "{}",
+            e.message
+        );
         let e = common::api_err(
             client
                 .request::<Value>(raw(

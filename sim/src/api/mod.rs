@@ -4,6 +4,7 @@
 //! The same router serves kubectl over TCP ([`crate::server`]) and kube-rs in-process
 //! ([`crate::Sim::client`]), so both see exactly the same behaviour.
 
+pub mod auth;
 pub mod discovery;
 pub mod openapi;
 mod openshift;
@@ -33,8 +34,9 @@ use table::{IncludeObject, Representation};
 /// Settings of the HTTP API.
 #[derive(Clone, Default)]
 pub struct ApiOptions {
-    /// When set, every request must carry `Authorization: Bearer <token>`.
-    pub token: Option<String>,
+    /// The bearer tokens and their users; when any is set, every request must carry one
+    /// (see [`auth`]).
+    pub users: auth::Users,
     /// The container runtime behind `pods/exec`, `pods/attach`, `pods/log` and
     /// `pods/portforward` (none: those answer 400 as for a pod on a node without a runtime).
     pub runtime: Option<Arc<dyn crate::kubelet::ContainerRuntime>>,
@@ -43,7 +45,7 @@ pub struct ApiOptions {
 impl std::fmt::Debug for ApiOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiOptions")
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("users", &"<redacted>")
             .field("runtime", &self.runtime.is_some())
             .finish()
     }
@@ -90,17 +92,10 @@ pub(crate) fn error_response(err: &ApiError) -> Response {
 
 async fn handle(State(state): State<Arc<ApiState>>, req: axum::extract::Request) -> Response {
     use axum::extract::FromRequest;
-    if let Some(token) = &state.options.token {
-        let expected = format!("Bearer {token}");
-        let ok = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            == Some(expected.as_str());
-        if !ok {
-            return error_response(&ApiError::unauthorized());
-        }
-    }
+    let user = match state.options.users.authenticate(req.headers()) {
+        Ok(u) => u,
+        Err(e) => return error_response(&e),
+    };
     // Streaming subresources take the whole request: they may upgrade the connection.
     let last_segment = req.uri().path().rsplit('/').next().unwrap_or_default();
     if stream::SUBRESOURCES.contains(&last_segment)
@@ -131,7 +126,7 @@ async fn handle(State(state): State<Arc<ApiState>>, req: axum::extract::Request)
             Err(rejection) => return rejection.into_response(),
         }
     };
-    match dispatch(&state, &method, &uri, &headers, &body) {
+    match dispatch(&state, &user, &method, &uri, &headers, &body) {
         Ok(resp) => resp,
         Err(err) => error_response(&err),
     }
@@ -139,6 +134,7 @@ async fn handle(State(state): State<Arc<ApiState>>, req: axum::extract::Request)
 
 fn dispatch(
     state: &ApiState,
+    user: &auth::User,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -170,7 +166,7 @@ fn dispatch(
             let valid = object.as_ref().and_then(|o| o.as_ref().ok());
             let warnings =
                 openapi::validate::check(store, method, &target, &params, headers, body, valid)?;
-            let os = openshift::handle(store, method, &target, &params, headers, body, repr);
+            let os = openshift::handle(store, user, method, &target, &params, headers, body, repr);
             let mut resp = match os {
                 Some(r) => r?,
                 None => {

@@ -30,8 +30,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::{Part, Store, WriteOptions, meta};
 
 /// Serves the request if it is one of the OpenShift endpoints above (None otherwise).
+#[allow(clippy::too_many_arguments)] // the parts of one request, passed through once
 pub(super) fn handle(
     store: &Arc<Store>,
+    user: &super::auth::User,
     method: &Method,
     target: &Target,
     params: &Params,
@@ -45,6 +47,7 @@ pub(super) fn handle(
     }
     let req = Request {
         store,
+        user,
         method,
         target,
         params,
@@ -70,6 +73,8 @@ pub(super) fn handle(
 /// One request to an OpenShift endpoint.
 struct Request<'a> {
     store: &'a Arc<Store>,
+    /// Who is calling.
+    user: &'a super::auth::User,
     method: &'a Method,
     target: &'a Target,
     params: &'a Params,

@@ -15,6 +15,16 @@ use crate::store::{Watch, WatchItem};
 /// Turns each watched object into the representation the client negotiated (a Table row).
 pub type Transform = std::sync::Arc<dyn Fn(&Value) -> Value + Send + Sync>;
 
+/// Which watched objects the client may see (the others' events are not sent).
+pub type Filter = std::sync::Arc<dyn Fn(&Value) -> bool + Send + Sync>;
+
+fn shown(item: &WatchItem, keep: Option<&Filter>) -> bool {
+    match (item, keep) {
+        (WatchItem::Event(_, obj), Some(f)) => f(obj),
+        _ => true,
+    }
+}
+
 fn encode(item: &WatchItem, rt: &ResourceType, tf: Option<&Transform>) -> Bytes {
     let v = match item {
         WatchItem::Event(t, obj) => match tf {
@@ -42,11 +52,26 @@ pub fn respond(
     timeout_seconds: Option<u64>,
     tf: Option<Transform>,
 ) -> Response {
+    respond_filtered(w, rt, timeout_seconds, tf, None)
+}
+
+/// Like [`respond`], sending only the events of objects `keep` accepts.
+pub fn respond_filtered(
+    w: Watch,
+    rt: &ResourceType,
+    timeout_seconds: Option<u64>,
+    tf: Option<Transform>,
+    keep: Option<Filter>,
+) -> Response {
     let rt = rt.clone();
     let rt2 = rt.clone();
     let tf2 = tf.clone();
-    let initial = futures::stream::iter(w.initial).map(move |i| encode(&i, &rt, tf.as_ref()));
+    let keep2 = keep.clone();
+    let initial = futures::stream::iter(w.initial)
+        .filter(move |i| std::future::ready(shown(i, keep.as_ref())))
+        .map(move |i| encode(&i, &rt, tf.as_ref()));
     let live = tokio_stream::wrappers::ReceiverStream::new(w.rx)
+        .filter(move |i| std::future::ready(shown(i, keep2.as_ref())))
         .map(move |i| encode(&i, &rt2, tf2.as_ref()));
     let all = initial.chain(live);
     let body = match timeout_seconds.filter(|s| *s > 0) {
