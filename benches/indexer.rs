@@ -3,7 +3,9 @@
 //! Per size, in one run: the floor (a parallel walk that only stats every entry, with the same
 //! walker configuration as the indexer), a full index (no previous index; scan + write), a
 //! no-change re-index, 1 file changed, 1% changed, 1% deleted (re-index = read the index, walk,
-//! compare; nothing written). Trees are generated once per size outside the measured loops.
+//! compare; nothing written). Trees are generated once per size outside the measured loops and
+//! flushed (`sync`) before the first one, so the kernel's writeback of 100k fresh files does not
+//! land inside whichever loop runs first (the floor).
 //! `ODO_BENCH_SIZES=1000,10000` limits the sizes.
 
 use std::hint::black_box;
@@ -38,6 +40,15 @@ fn stat_walk(root: &Path) -> u64 {
     count.into_inner()
 }
 
+/// Waits until dirty data is written back (`sync`); a failure only makes the numbers noisier.
+fn flush_to_disk() {
+    match std::process::Command::new("sync").status() {
+        Ok(s) if s.success() => {}
+        Ok(s) => eprintln!("sync exited with {s}; timings may include writeback"),
+        Err(e) => eprintln!("cannot run sync ({e}); timings may include writeback"),
+    }
+}
+
 fn reindex(root: &Path) -> Changes {
     match pending_changes(root, &IgnoreConfig::default()) {
         Ok(c) => c,
@@ -56,6 +67,7 @@ fn bench(c: &mut Criterion) {
         if let Err(e) = generate(root, n) {
             panic!("generating {n} files: {e}");
         }
+        flush_to_disk();
         let mut g = c.benchmark_group(format!("indexer_{n}"));
         g.throughput(Throughput::Elements(n as u64));
         if n >= 100_000 {

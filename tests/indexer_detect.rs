@@ -293,3 +293,55 @@ fn an_index_that_loads_late_gives_the_same_scan() {
     assert_eq!(late, ready);
     assert_eq!(late_updates, ready_updates);
 }
+
+/// The walk finds a path's entry among its directory's run of the sorted index. Names chosen
+/// so that siblings sort between a directory and its children (`a b`, `a-x` between `a` and
+/// `a/...`, `a0` after): every kind of change in and around them is still seen, and an
+/// unchanged tree gives nothing, over two rounds (the second index is rewritten from one that
+/// had entries appended out of order).
+#[test]
+fn changes_next_to_directories_whose_names_interleave_are_all_found() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    let files = [
+        "a b/f", "a-x/f", "a/f", "a/z/f", "a/z/g", "a0", "a.txt", "b",
+    ];
+    for d in ["a b", "a-x", "a", "a/z"] {
+        fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    let write_all = |files: &[&str]| {
+        for f in files {
+            fs::write(root.join(f), "12345").expect("write");
+            set_mtime(&root.join(f), T);
+        }
+    };
+    write_all(&files);
+    let now = T + 60_000_000_000;
+    index_at(root, now);
+    assert!(changes_at(root, now).is_empty(), "unchanged after indexing");
+
+    fs::write(root.join("a/f"), "123456").expect("size change");
+    set_mtime(&root.join("a/f"), T);
+    set_mtime(&root.join("a/z/g"), T + 1); // mtime only
+    fs::set_permissions(root.join("a-x/f"), fs::Permissions::from_mode(0o600)).expect("chmod");
+    fs::remove_file(root.join("a b/f")).expect("rm");
+    fs::write(root.join("a/new"), "n").expect("add");
+    fs::write(root.join("a0"), "54321").expect("same size");
+    set_mtime(&root.join("a0"), T - 1);
+    let c = changes_at(root, now);
+    assert_eq!(c.added, ["a/new"]);
+    assert_eq!(c.modified, ["a-x/f", "a/f", "a/z/g", "a0"]);
+    assert_eq!(c.deleted, ["a b/f"]);
+
+    index_at(root, now);
+    assert!(
+        changes_at(root, now).is_empty(),
+        "unchanged after the second index"
+    );
+    fs::write(root.join("a b/f"), "back").expect("re-add");
+    let c = changes_at(root, now);
+    assert_eq!(
+        (c.added, c.modified.len(), c.deleted.len()),
+        (vec!["a b/f".to_string()], 0, 0)
+    );
+}

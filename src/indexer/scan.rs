@@ -19,7 +19,9 @@ use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, Wal
 use sha2::{Digest as _, Sha256};
 
 use super::Changes;
-use super::index::{Digest, EntryKind, FileIndex, Meta, UNKNOWN_MODE, now_nanos};
+use super::index::{
+    Cursor, Digest, EntryKind, FileIndex, IndexEntry, Meta, UNKNOWN_MODE, now_nanos,
+};
 use super::rules::IgnoreRules;
 use super::timefmt::UnixNanos;
 
@@ -219,7 +221,8 @@ pub fn scan_with<T: Send>(
         let mut late = Part::default();
         for part in &mut parts {
             for d in std::mem::take(&mut part.deferred) {
-                late.compare(&ctx, prev, &d.rel, &d.path, d.meta);
+                let old = prev.index.get(&d.rel);
+                late.compare(&ctx, prev, old, &d.rel, &d.path, d.meta);
             }
         }
         parts.push(late);
@@ -349,6 +352,7 @@ impl<'s> ParallelVisitorBuilder<'s> for VisitorBuilder<'s> {
             ctx: self.ctx,
             sink: self.sink,
             part: Part::default(),
+            cursor: None,
         })
     }
 }
@@ -357,6 +361,8 @@ struct Visitor<'a> {
     ctx: &'a Ctx<'a>,
     sink: &'a Mutex<Vec<Part>>,
     part: Part,
+    /// This thread's lookups into the previous index, once it is loaded.
+    cursor: Option<Cursor<'a>>,
 }
 
 impl Drop for Visitor<'_> {
@@ -479,20 +485,32 @@ impl Visitor<'_> {
             });
             return WalkState::Continue;
         };
+        let cursor = self.cursor.get_or_insert_with(|| Cursor::new(&prev.index));
         if !self.part.deferred.is_empty() {
             for d in std::mem::take(&mut self.part.deferred) {
-                self.part.compare(self.ctx, prev, &d.rel, &d.path, d.meta);
+                let old = cursor.get(&d.rel);
+                self.part
+                    .compare(self.ctx, prev, old, &d.rel, &d.path, d.meta);
             }
         }
-        self.part.compare(self.ctx, prev, rel, path, meta);
+        let old = cursor.get(rel);
+        self.part.compare(self.ctx, prev, old, rel, path, meta);
         WalkState::Continue
     }
 }
 
 impl Part {
-    /// Compares one stat'ed entry with the previous index and records what changed.
-    fn compare(&mut self, ctx: &Ctx<'_>, prev: &Loaded, rel: &str, path: &Path, mut meta: Meta) {
-        let old = prev.index.get(rel);
+    /// Compares one stat'ed entry with its entry `old` in the previous index (looked up by
+    /// the caller) and records what changed.
+    fn compare(
+        &mut self,
+        ctx: &Ctx<'_>,
+        prev: &Loaded,
+        old: Option<&IndexEntry>,
+        rel: &str,
+        path: &Path,
+        mut meta: Meta,
+    ) {
         if let Some(e) = old {
             e.mark_seen();
         }
