@@ -71,7 +71,7 @@ pub const BUILDERS: &[BuilderImage] = &[
             ("name", "ubi8/openjdk-11"),
             (S2I_SCRIPTS_URL, "image:///usr/libexec/s2i"),
             (S2I_DESTINATION, "/tmp"),
-            ("io.openshift.expose-services", "8080:http,8443:https"),
+            ("io.openshift.expose-services", "8080:http"),
             ("org.jboss.deployments-dir", "/deployments"),
             ("com.redhat.deployments-dir", "/deployments"),
             ("io.openshift.tags", "builder,java"),
