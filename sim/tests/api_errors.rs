@@ -252,3 +252,66 @@ proptest! {
         })?;
     }
 }
+
+/// A pod's status write keeps the spec as stored, so the server checks only its metadata and
+/// status there; a badly typed status field is still a 400 naming the kind, and a good one is
+/// accepted.
+#[tokio::test]
+async fn pod_status_writes_are_checked_against_the_schema() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, PostParams};
+    for mode in MODES {
+        let h = harness(mode).await;
+        let pods: Api<Pod> = Api::namespaced(h.client.clone(), "default");
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "typed"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        }))
+        .expect("pod");
+        let created = pods
+            .create(&PostParams::default(), &pod)
+            .await
+            .expect("create");
+        let put = |status: Value| {
+            let mut p = serde_json::to_value(&created).expect("json");
+            p["status"] = status;
+            p["metadata"]
+                .as_object_mut()
+                .expect("metadata")
+                .remove("resourceVersion");
+            send(
+                &h.client,
+                Method::PUT,
+                "/api/v1/namespaces/default/pods/typed/status",
+                "application/json",
+                serde_json::to_vec(&p).expect("bytes"),
+            )
+        };
+        for (status, what) in [
+            (serde_json::json!({"phase": 5}), "a number as phase"),
+            (
+                serde_json::json!({"conditions": "Ready"}),
+                "a string as conditions",
+            ),
+        ] {
+            let (code, body) = put(status).await;
+            assert_eq!(
+                (code.as_u16(), reason(&body)),
+                (400, "BadRequest"),
+                "{mode:?} {what}: {body}"
+            );
+            let message = body["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("cannot be handled as a Pod"),
+                "{mode:?} {what}: {message}"
+            );
+        }
+        let (code, body) = put(serde_json::json!({"phase": "Pending", "message": "checked"})).await;
+        assert_eq!(
+            code.as_u16(),
+            200,
+            "a well-typed status is accepted: {body}"
+        );
+        assert_eq!(body["status"]["message"], "checked");
+    }
+}

@@ -23,6 +23,28 @@ fn decode_as<T: DeserializeOwned>(rt: &ResourceType, obj: &Value) -> ApiResult<(
     })
 }
 
+/// Checks a pod's metadata and status against their schema (see `validate`: used when the
+/// spec is the stored one). The error reads as it does for the whole object.
+fn check_pod_without_spec(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
+    use k8s_openapi::api::core::v1 as core;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    if !obj.is_object() {
+        return decode_as::<core::Pod>(rt, obj);
+    }
+    let part = |name: &str| obj.get(name).unwrap_or(&Value::Null);
+    decode_as::<Option<ObjectMeta>>(rt, part("metadata"))
+        .and_then(|()| decode_as::<Option<core::PodStatus>>(rt, part("status")))
+        .map_err(|_| {
+            // Decode the whole object for the error message, with the field path in it.
+            decode_as::<core::Pod>(rt, obj).err().unwrap_or_else(|| {
+                ApiError::bad_request(format!(
+                    "{} in version \"{}\" cannot be handled as a {}",
+                    rt.kind, rt.version, rt.kind
+                ))
+            })
+        })
+}
+
 /// Checks the object against its schema (where k8s-openapi has the type).
 fn check_schema(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
     use k8s_openapi::api::{apps, batch, core::v1 as core, networking, storage};
@@ -237,9 +259,20 @@ fn validate_selector_matches_template(obj: &Value, causes: &mut Vec<Cause>, requ
 
 /// Validates an object (and, on update, the transition from `old`): a 422 with every cause.
 pub(super) fn validate(rt: &ResourceType, obj: &Value, old: Option<&Arc<Value>>) -> ApiResult<()> {
-    check_schema(rt, obj)?;
+    // A pod update that leaves the spec as stored (the kubelet's status writes, label and
+    // annotation changes) has nothing new in the spec to check: the stored spec passed these
+    // same checks when it was written, so only metadata and status are decoded.
+    let pod_spec_kept = rt.group.is_empty()
+        && rt.kind == "Pod"
+        && old.is_some_and(|o| o.get("spec") == obj.get("spec"));
+    if pod_spec_kept {
+        check_pod_without_spec(rt, obj)?;
+    } else {
+        check_schema(rt, obj)?;
+    }
     let mut causes = Vec::new();
     match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "Pod") if pod_spec_kept => {}
         ("", "Pod") => {
             if let Some(spec) = obj.get("spec") {
                 validate_pod_spec(spec, "spec", &mut causes);
