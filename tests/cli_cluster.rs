@@ -4,9 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::odo;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
 
 fn kubeconfig(dir: &Path, server: &str) -> std::path::PathBuf {
     let path = dir.join("kubeconfig");
@@ -35,19 +37,6 @@ users:
     )
     .unwrap();
     path
-}
-
-fn odo(dir: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_odo"))
-        .args(args)
-        .current_dir(dir.join("app"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.join("home"))
-        .env("GLOBALODOCONFIG", dir.join("preference.yaml"))
-        .env("KUBECONFIG", kubeconfig)
-        .output()
-        .unwrap()
 }
 
 fn setup() -> tempfile::TempDir {

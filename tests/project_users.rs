@@ -4,23 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::odo;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn odo(dir: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_odo"))
-        .args(args)
-        .current_dir(dir.join("app"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.join("home"))
-        .env("GLOBALODOCONFIG", dir.join("preference.yaml"))
-        .env("KUBECONFIG", kubeconfig)
-        .output()
-        .unwrap()
-}
 
 fn ok(dir: &Path, kc: &Path, args: &[&str]) -> String {
     let out = odo(dir, kc, args);

@@ -4,22 +4,7 @@
 
 mod common;
 
-use std::process::Command;
-
-fn kubectl(kc: &std::path::Path, cache: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("kubectl")
-        .env("KUBECONFIG", kc)
-        .arg("--cache-dir")
-        .arg(cache)
-        .args(args)
-        .output()
-        .expect("run kubectl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::kubectl;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_raw_create_get_delete() {

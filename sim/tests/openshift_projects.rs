@@ -7,7 +7,6 @@ mod common;
 mod openshift_support;
 
 use std::path::Path;
-use std::process::Command;
 
 use futures::StreamExt;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams, WatchEvent};
@@ -244,19 +243,7 @@ async fn over_http_the_bearer_token_names_the_user_and_only_admins_impersonate()
 }
 
 fn kubectl(kc: &Path, args: &[&str]) -> (bool, String, String) {
-    let cache = kc.with_file_name("cache");
-    let out = Command::new("kubectl")
-        .env("KUBECONFIG", kc)
-        .arg("--cache-dir")
-        .arg(&cache)
-        .args(args)
-        .output()
-        .expect("run kubectl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::kubectl(kc, &kc.with_file_name("cache"), args)
 }
 
 /// kubectl sends no bearer token over plain HTTP, so it reaches a simulator without tokens

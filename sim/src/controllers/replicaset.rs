@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::cache::{Cache, Work, selector_of};
-use super::pod_facts::{OwnedPod, PodFacts};
-use super::{controller_ref, write, write_status};
+use super::pod_facts::OwnedPod;
+use super::{controller_ref, pod_terminal, write, write_status};
 use crate::cluster::{Timer, World};
 use crate::store::{DeleteOptions, ObjKey, WriteOptions, meta};
 
@@ -95,7 +95,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
     if !deleting {
         let orphans = w.cache().orphan_pods_in(&key.0);
         for p in orphans {
-            if !PodFacts::of(&p).active() || !selector.matches(&p) {
+            if meta::is_deleting(&p) || pod_terminal(&p) || !selector.matches(&p) {
                 continue;
             }
             let mut np = (*p).clone();

@@ -132,3 +132,20 @@ pub fn kubectl_available() -> bool {
         std::process::Command::new("kubectl").args(["version", "--client"]),
     )
 }
+
+/// Runs the real `kubectl` with `kc` as its kubeconfig and `cache` as its discovery cache:
+/// (succeeded, stdout, stderr).
+pub fn kubectl(kc: &Path, cache: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", kc)
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(args)
+        .output()
+        .expect("run kubectl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
