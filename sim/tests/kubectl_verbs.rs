@@ -184,6 +184,28 @@ fn discovery_openapi_and_explain() {
     let replicas = k.ok(&["explain", "deployment.spec.replicas"]);
     assert!(replicas.contains("GROUP:      apps"), "{replicas}");
     assert!(replicas.contains("FIELD: replicas <integer>"), "{replicas}");
+    // The Swagger 2.0 reader accepts only the protobuf encoding of /openapi/v2.
+    let v2 = k.ok(&["explain", "pod.spec", "--output=plaintext-openapiv2"]);
+    assert!(v2.contains("RESOURCE: spec <Object>"), "{v2}");
+    assert!(v2.contains("containers\t<[]Object> -required-"), "{v2}");
+    assert!(v2.contains("PodSpec is a description of a pod."), "{v2}");
+    let v2 = k.ok(&[
+        "explain",
+        "deployment.spec.replicas",
+        "--output=plaintext-openapiv2",
+    ]);
+    assert!(v2.contains("VERSION:  apps/v1"), "{v2}");
+    assert!(v2.contains("FIELD:    replicas <integer>"), "{v2}");
+    let recursive = k.ok(&[
+        "explain",
+        "deployment",
+        "--recursive",
+        "--output=plaintext-openapiv2",
+    ]);
+    assert!(
+        recursive.contains("maxUnavailable\t<string>"),
+        "{recursive}"
+    );
     // /version, as `kubectl version` reads it.
     let version: Value = serde_json::from_str(&k.ok(&["version", "-o", "json"])).expect("JSON");
     assert_eq!(version["serverVersion"]["major"], "1", "{version}");
@@ -1284,6 +1306,11 @@ fn custom_resources_apply_explain_and_validate() {
     );
     let explain = k.ok(&["explain", "widget.spec"]);
     assert!(explain.contains("What the widget should be."), "{explain}");
+    let v2 = k.ok(&["explain", "widget.spec", "--output=plaintext-openapiv2"]);
+    assert!(
+        v2.contains("size\t<integer>") && v2.contains("How big the widget is."),
+        "{v2}"
+    );
     assert!(
         explain.contains("size\t<integer>") && explain.contains("How big the widget is."),
         "{explain}"

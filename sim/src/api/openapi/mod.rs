@@ -1,5 +1,6 @@
 //! OpenAPI documents: `/openapi/v3` (the index of group-versions), `/openapi/v3/api/v1` and
-//! `/openapi/v3/apis/<g>/<v>` (paths and component schemas), and `/openapi/v2`.
+//! `/openapi/v3/apis/<g>/<v>` (paths and component schemas), and `/openapi/v2` (Swagger 2.0,
+//! JSON or protobuf: [`v2`]).
 //!
 //! kubectl reads them for three things: `apply` checks that PATCH on the kind declares the
 //! `fieldValidation` query parameter (server-side validation) and computes strategic merge
@@ -9,13 +10,14 @@
 //! OpenShift groups) get an open object schema.
 
 mod kinds;
+pub mod v2;
 pub mod validate;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -23,10 +25,35 @@ use crate::error::{ApiError, ApiResult};
 use crate::resources::{Registry, ResourceType};
 use crate::store::Store;
 
-/// Serves `/openapi/<rest>` as JSON (the protobuf encodings are not served: a client that
-/// accepts only those gets a 406; most fall back to JSON or their compiled-in types, but
-/// client-go's Swagger 2.0 reader, as in `kubectl explain --output=plaintext-openapiv2`,
-/// asks for protobuf only and fails).
+/// What a client's `Accept` header lets `/openapi/<rest>` answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Json,
+    /// gnostic's `openapi.v2.Document` (only `/openapi/v2` has it), labelled with this
+    /// content type.
+    ProtoV2(&'static str),
+}
+
+/// The first type in `accept`, in the client's order, that the document at `rest` is served
+/// in. An empty header means JSON. The v3 protobuf encoding is not served: clients that ask
+/// for it also list JSON.
+fn negotiate(accept: &str, rest: &str) -> Option<Encoding> {
+    if accept.trim().is_empty() {
+        return Some(Encoding::Json);
+    }
+    accept
+        .split(',')
+        .find_map(|a| match a.split(';').next().unwrap_or_default().trim() {
+            "application/json" | "*/*" | "application/*" => Some(Encoding::Json),
+            t @ (v2::PROTO_MEDIA_TYPE | v2::PROTO_MEDIA_TYPE_DOTTED) if rest == "v2" => {
+                Some(Encoding::ProtoV2(v2::proto_content_type(t)))
+            }
+            _ => None,
+        })
+}
+
+/// Serves `/openapi/<rest>`: JSON, or for `/openapi/v2` also protobuf when the client asks
+/// for it (client-go's Swagger reader accepts nothing else); other types get a 406.
 pub(crate) fn respond(
     store: &Store,
     rest: &str,
@@ -37,27 +64,26 @@ pub(crate) fn respond(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let json_ok = accept.is_empty()
-        || accept.split(',').any(|a| {
-            matches!(
-                a.split(';').next().unwrap_or_default().trim(),
-                "application/json" | "*/*" | "application/*"
-            )
-        });
-    if !json_ok {
-        // The protobuf (gnostic) encodings are not served; clients fall back to JSON or to
-        // their compiled-in types.
+    let Some(encoding) = negotiate(accept, rest) else {
         return Err(ApiError::not_acceptable(accept));
-    }
+    };
     let doc = match rest {
-        "v2" => std::sync::Arc::new(v2(store)),
-        "v3" => std::sync::Arc::new(v3_index(&store.registry())),
+        "v2" => Arc::new(v2::document(store)),
+        "v3" => Arc::new(v3_index(&store.registry())),
         other => other
             .strip_prefix("v3/")
             .and_then(|gv| v3_group_version(store, gv))
             .ok_or_else(|| ApiError::no_route(uri.path()))?,
     };
-    let mut resp = crate::api::json_response(StatusCode::OK, &doc);
+    let mut resp = match encoding {
+        Encoding::Json => crate::api::json_response(StatusCode::OK, &doc),
+        Encoding::ProtoV2(content_type) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, content_type)],
+            v2::encode(&doc),
+        )
+            .into_response(),
+    };
     if uri.query().is_some_and(|q| q.contains("hash=")) {
         resp.headers_mut().insert(
             header::CACHE_CONTROL,
@@ -351,56 +377,36 @@ fn build_v3(store: &Store, types: &[&ResourceType]) -> Value {
     })
 }
 
-/// `/openapi/v2`: every served kind's definitions in Swagger 2.0 form (JSON; the paths are
-/// only in the v3 documents).
-pub fn v2(store: &Store) -> Value {
-    let registry = store.registry();
-    let mut definitions = Map::new();
-    for (g, v) in registry.group_versions() {
-        let Some(doc) = v3_group_version(store, &gv_path(&g, &v)) else {
-            continue;
-        };
-        if let Some(defs) = doc
-            .pointer("/components/schemas")
-            .and_then(Value::as_object)
-        {
-            for (k, s) in defs {
-                definitions.insert(k.clone(), s.clone());
-            }
-        }
-    }
-    let mut doc = json!({
-        "swagger": "2.0",
-        "info": {"title": "Kubernetes", "version": "v1.35.0"},
-        "paths": {},
-        "definitions": definitions,
-    });
-    rewrite_refs(&mut doc);
-    doc
-}
-
-fn rewrite_refs(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::String(r)) = m.get_mut("$ref")
-                && let Some(rest) = r.strip_prefix("#/components/schemas/")
-            {
-                *r = format!("#/definitions/{rest}");
-            }
-            for (_, x) in m.iter_mut() {
-                rewrite_refs(x);
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(rewrite_refs),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::ManualTime;
     use crate::store::StoreConfig;
+
+    #[test]
+    fn accept_picks_the_first_served_encoding() {
+        let proto = v2::PROTO_MEDIA_TYPE;
+        assert_eq!(negotiate("", "v2"), Some(Encoding::Json));
+        assert_eq!(
+            negotiate(proto, "v2"),
+            Some(Encoding::ProtoV2("application/octet-stream"))
+        );
+        assert_eq!(
+            negotiate(v2::PROTO_MEDIA_TYPE_DOTTED, "v2"),
+            Some(Encoding::ProtoV2(v2::PROTO_MEDIA_TYPE_DOTTED))
+        );
+        assert_eq!(
+            negotiate(&format!("application/json;q=0.9, {proto}"), "v2"),
+            Some(Encoding::Json)
+        );
+        assert_eq!(
+            negotiate(&format!("text/html, {proto}, */*"), "v2"),
+            Some(Encoding::ProtoV2("application/octet-stream"))
+        );
+        // Only the Swagger document has a protobuf form here.
+        assert_eq!(negotiate(proto, "v3/api/v1"), None);
+        assert_eq!(negotiate("text/html", "v2"), None);
+    }
 
     #[test]
     fn documents_carry_what_kubectl_reads() {
@@ -462,10 +468,8 @@ mod tests {
         );
         assert!(v3_group_version(&store, "apis/nope/v1").is_none());
 
-        let v2doc = v2(&store);
-        let r = v2doc
-            .pointer("/definitions/io.k8s.api.core.v1.Pod/properties/spec/allOf/0/$ref")
-            .or_else(|| v2doc.pointer("/definitions/io.k8s.api.core.v1.Pod/properties/spec/$ref"));
+        let v2doc = v2::document(&store);
+        let r = v2doc.pointer("/definitions/io.k8s.api.core.v1.Pod/properties/spec/$ref");
         assert_eq!(
             r.and_then(Value::as_str),
             Some("#/definitions/io.k8s.api.core.v1.PodSpec")
