@@ -551,6 +551,145 @@ async fn same_seed_same_openshift_trace() {
 }
 
 #[tokio::test]
+async fn tag_images_hooks_tag_the_version_image_and_are_validated() {
+    let sim = sim();
+    let tag_into = |container: &str, to: &str| {
+        json!({"failurePolicy": "Abort", "tagImages": [
+            {"containerName": container, "to": {"kind": "ImageStreamTag", "name": to}}]})
+    };
+    let strategy = json!({"type": "Rolling", "rollingParams": {"post": tag_into("helloworld", "web:deployed")}});
+    create(
+        &sim,
+        &dc(),
+        "default",
+        dc_body(
+            "web",
+            1,
+            strategy,
+            json!([{"type": "ConfigChange"}]),
+            "openshift/hello-openshift",
+        ),
+    )
+    .await;
+    sim.settle();
+    let phase = |rc: &Value| annotation(rc, "openshift.io/deployment.phase").to_string();
+    assert_eq!(
+        phase(&get(&sim, &rc(), "default", "web-1").await),
+        "Complete"
+    );
+    let stream = get(&sim, &is(), "default", "web").await;
+    let tag = &stream["spec"]["tags"][0];
+    assert_eq!(tag["name"], "deployed", "{stream}");
+    assert_eq!(
+        tag["from"],
+        json!({"kind": "DockerImage", "name": "openshift/hello-openshift"})
+    );
+    let history = |s: &Value| -> Vec<String> {
+        s["status"]["tags"][0]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                i["dockerImageReference"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    let first = history(&stream);
+    assert_eq!(first.len(), 1, "{stream}");
+    assert!(first[0].contains("hello-openshift@sha256:"), "{first:?}");
+
+    // The next version's image moves the tag; the history keeps the previous one.
+    let mut d = get(&sim, &dc(), "default", "web").await;
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("busybox:1");
+    replace(&sim, &dc(), "default", "web", d).await;
+    sim.settle();
+    assert_eq!(
+        phase(&get(&sim, &rc(), "default", "web-2").await),
+        "Complete"
+    );
+    let stream = get(&sim, &is(), "default", "web").await;
+    assert_eq!(stream["spec"]["tags"][0]["from"]["name"], "busybox:1");
+    let second = history(&stream);
+    assert_eq!(second.len(), 2, "{stream}");
+    assert!(second[0].contains("busybox@sha256:"), "{second:?}");
+    assert_eq!(second[1], first[0]);
+
+    // A hook naming no container of the template, or with two actions, is refused.
+    let refused = |strategy: Value| {
+        dc_body(
+            "bad",
+            1,
+            strategy,
+            json!([{"type": "ConfigChange"}]),
+            "busybox:1",
+        )
+    };
+    let err = create_err(
+        &sim,
+        &dc(),
+        "default",
+        refused(json!({"type": "Rolling", "rollingParams": {"pre": tag_into("nope", "web:x")}})),
+    )
+    .await;
+    assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"), "{err:?}");
+    assert!(
+        err.message
+            .contains("spec.strategy.rollingParams.pre.tagImages[0].containerName")
+            && err
+                .message
+                .contains("there are no containers named \"nope\""),
+        "{}",
+        err.message
+    );
+    let mut both = tag_into("helloworld", "web:x");
+    both["execNewPod"] = json!({"containerName": "helloworld", "command": ["true"]});
+    let err = create_err(
+        &sim,
+        &dc(),
+        "default",
+        refused(json!({"type": "Rolling", "rollingParams": {"post": both}})),
+    )
+    .await;
+    assert!(
+        err.message.contains("only one of execNewPod or tagImages"),
+        "{}",
+        err.message
+    );
+
+    // A tag that cannot be written (its namespace does not exist) fails the version (Abort).
+    let mut d = get(&sim, &dc(), "default", "web").await;
+    let mut pre = tag_into("helloworld", "web:never");
+    pre["tagImages"][0]["to"]["namespace"] = json!("missing");
+    d["spec"]["strategy"]["rollingParams"]["pre"] = pre;
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("busybox:2");
+    replace(&sim, &dc(), "default", "web", d).await;
+    sim.settle();
+    assert_eq!(phase(&get(&sim, &rc(), "default", "web-3").await), "Failed");
+    assert_eq!(version_pods(&sim, "web-2").await, (1, 1));
+    let events = list(&sim, &ar("", "v1", "Event", "events"), "default", "").await;
+    let failed = events
+        .iter()
+        .find(|e| e["reason"] == "FailedTagImages")
+        .expect("a FailedTagImages event");
+    assert_eq!(failed["involvedObject"]["name"], "web-3");
+    assert!(
+        failed["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("web:never") && m.contains("missing")),
+        "{failed}"
+    );
+    let stream = get(&sim, &is(), "default", "web").await;
+    assert_eq!(
+        stream["spec"]["tags"].as_array().map(Vec::len),
+        Some(1),
+        "{stream}"
+    );
+}
+
+#[tokio::test]
 async fn lifecycle_hooks_run_as_pods_and_abort_fails_the_version() {
     let sim = sim();
     let hook = |cmd: &str, policy: &str| {

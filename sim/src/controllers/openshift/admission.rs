@@ -278,6 +278,7 @@ fn validate_dc(obj: &Value, causes: &mut Vec<Cause>) {
             "`selector` does not match template `labels`",
         ));
     }
+    validate_hooks(obj, &containers, causes);
     for (i, t) in obj
         .pointer("/spec/triggers")
         .and_then(Value::as_array)
@@ -341,6 +342,99 @@ fn validate_dc(obj: &Value, causes: &mut Vec<Cause>) {
                 other,
                 &["ConfigChange", "ImageChange"],
             )),
+        }
+    }
+}
+
+/// The lifecycle hooks of either strategy: a failure policy, exactly one action, and
+/// actions that name containers of the template.
+fn validate_hooks(obj: &Value, containers: &[&str], causes: &mut Vec<Cause>) {
+    for params in ["recreateParams", "rollingParams"] {
+        for stage in ["pre", "mid", "post"] {
+            let Some(h) = obj.pointer(&format!("/spec/strategy/{params}/{stage}")) else {
+                continue;
+            };
+            let p = format!("spec.strategy.{params}.{stage}");
+            match h.get("failurePolicy").and_then(Value::as_str) {
+                None | Some("") => causes.push(Cause::required(format!("{p}.failurePolicy"))),
+                Some("Abort" | "Retry" | "Ignore") => {}
+                Some(other) => causes.push(Cause::not_supported(
+                    format!("{p}.failurePolicy"),
+                    other,
+                    &["Abort", "Retry", "Ignore"],
+                )),
+            }
+            let exec = h.get("execNewPod").filter(|e| !e.is_null());
+            let tags = h
+                .get("tagImages")
+                .and_then(Value::as_array)
+                .filter(|t| !t.is_empty());
+            match (exec, tags) {
+                (None, None) => causes.push(Cause::invalid(
+                    p.as_str(),
+                    "",
+                    "must specify one of execNewPod or tagImages",
+                )),
+                (Some(_), Some(_)) => causes.push(Cause::invalid(
+                    p.as_str(),
+                    "",
+                    "only one of execNewPod or tagImages may be specified",
+                )),
+                _ => {}
+            }
+            let mut container = |field: String, name: &str| {
+                if name.is_empty() {
+                    causes.push(Cause::required(field));
+                } else if !containers.contains(&name) {
+                    causes.push(Cause::invalid(
+                        field,
+                        name,
+                        format!("there are no containers named {name:?} in the pod template"),
+                    ));
+                }
+            };
+            if let Some(e) = exec {
+                let name = e
+                    .get("containerName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                container(format!("{p}.execNewPod.containerName"), name);
+            }
+            for (j, t) in tags.into_iter().flatten().enumerate() {
+                let name = t
+                    .get("containerName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                container(format!("{p}.tagImages[{j}].containerName"), name);
+            }
+            for (j, t) in tags.into_iter().flatten().enumerate() {
+                let to = format!("{p}.tagImages[{j}].to");
+                let kind = t
+                    .pointer("/to/kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("ImageStreamTag");
+                if kind != "ImageStreamTag" {
+                    causes.push(Cause::invalid(
+                        format!("{to}.kind"),
+                        kind,
+                        "kind must be 'ImageStreamTag'",
+                    ));
+                }
+                let name = t
+                    .pointer("/to/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if name
+                    .split_once(':')
+                    .is_none_or(|(s, t)| s.is_empty() || t.is_empty())
+                {
+                    causes.push(Cause::invalid(
+                        format!("{to}.name"),
+                        name,
+                        "must be of the form <stream_name>:<tag>",
+                    ));
+                }
+            }
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod images;
 pub(crate) mod imagestream;
 pub(crate) mod route;
 pub(crate) mod strategy;
+mod tag_images;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -18,7 +18,8 @@
 //! and exit codes are what a real deployer pod shows.
 //!
 //! Lifecycle hooks (`pre`, `mid` for Recreate, `post`) with `execNewPod` run as pods
-//! `<rc>-hook-<stage>`; `tagImages` hooks are not modelled.
+//! `<rc>-hook-<stage>`; `tagImages` hooks tag the version's images into ImageStreamTags
+//! ([`super::tag_images`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::deploymentconfig::{DEPLOYMENT_NAME, PHASE, REPLICAS, STATUS_REASON, phase_of};
-use super::{DC_NAME, DEPLOYER_FOR};
+use super::{DC_NAME, DEPLOYER_FOR, tag_images};
 use crate::cluster::{Timer, World};
 use crate::controllers::cache::Work;
 use crate::controllers::write;
@@ -344,13 +345,33 @@ fn hook(w: &mut World<'_>, dc: &Value, rc: &Value, stage: &str) -> Hook {
     let Some(h) = dc.pointer(&format!("/spec/strategy/{params}/{stage}")) else {
         return Hook::Done;
     };
-    let Some(exec) = h.get("execNewPod") else {
-        return Hook::Done;
-    };
     let policy = h
         .get("failurePolicy")
         .and_then(Value::as_str)
         .unwrap_or("Abort");
+    if let Some(tags) = h.get("tagImages").and_then(Value::as_array) {
+        return match tag_images::run(w, dc, rc, tags) {
+            Ok(()) => Hook::Done,
+            Err(tag_images::TagError(msg)) => {
+                // The real deployer prints this in its log; here it is a Warning on the version.
+                w.event(
+                    rc,
+                    true,
+                    "FailedTagImages",
+                    format!("{stage} hook: {msg}"),
+                    "deployer",
+                );
+                match policy {
+                    "Ignore" => Hook::Done,
+                    "Retry" => Hook::Waiting,
+                    _ => Hook::Abort,
+                }
+            }
+        };
+    }
+    let Some(exec) = h.get("execNewPod") else {
+        return Hook::Done;
+    };
     let key = (
         meta::namespace(rc).to_string(),
         format!("{}-hook-{stage}", meta::name(rc)),

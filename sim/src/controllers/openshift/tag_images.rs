@@ -1,0 +1,128 @@
+//! `tagImages` lifecycle hooks of a DeploymentConfig strategy: the deployer tags the image a
+//! container of the new version runs into an ImageStreamTag (`to`, in the DeploymentConfig's
+//! namespace unless `to.namespace` says otherwise), creating the stream when missing, as
+//! `oc tag --source=docker <image> <stream>:<tag>` does. The ImageStream controller then
+//! imports the tag like any other.
+//!
+//! The hook runs on every reconcile of its stage until the stage is passed, so a tag that
+//! already points at the image is left untouched (no write, no new generation).
+
+use serde_json::{Value, json};
+
+use crate::cluster::World;
+use crate::store::{Part, WriteOptions, meta};
+
+/// Why one `tagImages` entry could not be carried out (the hook's `failurePolicy` decides
+/// what follows).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct TagError(pub String);
+
+/// Carries out every entry of `tags` for the version `rc`.
+pub(super) fn run(
+    w: &mut World<'_>,
+    dc: &Value,
+    rc: &Value,
+    tags: &[Value],
+) -> Result<(), TagError> {
+    for t in tags {
+        let cname = t
+            .get("containerName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let image = rc
+            .pointer("/spec/template/spec/containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(cname))
+            .and_then(|c| c.get("image").and_then(Value::as_str))
+            .ok_or_else(|| {
+                TagError(format!(
+                    "unable to find container {cname:?} in the deployment template"
+                ))
+            })?;
+        let to = t.get("to").unwrap_or(&Value::Null);
+        let kind = to
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("ImageStreamTag");
+        if kind != "ImageStreamTag" {
+            return Err(TagError(format!(
+                "tagImages can only tag into an ImageStreamTag, not {kind}"
+            )));
+        }
+        let name = to.get("name").and_then(Value::as_str).unwrap_or_default();
+        let Some((stream, tag)) = name
+            .split_once(':')
+            .filter(|(s, t)| !s.is_empty() && !t.is_empty())
+        else {
+            return Err(TagError(format!(
+                "tagImages target {name:?} is not <stream>:<tag>"
+            )));
+        };
+        let ns = to
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| meta::namespace(dc));
+        set_tag(w, ns, stream, tag, image)?;
+    }
+    Ok(())
+}
+
+fn set_tag(
+    w: &mut World<'_>,
+    ns: &str,
+    stream: &str,
+    tag: &str,
+    image: &str,
+) -> Result<(), TagError> {
+    let Some(is_tid) = w.kinds.openshift.is else {
+        return Err(TagError("image streams are not served".into()));
+    };
+    let wanted = json!({"name": tag, "from": {"kind": "DockerImage", "name": image}});
+    let failed = |e: crate::error::ApiError| {
+        TagError(format!(
+            "tagging {image} into {stream}:{tag}: {}",
+            e.message
+        ))
+    };
+    let Ok(is) = w.store.get(is_tid, ns, stream) else {
+        let body = json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+            "metadata": {"name": stream, "namespace": ns}, "spec": {"tags": [wanted]}});
+        return w
+            .store
+            .create(is_tid, ns, body, &WriteOptions::default())
+            .map(drop)
+            .map_err(failed);
+    };
+    let current = super::images::spec_tag(&is, tag);
+    if current.and_then(|c| c.get("from")) == wanted.get("from") {
+        return Ok(());
+    }
+    let mut obj = (*is).clone();
+    if !obj.pointer("/spec/tags").is_some_and(Value::is_array) {
+        obj["spec"]["tags"] = json!([]);
+    }
+    if let Some(ts) = obj.pointer_mut("/spec/tags").and_then(Value::as_array_mut) {
+        match ts
+            .iter_mut()
+            .find(|x| x.get("name").and_then(Value::as_str) == Some(tag))
+        {
+            // Only `from` changes: the tag's other settings (importPolicy, referencePolicy) stay.
+            Some(x) => x["from"] = wanted["from"].clone(),
+            None => ts.push(wanted),
+        }
+    }
+    w.store
+        .update(
+            is_tid,
+            ns,
+            stream,
+            obj,
+            Part::Main,
+            &WriteOptions::default(),
+        )
+        .map(drop)
+        .map_err(failed)
+}
