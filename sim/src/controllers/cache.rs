@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::pod_facts::OwnedPod;
+use crate::kubelet::scheduler::NodeFacts;
 use crate::resources::TypeId;
 use crate::store::{EventType, LabelSelector, ObjKey, Store, StoreEvent, meta};
 
@@ -140,6 +141,8 @@ pub struct Cache {
     pub pv: Objects,
     /// Nodes (namespace "").
     pub nodes: Objects,
+    /// What the scheduler reads of each node (by name), kept in step with `nodes`.
+    pub(crate) node_facts: BTreeMap<String, NodeFacts>,
     /// StorageClasses (namespace "").
     pub sc: Objects,
     /// Endpoints.
@@ -389,7 +392,12 @@ impl Cache {
                 }
             }
         } else if t == k.node {
-            put(&mut self.nodes, ev);
+            let (_, name) = put(&mut self.nodes, ev);
+            if ev.event_type == EventType::Deleted {
+                self.node_facts.remove(&name);
+            } else {
+                self.node_facts.insert(name, NodeFacts::of(&ev.object));
+            }
             self.enqueue(Work::Reschedule);
         } else if t == k.sc {
             put(&mut self.sc, ev);

@@ -36,6 +36,7 @@ mod lifecycle;
 pub(crate) mod pod;
 mod probes;
 mod real;
+mod sched_facts;
 pub(crate) mod scheduler;
 mod status;
 pub mod streams;

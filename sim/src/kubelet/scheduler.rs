@@ -14,23 +14,8 @@ use crate::controllers::cache::Work;
 use crate::runtime::resources::Quantity;
 use crate::store::{ObjKey, Part, WriteOptions, meta};
 
-/// Resources a pod asks for: (CPU millicores, memory bytes).
-fn requests(pod: &Value) -> (u64, u64) {
-    let mut cpu = 0;
-    let mut mem = 0;
-    for c in pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(r) = c.pointer("/resources/requests") {
-            cpu += r.get("cpu").and_then(quantity_milli).unwrap_or(0);
-            mem += r.get("memory").and_then(quantity_milli).unwrap_or(0) / 1000;
-        }
-    }
-    (cpu, mem)
-}
+pub(crate) use super::sched_facts::NodeFacts;
+use super::sched_facts::{PodDemand, misfit, requests};
 
 /// Parses a resource quantity into thousandths of its unit (`"100m"` -> 100, `"1Gi"` ->
 /// 1024^3 * 1000), exactly, with the runtime's quantity parser; `None` for what does not parse
@@ -44,54 +29,9 @@ pub fn quantity_milli(v: &Value) -> Option<u64> {
     u64::try_from(q.ok()?.milli_value()).ok()
 }
 
-/// What the scheduler needs of a node, parsed once per node version.
-#[derive(Debug, Clone)]
-struct NodeFacts {
-    rv: String,
-    ready: bool,
-    unschedulable: bool,
-    taints: Vec<Value>,
-    labels: serde_json::Map<String, Value>,
-    pods: Option<u64>,
-    cpu: Option<u64>,
-    mem: Option<u64>,
-}
-
-impl NodeFacts {
-    fn of(node: &Value) -> Self {
-        let alloc = |r: &str| {
-            node.get("status")
-                .and_then(|s| s.get("allocatable"))
-                .and_then(|a| a.get(r))
-                .and_then(quantity_milli)
-        };
-        Self {
-            rv: meta::resource_version(node).to_string(),
-            ready: node_ready(node),
-            unschedulable: node.pointer("/spec/unschedulable").and_then(Value::as_bool)
-                == Some(true),
-            taints: node
-                .pointer("/spec/taints")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            labels: node
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default(),
-            pods: alloc("pods"),
-            cpu: alloc("cpu"),
-            mem: alloc("memory"),
-        }
-    }
-}
-
 /// What the scheduler remembers between reconciles.
 #[derive(Debug, Default)]
 pub(crate) struct SchedulerState {
-    /// Parsed node facts by node name.
-    facts: BTreeMap<String, NodeFacts>,
     /// Pods that did not fit anywhere, retried on changes.
     pub unschedulable: BTreeSet<ObjKey>,
     /// Pods placed on nodes and what they use: key -> (node, cpu, mem).
@@ -103,10 +43,15 @@ pub(crate) struct SchedulerState {
 impl SchedulerState {
     /// Counts a pod against its node (idempotent).
     pub fn assume(&mut self, key: &ObjKey, node: &str, pod: &Value) {
+        let (cpu, mem) = requests(pod);
+        self.assume_use(key, node, cpu, mem);
+    }
+
+    /// Counts a pod using `cpu` millicores and `mem` bytes against its node (idempotent).
+    fn assume_use(&mut self, key: &ObjKey, node: &str, cpu: u64, mem: u64) {
         if self.assigned.contains_key(key) {
             return;
         }
-        let (cpu, mem) = requests(pod);
         self.assigned
             .insert(key.clone(), (node.to_string(), cpu, mem));
         let u = self.usage.entry(node.to_string()).or_default();
@@ -128,84 +73,38 @@ impl SchedulerState {
     }
 }
 
-fn node_ready(node: &Value) -> bool {
-    node.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.get("type").and_then(Value::as_str) == Some("Ready")
-                    && c.get("status").and_then(Value::as_str) == Some("True")
-            })
-        })
-}
-
-fn tolerates(pod: &Value, taint: &Value) -> bool {
-    let key = taint.get("key").and_then(Value::as_str).unwrap_or_default();
-    let effect = taint
-        .get("effect")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let value = taint
-        .get("value")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    pod.pointer("/spec/tolerations")
-        .and_then(Value::as_array)
-        .is_some_and(|ts| {
-            ts.iter().any(|t| {
-                let tk = t.get("key").and_then(Value::as_str).unwrap_or_default();
-                let te = t.get("effect").and_then(Value::as_str).unwrap_or_default();
-                let op = t.get("operator").and_then(Value::as_str).unwrap_or("Equal");
-                let tv = t.get("value").and_then(Value::as_str).unwrap_or_default();
-                (tk.is_empty() && op == "Exists" || tk == key)
-                    && (te.is_empty() || te == effect)
-                    && (op == "Exists" || tv == value)
-            })
-        })
-}
-
-/// Why a node does not fit a pod, or `None` when it does.
-fn misfit(
-    pod: &Value,
-    node: &NodeFacts,
-    usage: (u64, u64, u64),
-    req: (u64, u64),
-) -> Option<&'static str> {
-    if !node.ready {
-        return Some("node(s) were not ready");
+/// The nodes a pod fits on with the fewest pods (their positions in `nodes`, in order), and
+/// why the others do not fit (reason -> number of nodes). `usage` is by node name.
+pub(crate) fn candidates(
+    pod: &PodDemand<'_>,
+    nodes: &BTreeMap<String, NodeFacts>,
+    usage: &BTreeMap<String, (u64, u64, u64)>,
+) -> (Vec<usize>, BTreeMap<&'static str, usize>) {
+    let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut best: Vec<usize> = Vec::new();
+    let mut best_load = u64::MAX;
+    // Both maps are sorted by node name: walk them together instead of a lookup per node.
+    let mut used = usage.iter().peekable();
+    for (i, (name, facts)) in nodes.iter().enumerate() {
+        while used.next_if(|(n, _)| n.as_str() < name.as_str()).is_some() {}
+        let u = used
+            .next_if(|(n, _)| *n == name)
+            .map(|(_, u)| *u)
+            .unwrap_or_default();
+        match misfit(pod, facts, u) {
+            Some(r) => *reasons.entry(r).or_default() += 1,
+            None => {
+                if u.0 < best_load {
+                    best_load = u.0;
+                    best.clear();
+                }
+                if u.0 == best_load {
+                    best.push(i);
+                }
+            }
+        }
     }
-    if node.unschedulable {
-        return Some("node(s) were unschedulable");
-    }
-    if node.taints.iter().any(|t| {
-        matches!(
-            t.get("effect").and_then(Value::as_str),
-            Some("NoSchedule" | "NoExecute")
-        ) && !tolerates(pod, t)
-    }) {
-        return Some("node(s) had untolerated taint(s)");
-    }
-    if let Some(sel) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object)
-        && !sel.iter().all(|(k, v)| node.labels.get(k) == Some(v))
-    {
-        return Some("node(s) didn't match Pod's node affinity/selector");
-    }
-    if let Some(pods) = node.pods
-        && usage.0 * 1000 >= pods
-    {
-        return Some("Too many pods");
-    }
-    if let Some(cpu) = node.cpu
-        && usage.1 + req.0 > cpu
-    {
-        return Some("Insufficient cpu");
-    }
-    if let Some(mem) = node.mem
-        && (usage.2 + req.1) * 1000 > mem
-    {
-        return Some("Insufficient memory");
-    }
-    None
+    (best, reasons)
 }
 
 /// A claim problem that keeps the pod off every node.
@@ -254,55 +153,31 @@ pub(crate) fn schedule(w: &mut World<'_>, key: &ObjKey) {
         w.st.sched.unschedulable.remove(key);
         return;
     }
-    let nodes: Vec<(String, std::sync::Arc<Value>)> = w
-        .cache()
-        .nodes
-        .iter()
-        .map(|(k, v)| (k.1.clone(), v.clone()))
-        .collect();
-    let req = requests(&pod);
-    let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut best: Vec<String> = Vec::new();
-    let mut best_load = u64::MAX;
+    let demand = PodDemand::of(&pod);
     let claim = claim_problem(w, &pod);
-    if claim.is_none() {
-        for (name, node) in &nodes {
-            let usage = w.st.sched.usage.get(name).copied().unwrap_or_default();
-            let fresh =
-                w.st.sched
-                    .facts
-                    .get(name)
-                    .is_some_and(|f| f.rv == meta::resource_version(node));
-            if !fresh {
-                w.st.sched.facts.insert(name.clone(), NodeFacts::of(node));
-            }
-            let Some(facts) = w.st.sched.facts.get(name) else {
-                continue;
-            };
-            match misfit(&pod, facts, usage, req) {
-                Some(r) => *reasons.entry(r).or_default() += 1,
-                None => {
-                    if usage.0 < best_load {
-                        best_load = usage.0;
-                        best.clear();
-                    }
-                    if usage.0 == best_load {
-                        best.push(name.clone());
-                    }
-                }
-            }
-        }
-    }
-    if best.is_empty() {
+    let (best, reasons, node_count) = {
+        let cache = w.cache();
+        let (best, reasons) = if claim.is_none() {
+            candidates(&demand, &cache.node_facts, &w.st.sched.usage)
+        } else {
+            (Vec::new(), BTreeMap::new())
+        };
+        (best, reasons, cache.node_facts.len())
+    };
+    // The tie break draws from the RNG, which the cache lock above keeps borrowed.
+    let pick = (!best.is_empty())
+        .then(|| best[(w.st.rng.next_u32() as usize) % best.len()])
+        .and_then(|i| w.cache().node_facts.keys().nth(i).cloned());
+    let Some(pick) = pick else {
         let msg = match claim {
-            Some(c) => format!("0/{} nodes are available: {c}.", nodes.len()),
+            Some(c) => format!("0/{} nodes are available: {c}.", node_count),
             None => {
                 let mut parts: Vec<String> =
                     reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
                 parts.sort();
                 format!(
                     "0/{} nodes are available: {}.",
-                    nodes.len(),
+                    node_count,
                     if parts.is_empty() {
                         "no nodes registered".to_string()
                     } else {
@@ -333,12 +208,12 @@ pub(crate) fn schedule(w: &mut World<'_>, key: &ObjKey) {
             }
         }
         return;
-    }
-    let pick = best[(w.st.rng.next_u32() as usize) % best.len()].clone();
+    };
     match w.store.bind_pod(&key.0, &key.1, &pick) {
-        Ok(bound) => {
+        Ok(_) => {
             w.st.sched.unschedulable.remove(key);
-            w.st.sched.assume(key, &pick, &bound);
+            // Binding sets only spec.nodeName: the containers' requests are the pod's.
+            w.st.sched.assume_use(key, &pick, demand.cpu, demand.mem);
             w.event(
                 &pod,
                 false,
