@@ -207,7 +207,7 @@ impl World<'_> {
         });
         if self
             .store
-            .create(tid, &ns, body, &WriteOptions::default())
+            .create_recorded_event(tid, &ns, body, &WriteOptions::default())
             .is_ok()
         {
             self.st.events.insert(agg, ((ns, ev_name), 1));

@@ -207,6 +207,15 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How much of the admission chain a create runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admit {
+    /// Everything (every client request).
+    Full,
+    /// An Event the simulator records: no kind-specific admission or schema check.
+    RecordedEvent,
+}
+
 /// A change to commit.
 pub(crate) enum Change {
     Put(TypeId, Value),
@@ -362,8 +371,35 @@ impl Store {
         &self,
         tid: TypeId,
         ns: &str,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Arc<Value>> {
+        self.create_with(tid, ns, obj, opts, Admit::Full)
+    }
+
+    /// Creates an Event the simulator itself records (the kubelet's, the scheduler's and the
+    /// controllers'). Such bodies are built by the simulator and valid by construction, and
+    /// Events have no defaults, so the kind-specific admission and the schema check (a
+    /// decode into the typed Event) are skipped; name, uid, resourceVersion,
+    /// creationTimestamp, managedFields, the namespace checks and the watch event are exactly
+    /// those of [`Store::create`] (a test compares the two paths).
+    pub(crate) fn create_recorded_event(
+        &self,
+        tid: TypeId,
+        ns: &str,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Arc<Value>> {
+        self.create_with(tid, ns, obj, opts, Admit::RecordedEvent)
+    }
+
+    fn create_with(
+        &self,
+        tid: TypeId,
+        ns: &str,
         mut obj: Value,
         opts: &WriteOptions,
+        admit: Admit,
     ) -> ApiResult<Arc<Value>> {
         let now = self.clock.now();
         let mut inner = self.lock();
@@ -422,8 +458,12 @@ impl Store {
         {
             o.remove("status");
         }
-        admission::on_create(&mut inner, &rt, &mut obj)?;
-        admission::validate(&rt, &obj, None)?;
+        let recorded_event =
+            admit == Admit::RecordedEvent && rt.group.is_empty() && rt.kind == "Event";
+        if !recorded_event {
+            admission::on_create(&mut inner, &rt, &mut obj)?;
+            admission::validate(&rt, &obj, None)?;
+        }
         set_managed_fields(&mut obj, None, opts, Owned::Update, &rt, now);
         if opts.dry_run {
             return Ok(Arc::new(obj));
@@ -990,8 +1030,9 @@ impl Inner {
             },
             Part::Main => {}
         }
-        // System-owned metadata always comes from the stored object.
-        {
+        // System-owned metadata always comes from the stored object. A status write starts
+        // from a copy of the stored object, so its metadata is the stored one already.
+        if part != Part::Status {
             let cur_meta = current.get("metadata").unwrap_or(&Value::Null);
             let m = meta::meta_mut(&mut obj);
             for f in [
@@ -1008,16 +1049,9 @@ impl Inner {
                     None => m.remove(f),
                 };
             }
-            if part == Part::Status {
-                for f in ["labels", "annotations", "finalizers", "ownerReferences"] {
-                    match cur_meta.get(f) {
-                        Some(v) => m.insert(f.into(), v.clone()),
-                        None => m.remove(f),
-                    };
-                }
-            }
         }
-        if meta::is_deleting(current) {
+        // A status write keeps the stored finalizers, so it adds none.
+        if part != Part::Status && meta::is_deleting(current) {
             let old_f: BTreeSet<String> = meta::finalizers(current).into_iter().collect();
             let new_f: BTreeSet<String> = meta::finalizers(&obj).into_iter().collect();
             if !new_f.is_subset(&old_f) {
@@ -1125,10 +1159,18 @@ impl Inner {
                 }
                 let obj = Arc::new(obj);
                 let old = self.objects[tid].insert(key, obj.clone());
-                if let Some(o) = &old {
-                    self.index_owners(tid, o, false);
+                // Most writes (status updates above all) keep the owner references: the
+                // index entries would be removed and put back unchanged.
+                let same_owners = old.as_ref().is_some_and(|o| {
+                    o.pointer("/metadata/ownerReferences")
+                        == obj.pointer("/metadata/ownerReferences")
+                });
+                if !same_owners {
+                    if let Some(o) = &old {
+                        self.index_owners(tid, o, false);
+                    }
+                    self.index_owners(tid, &obj, true);
                 }
-                self.index_owners(tid, &obj, true);
                 let et = if old.is_some() {
                     EventType::Modified
                 } else {
@@ -1269,3 +1311,6 @@ fn decode_continue(token: &str) -> ApiResult<(u64, ObjKey)> {
     let (ns, name) = start.split_once('/').ok_or_else(bad)?;
     Ok((rv, (ns.to_string(), name.to_string())))
 }
+
+#[cfg(test)]
+mod tests;
