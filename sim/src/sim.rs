@@ -205,6 +205,18 @@ impl SimBuilder {
                 }
             },
         };
+        // Images pushed by builds come back with the objects that name them.
+        if let (Some(dir), Some(r)) = (&self.state_dir, &real) {
+            let n =
+                r.runtime()
+                    .catalogue()
+                    .open_journal(dir)
+                    .map_err(|e| PersistError::Corrupt {
+                        path: e.path,
+                        why: e.why,
+                    })?;
+            tracing::debug!(images = n, "pushed images restored");
+        }
         let cluster = Cluster::new(
             store.clone(),
             manual,

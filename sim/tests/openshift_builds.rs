@@ -346,6 +346,19 @@ fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
         .expect("tar.gz")
 }
 
+/// A zip archive of the files (deflated), as `zip -r` makes for `--from-archive`.
+fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, content) in files {
+        w.start_file(*name, opts).expect("zip entry");
+        w.write_all(content.as_bytes()).expect("zip write");
+    }
+    w.finish().expect("zip").into_inner()
+}
+
 const BINARY_BUILDS: &str = "/apis/build.openshift.io/v1/namespaces/default/buildconfigs";
 
 async fn log_of(client: &kube::Client, build: &str, query: &str) -> String {
@@ -519,26 +532,26 @@ async fn binary_builds_from_a_file_or_an_archive_and_their_logs_over_both_ways_i
         );
         assert_eq!(e.code, 400, "{mode:?}: {e:?}");
         assert!(
-            e.message.contains("not a tar or tar.gz archive"),
+            e.message.contains("not a tar, tar.gz or zip archive"),
             "{}",
             e.message
         );
-        // `oc start-build --from-archive app.zip`: a zip is refused by name, not as garbage.
-        let mut zip = b"PK\x03\x04".to_vec();
-        zip.extend_from_slice(&[0; 26]);
+        // `oc start-build --from-archive app.zip` with an entry that climbs out of the source
+        // directory: refused by the entry's name, and no build starts.
+        let evil = zip_of(&[("app.py", "print('ok')\n"), ("../../etc/profile", "x\n")]);
         let e = common::api_err(
             client
                 .request::<Value>(raw(
                     "POST",
                     &format!("{BINARY_BUILDS}/bin/instantiatebinary"),
                     "application/octet-stream",
-                    zip,
+                    evil,
                 ))
                 .await,
         );
         assert_eq!(e.code, 400, "{mode:?}: {e:?}");
         assert!(
-            e.message.contains("zip archives are not supported"),
+            e.message.contains("\"../../etc/profile\"") && e.message.contains("unsafe path"),
             "{}",
             e.message
         );
@@ -558,6 +571,57 @@ async fn binary_builds_from_a_file_or_an_archive_and_their_logs_over_both_ways_i
             get(sim, &bc(), "default", "bin").await["status"]["lastVersion"],
             3,
             "refused uploads start no build"
+        );
+        assert!(
+            list(sim, &ar("", "v1", "ConfigMap", "configmaps"), "default", "")
+                .await
+                .iter()
+                .all(|c| c["metadata"]["name"] != "bin-4-source"),
+            "a refused upload leaves no source behind"
+        );
+
+        // A good zip (`oc start-build --from-archive app.zip`) builds like a tar.gz: its
+        // requirements are installed and its script is what the image runs.
+        let good = zip_of(&[
+            ("app.py", "print('hello from a zip upload')\n"),
+            ("requirements.txt", "flask\n"),
+        ]);
+        let b4: Value = client
+            .request(raw(
+                "POST",
+                &format!("{BINARY_BUILDS}/bin/instantiatebinary"),
+                "application/octet-stream",
+                good,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: instantiatebinary zip: {e}"));
+        assert_eq!(b4["metadata"]["name"], "bin-4");
+        sim.settle();
+        assert_eq!(phase(sim, "bin-4").await, "Complete");
+        let log4 = log_of(client, "bin-4", "").await;
+        assert!(
+            log4.contains("---> Installing dependencies ..."),
+            "{mode:?}: {log4}"
+        );
+        let image =
+            get(sim, &istag(), "default", "bin:latest").await["image"]["dockerImageReference"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        create(
+            sim,
+            &pod(),
+            "default",
+            json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "zip-runner"},
+            "spec": {"containers": [{"name": "app", "image": image}]}}),
+        )
+        .await;
+        sim.settle_for(Duration::from_secs(5));
+        let run_log = pod_log(sim, "zip-runner").await;
+        assert!(
+            run_log.contains("hello from a zip upload"),
+            "{mode:?}: {run_log}"
         );
         // The log of a build that does not exist is a 404.
         let e = common::api_err(

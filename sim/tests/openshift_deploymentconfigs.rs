@@ -256,6 +256,38 @@ async fn a_new_image_on_the_tag_rolls_out_a_new_replication_controller() {
         {"name": "latest", "from": {"kind": "DockerImage", "name": "openshift/hello-openshift:v3"}}]}})).await;
     sim.settle();
     assert_eq!(rcs(&sim).await.len(), 2);
+    let third =
+        get(&sim, &istag(), "default", "hello:latest").await["image"]["dockerImageReference"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+    assert_ne!(
+        third, second,
+        "the tag moved even though nothing rolled out"
+    );
+    // `oc rollout latest hello`: the manual trigger is resolved now and version 3 runs the
+    // image the tag points at.
+    post_subresource(
+        &sim,
+        &dc(),
+        "default",
+        "hello",
+        "instantiate",
+        json!({"kind": "DeploymentRequest", "apiVersion": "apps.openshift.io/v1", "name": "hello",
+            "latest": true, "force": true}),
+    )
+    .await
+    .expect("instantiate");
+    sim.settle();
+    let rc3 = get(&sim, &rc(), "default", "hello-3").await;
+    assert_eq!(
+        rc3["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!(third)
+    );
+    let pods = list(&sim, &pod(), "default", "deploymentconfig=hello").await;
+    let live = live_pods(&pods);
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0]["spec"]["containers"][0]["image"], json!(third));
 }
 
 /// Steps virtual time and records (old live, new live, total ready) after every step.

@@ -15,6 +15,7 @@ mod deploy;
 mod images;
 mod project;
 mod template;
+mod zip_upload;
 
 use std::sync::Arc;
 

@@ -144,7 +144,7 @@ struct FileEntry {
 }
 
 /// Configuration of an image (what `docker inspect` shows under Config).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct ImageConfig {
     /// User to run as (name or uid).
     pub user: Option<String>,
@@ -236,6 +236,8 @@ pub struct Catalogue {
     /// Images pushed while the cluster runs (the output of builds), by normalised reference;
     /// shared by the clones of this catalogue.
     pushed: Arc<std::sync::RwLock<BTreeMap<String, Arc<Image>>>>,
+    /// Where pushes are recorded to outlive a restart (`--state DIR`); shared like `pushed`.
+    journal: Arc<std::sync::OnceLock<super::image_journal::Journal>>,
     /// When true, unknown images fail to pull instead of running on the busybox base.
     pub strict: bool,
 }
@@ -454,6 +456,38 @@ impl Catalogue {
             pushed.insert(n, image.clone());
         }
         Ok(())
+    }
+
+    /// Pushes the image a build made from `record` (its base pulled from this catalogue),
+    /// recording the push in the state directory's journal first when there is one.
+    pub fn push_recorded(&self, record: &super::image_journal::PushRecord) -> Result<(), String> {
+        let base = self.pull(&record.base).map_err(|e| e.to_string())?;
+        let image = record.assemble(&base)?;
+        if let Some(j) = self.journal.get() {
+            j.append(record)?;
+        }
+        self.push(&record.references, image)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Replays the pushes recorded in `dir` and records the coming ones there. A recorded
+    /// push whose base image is gone (a catalogue changed between runs) is skipped with a
+    /// warning. Returns how many images were restored.
+    pub fn open_journal(&self, dir: &Path) -> Result<usize, super::image_journal::JournalError> {
+        let (journal, records) = super::image_journal::Journal::open(dir)?;
+        let mut restored = 0;
+        for r in &records {
+            match self.push_recorded(r) {
+                Ok(()) => restored += 1,
+                Err(why) => {
+                    tracing::warn!(image = ?r.references.first(), %why, "a pushed image is not restored")
+                }
+            }
+        }
+        if self.journal.set(journal).is_err() {
+            tracing::warn!("the image journal was already open; keeping the first");
+        }
+        Ok(restored)
     }
 
     /// Every image reference in the catalogue (aliases and pushed images included), sorted.

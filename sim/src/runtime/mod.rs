@@ -55,6 +55,7 @@ pub mod env;
 pub mod fs;
 pub mod host;
 pub mod image;
+pub mod image_journal;
 pub mod io;
 pub mod process;
 pub mod programs;

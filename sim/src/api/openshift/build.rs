@@ -4,7 +4,7 @@
 //!
 //! `buildconfigs/<name>/instantiatebinary` starts a binary build of a BuildConfig whose
 //! source is `Binary`: the body is a tar archive (gzip or not; `oc start-build --from-dir`
-//! and `--from-archive`) or, with `?asFile=<name>`, one file (`--from-file`). The upload is
+//! and `--from-archive`), a zip archive (`--from-archive=app.zip`, see [`super::zip_upload`]) or, with `?asFile=<name>`, one file (`--from-file`). The upload is
 //! kept as a tar in the build's source ConfigMap, which the build pod unpacks into
 //! `/tmp/src`. Unlike the real server the request does not wait for the build pod: the
 //! Build is returned at once and the build starts with the upload already in place.
@@ -43,7 +43,7 @@ fn next_version(req: &Request<'_>, name: &str) -> ApiResult<(std::sync::Arc<Valu
     Ok((bc, n))
 }
 
-/// The upload of a binary build as a tar archive.
+/// The upload of a binary build as a tar archive (a zip upload is repacked as one).
 fn binary_archive(body: &[u8], as_file: Option<&str>) -> ApiResult<Vec<u8>> {
     if let Some(file) = as_file {
         if file.is_empty() || file.contains('/') || file == "." || file == ".." {
@@ -67,15 +67,13 @@ fn binary_archive(body: &[u8], as_file: Option<&str>) -> ApiResult<Vec<u8>> {
         } else {
             body.to_vec()
         };
-        if data.starts_with(b"PK\x03\x04") {
-            return Err(ApiError::bad_request(
-                "zip archives are not supported by the simulator: upload a tar or tar.gz archive, or one file with ?asFile=<name>",
-            ));
+        if super::zip_upload::is_zip(&data) {
+            return super::zip_upload::zip_to_tar(&data);
         }
         let is_tar = data.len() >= 262 && &data[257..262] == b"ustar";
         if !is_tar {
             return Err(ApiError::bad_request(
-                "the uploaded body is not a tar or tar.gz archive (to upload one file, pass ?asFile=<name>)",
+                "the uploaded body is not a tar, tar.gz or zip archive (to upload one file, pass ?asFile=<name>)",
             ));
         }
         Ok(data)

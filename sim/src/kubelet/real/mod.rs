@@ -501,19 +501,13 @@ impl ContainerRuntime for RealRuntime {
                 }
             }
         }
-        let tree = SharedTree::new(base.root.clone());
-        let fs = Vfs::new(tree.clone(), vec![]);
-        let now = self.now();
+        let mut layers = Vec::new();
         for path in &paths {
             let dir = inst
                 .fs()
                 .subtree(path, true)
                 .map_err(|e| format!("reading {path} of container {container}: {e}"))?;
-            let parent = crate::runtime::fs::absolute(path, "..");
-            let _ = fs.remove(path, true, now);
-            fs.mkdir(&parent, true, 0o755, now)
-                .and_then(|()| fs.put(path, dir, true))
-                .map_err(|e| format!("writing {path} of the new image: {e}"))?;
+            layers.push((path.clone(), dir));
         }
         let mut config = base.config.clone();
         if !commit.cmd.is_empty() {
@@ -521,15 +515,14 @@ impl ContainerRuntime for RealRuntime {
             config.cmd = commit.cmd.clone();
         }
         config.labels.extend(commit.labels.clone());
-        let image = Image {
-            reference: base.reference.clone(),
-            root: tree.snapshot(),
+        let record = crate::runtime::image_journal::PushRecord {
+            references: commit.references.clone(),
+            base: base.reference.clone(),
+            layers,
             config,
+            time: self.now(),
         };
-        self.rt
-            .catalogue()
-            .push(&commit.references, image)
-            .map_err(|e| e.to_string())
+        self.rt.catalogue().push_recorded(&record)
     }
 
     fn read_file(&self, pod_uid: &str, container: &str, path: &str) -> Option<Vec<u8>> {
