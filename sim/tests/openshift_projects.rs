@@ -156,6 +156,42 @@ async fn a_users_watch_sends_only_its_projects() {
     assert_eq!(seen, ["a1", "a2"], "bob's b1 and b2 are not sent to alice");
 }
 
+#[tokio::test]
+async fn a_watch_of_a_project_by_name_is_forbidden_like_a_get_of_it() {
+    let sim = openshift().build().expect("sim");
+    let (alice, bob) = (sim.client_as("alice"), sim.client_as("bob"));
+    request(&alice, "a1").await.expect("a1");
+    request(&bob, "b1").await.expect("b1");
+    // `oc get project b1 -w` as alice: 403, with the message a get has but the verb watch.
+    for name in ["b1", "nope"] {
+        let wp = kube::api::WatchParams::default().fields(&format!("metadata.name={name}"));
+        let err = match projects(&alice).watch(&wp, "0").await {
+            Ok(w) => match w.boxed().next().await {
+                Some(Err(e)) => common::api_err::<()>(Err(e)),
+                other => panic!("{name}: a forbidden watch streamed {other:?}"),
+            },
+            Err(e) => common::api_err::<()>(Err(e)),
+        };
+        assert_eq!(
+            (err.code, err.reason.as_str()),
+            (403, "Forbidden"),
+            "{name}"
+        );
+        assert_eq!(err.message, forbidden("alice", "watch", name));
+    }
+    // Her own project, by name, is watched as before.
+    let wp = kube::api::WatchParams::default().fields("metadata.name=a1");
+    let mut w = projects(&alice)
+        .watch(&wp, "0")
+        .await
+        .expect("watch a1")
+        .boxed();
+    match w.next().await.expect("an event").expect("no error") {
+        WatchEvent::Added(p) => assert_eq!(p.metadata.name.as_deref(), Some("a1")),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 /// A served simulator with the admin token `adm` and users alice (`ta`) and bob (`tb`), and
 /// its kubeconfig.
 async fn served(

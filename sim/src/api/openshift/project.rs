@@ -128,6 +128,17 @@ pub(super) fn request(req: &Request<'_>) -> ApiResult<Response> {
     }
 }
 
+/// The one name a field selector pins (`metadata.name=X` or `==X`), if it pins one.
+fn named_by_field_selector(selector: Option<&str>) -> Option<String> {
+    selector?.split(',').find_map(|term| {
+        let term = term.trim();
+        let value = term
+            .strip_prefix("metadata.name==")
+            .or_else(|| term.strip_prefix("metadata.name="))?;
+        (!value.is_empty()).then(|| value.to_string())
+    })
+}
+
 pub(super) fn projects(req: &Request<'_>) -> ApiResult<Response> {
     let ns_tid = req.tid("", "namespaces")?;
     let store = req.store;
@@ -135,6 +146,15 @@ pub(super) fn projects(req: &Request<'_>) -> ApiResult<Response> {
     let user = req.user.clone();
     match (req.method.as_str(), req.target.name.as_deref()) {
         ("GET", None) if params.watch || req.target.legacy_watch => {
+            // `oc get project X -w` watches one project by name: authorized like a get of it.
+            if let Some(name) = named_by_field_selector(params.get("fieldSelector"))
+                && !user.is_admin()
+                && !store
+                    .get(ns_tid, "", &name)
+                    .is_ok_and(|ns| visible(&user, &ns))
+            {
+                return Err(forbidden(&user, "watch", &name));
+            }
             let q = WatchQuery {
                 labels: params.label_selector()?,
                 fields: params.field_selector("Namespace")?,
