@@ -79,12 +79,7 @@ async fn an_s2i_build_assembles_the_source_and_the_deployment_runs_the_built_ima
     create(&sim, &is(), "default", json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
         "metadata": {"name": "nodejs"},
         "spec": {"tags": [{"name": "14", "from": {"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}}]}})).await;
-    create(&sim, &dc(), "default", json!({
-        "apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig", "metadata": {"name": "app"},
-        "spec": {"replicas": 1, "selector": {"app": "app"},
-            "triggers": [{"type": "ConfigChange"}, {"type": "ImageChange", "imageChangeParams": {"automatic": true,
-                "containerNames": ["app"], "from": {"kind": "ImageStreamTag", "name": "app:latest"}}}],
-            "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": [{"name": "app", "image": " "}]}}}})).await;
+    create(&sim, &dc(), "default", app_dc()).await;
     sim.settle();
     let uri = format!("file://{}", src.path().display());
     create(

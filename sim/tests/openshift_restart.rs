@@ -43,12 +43,7 @@ async fn a_built_image_still_runs_after_a_restart_on_the_same_state() {
                     "name": "registry.access.redhat.com/ubi8/python-38:latest"}}},
                 "output": {"to": {"kind": "ImageStreamTag", "name": "app:latest"}},
             }})).await;
-        create(&sim, &dc(), "default", json!({
-            "apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig", "metadata": {"name": "app"},
-            "spec": {"replicas": 1, "selector": {"app": "app"},
-                "triggers": [{"type": "ConfigChange"}, {"type": "ImageChange", "imageChangeParams": {"automatic": true,
-                    "containerNames": ["app"], "from": {"kind": "ImageStreamTag", "name": "app:latest"}}}],
-                "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": [{"name": "app", "image": " "}]}}}})).await;
+        create(&sim, &dc(), "default", app_dc()).await;
         sim.settle();
         let _: Value = sim
             .client()

@@ -8,7 +8,7 @@ use kube::api::{
 };
 use kube::core::GroupVersionKind;
 use odo_sim::{Flavor, Sim};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A one-node OpenShift-flavored simulator.
 pub fn sim() -> Sim {
@@ -228,4 +228,15 @@ pub async fn post_subresource(
     api(sim, res, ns)
         .create_subresource::<Value, Value>(sub, name, &PostParams::default(), &body)
         .await
+}
+
+/// DeploymentConfig `app` whose container `app` runs whatever `app:latest` points at
+/// (ConfigChange and an automatic ImageChange trigger), as a build's output feeds it.
+pub fn app_dc() -> Value {
+    json!({
+        "apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig", "metadata": {"name": "app"},
+        "spec": {"replicas": 1, "selector": {"app": "app"},
+            "triggers": [{"type": "ConfigChange"}, {"type": "ImageChange", "imageChangeParams": {"automatic": true,
+                "containerNames": ["app"], "from": {"kind": "ImageStreamTag", "name": "app:latest"}}}],
+            "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": [{"name": "app", "image": " "}]}}}})
 }

@@ -176,17 +176,8 @@ fn set_tag(
                 return Err(ApiError::already_exists(GROUP, "imagestreamtags", name));
             }
             modify(store, is_tid, ns, s, Part::Main, |o| {
-                if !o.pointer("/spec/tags").is_some_and(Value::is_array) {
-                    o["spec"]["tags"] = json!([]);
-                }
-                if let Some(ts) = o.pointer_mut("/spec/tags").and_then(Value::as_array_mut) {
-                    match ts
-                        .iter_mut()
-                        .find(|x| x.get("name").and_then(Value::as_str) == Some(t))
-                    {
-                        Some(x) => *x = tag.clone(),
-                        None => ts.push(tag.clone()),
-                    }
+                if let Some(x) = img::spec_tag_mut(o, t) {
+                    *x = tag.clone();
                 }
                 Ok(())
             })?

@@ -295,31 +295,7 @@ fn validate_dc(obj: &Value, causes: &mut Vec<Cause>) {
                     causes.push(Cause::required(p));
                     continue;
                 };
-                let kind = params
-                    .pointer("/from/kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if kind != "ImageStreamTag" {
-                    causes.push(Cause::invalid(
-                        format!("{p}.from.kind"),
-                        kind,
-                        "kind must be an ImageStreamTag",
-                    ));
-                }
-                let name = params
-                    .pointer("/from/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if name
-                    .split_once(':')
-                    .is_none_or(|(s, t)| s.is_empty() || t.is_empty())
-                {
-                    causes.push(Cause::invalid(
-                        format!("{p}.from.name"),
-                        name,
-                        "must be of the form <stream_name>:<tag>",
-                    ));
-                }
+                check_istag_ref(&format!("{p}.from"), params.get("from"), "", causes);
                 for (j, c) in params
                     .get("containerNames")
                     .and_then(Value::as_array)
@@ -409,33 +385,34 @@ fn validate_hooks(obj: &Value, containers: &[&str], causes: &mut Vec<Cause>) {
             }
             for (j, t) in tags.into_iter().flatten().enumerate() {
                 let to = format!("{p}.tagImages[{j}].to");
-                let kind = t
-                    .pointer("/to/kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or("ImageStreamTag");
-                if kind != "ImageStreamTag" {
-                    causes.push(Cause::invalid(
-                        format!("{to}.kind"),
-                        kind,
-                        "kind must be 'ImageStreamTag'",
-                    ));
-                }
-                let name = t
-                    .pointer("/to/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if name
-                    .split_once(':')
-                    .is_none_or(|(s, t)| s.is_empty() || t.is_empty())
-                {
-                    causes.push(Cause::invalid(
-                        format!("{to}.name"),
-                        name,
-                        "must be of the form <stream_name>:<tag>",
-                    ));
-                }
+                check_istag_ref(&to, t.get("to"), "ImageStreamTag", causes);
             }
         }
+    }
+}
+
+/// An `ObjectReference` that must name an ImageStreamTag `<stream>:<tag>` (`from` of an
+/// ImageChange trigger, `to` of a `tagImages` hook); `default_kind` stands for a missing kind.
+fn check_istag_ref(field: &str, r: Option<&Value>, default_kind: &str, causes: &mut Vec<Cause>) {
+    let get = |k: &str| r.and_then(|r| r.get(k)).and_then(Value::as_str);
+    let kind = get("kind").unwrap_or(default_kind);
+    if kind != "ImageStreamTag" {
+        causes.push(Cause::invalid(
+            format!("{field}.kind"),
+            kind,
+            "kind must be an ImageStreamTag",
+        ));
+    }
+    let name = get("name").unwrap_or_default();
+    if name
+        .split_once(':')
+        .is_none_or(|(s, t)| s.is_empty() || t.is_empty())
+    {
+        causes.push(Cause::invalid(
+            format!("{field}.name"),
+            name,
+            "must be of the form <stream_name>:<tag>",
+        ));
     }
 }
 

@@ -55,6 +55,34 @@ pub fn spec_tag<'a>(is: &'a Value, tag: &str) -> Option<&'a Value> {
         .find(|t| t.get("name").and_then(Value::as_str) == Some(tag))
 }
 
+/// The `spec.tags` entry of `tag`, added as `{"name": tag}` (and `spec.tags` created) when
+/// missing; `None` only when `spec` is not an object.
+pub fn spec_tag_mut<'a>(is: &'a mut Value, tag: &str) -> Option<&'a mut Value> {
+    let spec = is
+        .as_object_mut()?
+        .entry("spec")
+        .or_insert_with(|| json!({}));
+    let tags = spec
+        .as_object_mut()?
+        .entry("tags")
+        .or_insert_with(|| json!([]));
+    if !tags.is_array() {
+        *tags = json!([]);
+    }
+    let tags = tags.as_array_mut()?;
+    let at = match tags
+        .iter()
+        .position(|t| t.get("name").and_then(Value::as_str) == Some(tag))
+    {
+        Some(i) => i,
+        None => {
+            tags.push(json!({"name": tag}));
+            tags.len() - 1
+        }
+    };
+    tags.get_mut(at)
+}
+
 /// The current image of a tag: the first item of its history.
 pub fn head<'a>(is: &'a Value, tag: &str) -> Option<&'a Value> {
     status_tag(is, tag)?.get("items")?.as_array()?.first()

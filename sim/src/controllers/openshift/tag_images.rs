@@ -4,6 +4,9 @@
 //! `oc tag --source=docker <image> <stream>:<tag>` does. The ImageStream controller then
 //! imports the tag like any other.
 //!
+//! Admission has already checked that every entry names a container of the template and an
+//! ImageStreamTag `<stream>:<tag>`; what can still fail here is the write itself.
+//!
 //! The hook runs on every reconcile of its stage until the stage is passed, so a tag that
 //! already points at the image is left untouched (no write, no new generation).
 
@@ -42,15 +45,6 @@ pub(super) fn run(
                 ))
             })?;
         let to = t.get("to").unwrap_or(&Value::Null);
-        let kind = to
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("ImageStreamTag");
-        if kind != "ImageStreamTag" {
-            return Err(TagError(format!(
-                "tagImages can only tag into an ImageStreamTag, not {kind}"
-            )));
-        }
         let name = to.get("name").and_then(Value::as_str).unwrap_or_default();
         let Some((stream, tag)) = name
             .split_once(':')
@@ -101,18 +95,9 @@ fn set_tag(
         return Ok(());
     }
     let mut obj = (*is).clone();
-    if !obj.pointer("/spec/tags").is_some_and(Value::is_array) {
-        obj["spec"]["tags"] = json!([]);
-    }
-    if let Some(ts) = obj.pointer_mut("/spec/tags").and_then(Value::as_array_mut) {
-        match ts
-            .iter_mut()
-            .find(|x| x.get("name").and_then(Value::as_str) == Some(tag))
-        {
-            // Only `from` changes: the tag's other settings (importPolicy, referencePolicy) stay.
-            Some(x) => x["from"] = wanted["from"].clone(),
-            None => ts.push(wanted),
-        }
+    // Only `from` changes: the tag's other settings (importPolicy, referencePolicy) stay.
+    if let Some(t) = super::images::spec_tag_mut(&mut obj, tag) {
+        t["from"] = wanted["from"].clone();
     }
     w.store
         .update(
