@@ -384,6 +384,20 @@ pub async fn push_component(
         if report.workload_changed {
             exclude = before;
         }
+        if args.config
+            && report.workload_changed
+            && !first_push
+            && conn.flavor == Flavor::OpenShift
+            && manifests::openshift::rolls_out_itself(c)
+        {
+            // No ConfigChange trigger: the changed configuration reaches a pod through a
+            // rollout of the image already built, once one was (odo starts them all).
+            if cluster::rollout::latest_version(conn, &object_name).await? > 0 {
+                let version = cluster::rollout::instantiate(conn, &object_name).await?;
+                let deployment = cluster::rollout::deployment_name(&object_name, version);
+                println!("Started deployment {deployment} of component {}", c.name);
+            }
+        }
         if args.config {
             println!("Configuration of component {} applied", c.name);
             return Ok(PushSummary {
@@ -558,8 +572,11 @@ fn binary_upload(file: &LocalConfigFile, c: &Component) -> Result<(String, Vec<u
 }
 
 /// The rest of a push of a git or binary component (OpenShift): start a build of its
-/// BuildConfig (uploading the binary, if any), print the build's log as it runs, and once it completed wait for the pod of the rollout its image
-/// starts (the DeploymentConfig's ImageChange trigger). Nothing is synced.
+/// BuildConfig (uploading the binary, if any), print the build's log as it runs, and once it
+/// completed wait for the pod of the rollout of its image. A git component's rollout is
+/// started here (its ImageChange trigger is not automatic, as in odo), a binary component's
+/// by its automatic trigger. A build that does not complete rolls nothing out. Nothing is
+/// synced.
 async fn push_built(
     conn: &Connection,
     c: &Component,
@@ -602,10 +619,19 @@ async fn push_built(
         }
     }
     let step = Step::start("Deploying component");
+    // A git component: the pod of the version started here, not one of an older version.
+    let selector = if manifests::openshift::rolls_out_itself(c) {
+        let version = cluster::rollout::instantiate(conn, &object_name).await?;
+        let deployment = cluster::rollout::deployment_name(&object_name, version);
+        step.note(&format!("started deployment {deployment}"));
+        format!("{selector},deployment={deployment}")
+    } else {
+        selector.to_string()
+    };
     let mut notes = step.notifier();
     let pod = wait::wait_for_pod(
         conn,
-        selector,
+        &selector,
         &object_name,
         push_timeout,
         before,

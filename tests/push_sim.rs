@@ -211,9 +211,10 @@ async fn git_component_is_built_on_openshift_and_its_pod_runs_the_built_image() 
         "web-shop",
     )
     .await;
-    assert_eq!(dc["spec"]["triggers"][1]["type"], "ImageChange");
+    let trigger = &dc["spec"]["triggers"][0];
+    assert_eq!(trigger["type"], "ImageChange");
     assert_eq!(
-        dc["spec"]["triggers"][1]["imageChangeParams"]["from"]["name"],
+        trigger["imageChangeParams"]["from"]["name"],
         "web-shop:latest"
     );
 

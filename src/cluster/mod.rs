@@ -12,6 +12,7 @@ pub mod flavor;
 pub mod projects;
 pub mod prune;
 pub mod query;
+pub mod rollout;
 pub mod select;
 #[cfg(test)]
 mod tests;
@@ -145,6 +146,14 @@ pub enum ClusterError {
         /// What went wrong.
         message: String,
     },
+    /// Starting a rollout of a DeploymentConfig went wrong.
+    #[error("{message}")]
+    Rollout {
+        /// The DeploymentConfig.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A command run in the container failed.
     #[error("`{command}` in pod {pod} failed: {message}")]
     Exec {
@@ -186,6 +195,10 @@ impl ClusterError {
             ClusterError::Build { name, .. } => format!(
                 "`oc describe build/{name}` (or buildconfig/{name}) and `oc get events` say more; \
                  raise the wait with `odo preference set PushTimeout <seconds>`"
+            ),
+            ClusterError::Rollout { name, .. } => format!(
+                "`oc rollout status dc/{name}` and `oc get events` say more; `odo push` starts \
+                 a new build and rollout"
             ),
             ClusterError::FlavorUnavailable { .. } => {
                 "use --flavor kubernetes (Deployment + Ingress) on this cluster".into()

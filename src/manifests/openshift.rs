@@ -7,7 +7,9 @@
 //! ImageChange trigger on an ImageStreamTag in the `openshift` namespace fill it in); this keeps
 //! the pod identical on both flavors and does not depend on the cluster's ImageStreams. A git
 //! component gets a BuildConfig too, and its DeploymentConfig's image comes from the build's
-//! output tag `<component>-<app>:latest` through an ImageChange trigger, as in odo.
+//! output tag `<component>-<app>:latest` through an ImageChange trigger, as in odo: not
+//! automatic for git (odo starts the rollout after the build, see [`rolls_out_itself`]),
+//! automatic for binary components.
 
 use std::collections::BTreeMap;
 
@@ -284,26 +286,42 @@ pub fn output_tag(input: &RenderInput<'_>) -> String {
 
 fn triggers(input: &RenderInput<'_>) -> Vec<DeploymentTrigger> {
     let c = input.component;
-    let mut out = vec![DeploymentTrigger {
+    let config_change = DeploymentTrigger {
         type_: "ConfigChange".into(),
         image_change_params: None,
-    }];
-    if is_built(c) {
-        // odo makes this trigger non-automatic and starts the rollout itself; an automatic one
-        // rolls out the image of every finished build the same way.
-        out.push(DeploymentTrigger {
-            type_: "ImageChange".into(),
-            image_change_params: Some(ImageChangeParams {
-                automatic: true,
-                container_names: vec![meta::object_name(&c.name, &c.app)],
-                from: ObjectReference {
-                    kind: "ImageStreamTag".into(),
-                    name: output_tag(input),
-                },
-            }),
-        });
+    };
+    if !is_built(c) {
+        return vec![config_change];
     }
-    out
+    let image_change = DeploymentTrigger {
+        type_: "ImageChange".into(),
+        image_change_params: Some(ImageChangeParams {
+            automatic: !rolls_out_itself(c),
+            container_names: vec![meta::object_name(&c.name, &c.app)],
+            from: ObjectReference {
+                kind: "ImageStreamTag".into(),
+                name: output_tag(input),
+            },
+        }),
+    };
+    if rolls_out_itself(c) {
+        // As odo's git DeploymentConfig: only a non-automatic ImageChange trigger (kept so a
+        // rollout started with `latest` resolves the image), no ConfigChange trigger. The pod
+        // template names no image (`" "`) until a rollout resolves it, and odo starts every
+        // rollout itself once its build completed.
+        vec![image_change]
+    } else {
+        vec![config_change, image_change]
+    }
+}
+
+/// Whether odo starts the rollouts of the component's DeploymentConfig itself (a
+/// `DeploymentRequest` after each completed build) instead of an automatic ImageChange
+/// trigger: git components, as in odo (`NewAppS2I` + `StartDeployment`). A binary
+/// component's trigger stays automatic, as the ImageChange trigger odo gives local and binary
+/// components is.
+pub fn rolls_out_itself(c: &crate::config::Component) -> bool {
+    c.source_type == SourceType::Git
 }
 
 /// The file name a binary component's file is uploaded as (the last part of its path).
