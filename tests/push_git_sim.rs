@@ -371,12 +371,16 @@ async fn a_config_push_rolls_out_the_built_image_with_the_new_configuration() {
         ..PushArgs::default()
     };
     push_with(&sim, &conn, ctx.path(), &config).await.unwrap();
+    // A changed configuration of a component that was never built: nothing to roll out.
+    odo(ctx.path(), &["config", "set", "--env", "GREETING=early"]);
+    push_with(&sim, &conn, ctx.path(), &config).await.unwrap();
     sim.settle();
+    let dc0 = dc(&sim).await;
     assert_eq!(
-        dc(&sim).await["status"]["latestVersion"],
-        0,
-        "nothing built yet"
+        dc0["metadata"]["generation"], 2,
+        "the change was applied: {dc0}"
     );
+    assert_eq!(dc0["status"]["latestVersion"], 0, "nothing built yet");
     assert!(live_pods(&sim).await.is_empty());
 
     let first = push(&sim, &conn, ctx.path()).await.unwrap();
