@@ -398,7 +398,7 @@ fn fixture_uri(name: &str) -> String {
 }
 
 /// `odo create --git` + `odo push` on OpenShift: the build's log is printed as it runs, then
-/// the rollout is waited for; describe sees the component pushed.
+/// odo starts the rollout and waits for it; describe sees the component pushed.
 #[test]
 fn git_component_push_openshift() {
     let e = Env::new("openshift");
@@ -409,6 +409,7 @@ fn git_component_push_openshift() {
         "started build web-shop-1",
         "---> Installing application source ...",
         "Pushing image image-registry.openshift-image-registry.svc:5000/",
+        "started deployment web-shop-1",
         "Changes successfully pushed to component: web",
     ] {
         assert!(out.contains(line), "{line:?} not in:\n{out}");
