@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use kube::api::{Api, ApiResource, DynamicObject};
 use odo::cli::Cli;
 use odo::cli::component::PushArgs;
-use odo::cluster::{ConnectOptions, Connection, attach_sim, build};
+use odo::cluster::{ClusterError, ConnectOptions, Connection, attach_sim, build, rollout};
 use odo::config::LocalConfigFile;
 use odo::manifests::Flavor;
 use serde_json::{Value, json};
@@ -403,4 +403,39 @@ async fn a_config_push_rolls_out_the_built_image_with_the_new_configuration() {
             .any(|e| e.name == "GREETING" && e.value.as_deref() == Some("hi")),
         "{env:?}"
     );
+}
+
+/// A rollout requested while the previous one is still being deployed: the server refuses it
+/// (409 Conflict); odo asks again a few times and then reports it with a way on. When the
+/// previous rollout finishes meanwhile, the request goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_refused_while_one_is_in_progress_is_retried_then_reported() {
+    let Some(repo) = Repo::new("release one") else {
+        return;
+    };
+    let sim = sim();
+    let conn = connect(&sim).await;
+    let ctx = repo.component();
+    push(&sim, &conn, ctx.path()).await.unwrap();
+    // Virtual time stands still here, so version 2 stays in progress.
+    assert_eq!(rollout::instantiate(&conn, "web-shop").await.unwrap(), 2);
+    let err = rollout::instantiate(&conn, "web-shop").await.unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::Rollout { message, .. } if message.contains("already in progress")),
+        "{err:?}"
+    );
+    assert!(
+        err.hint()
+            .unwrap_or_default()
+            .contains("oc rollout status dc/web-shop"),
+        "{:?}",
+        err.hint()
+    );
+    assert_eq!(dc(&sim).await["status"]["latestVersion"], 2);
+    // With time moving, version 2 completes while odo waits to ask again.
+    let version = sim
+        .advancing(TICK, rollout::instantiate(&conn, "web-shop"))
+        .await
+        .unwrap();
+    assert_eq!(version, 3);
 }
