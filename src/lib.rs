@@ -25,6 +25,7 @@ pub mod error;
 pub mod indexer;
 pub mod manifests;
 pub mod push;
+mod push_built;
 pub mod push_sync;
 pub mod sync;
 pub mod watch;
