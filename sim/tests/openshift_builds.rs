@@ -805,6 +805,12 @@ async fn a_new_image_on_the_builder_tag_starts_a_build() {
         cfg["spec"]["triggers"][0]["imageChange"]["lastTriggeredImageID"],
         json!(second)
     );
+    let st = &cfg["status"]["imageChangeTriggers"][0];
+    assert_eq!(st["lastTriggeredImageID"], json!(second), "{cfg}");
+    assert!(
+        st.get("from").is_none() && st["lastTriggerTime"].is_string(),
+        "{st}"
+    );
     assert_eq!(list(&sim, &build(), "default", "").await.len(), 2);
 
     // ConfigChange and ImageChange together: one build at creation, not two.
@@ -866,6 +872,12 @@ async fn a_new_image_on_an_explicit_trigger_tag_starts_a_build_once() {
         cfg["spec"]["triggers"][1]["imageChange"]["lastTriggeredImageID"],
         json!(first)
     );
+    // OpenShift 4.8+ keeps the same in status.imageChangeTriggers (no trigger time yet:
+    // this trigger did not start the build).
+    assert_eq!(
+        cfg["status"]["imageChangeTriggers"],
+        json!([{"lastTriggeredImageID": first, "from": {"name": "base:v1", "namespace": "default"}}])
+    );
 
     // A new image on base:v1 starts build 2, on the builder image as before.
     merge(
@@ -902,6 +914,12 @@ async fn a_new_image_on_an_explicit_trigger_tag_starts_a_build_once() {
         json!(second)
     );
     assert_eq!(cfg["status"]["lastVersion"], 2);
+    let fired_at = cfg["status"]["imageChangeTriggers"][0]["lastTriggerTime"].clone();
+    assert!(fired_at.is_string(), "{cfg}");
+    assert_eq!(
+        cfg["status"]["imageChangeTriggers"][0]["lastTriggeredImageID"],
+        json!(second)
+    );
 
     // The recorded image does not start a second build, however long and whatever else
     // happens to the BuildConfig (a label edit reconciles it again).
@@ -951,6 +969,11 @@ async fn a_new_image_on_an_explicit_trigger_tag_starts_a_build_once() {
         cfg["spec"]["triggers"][2]["imageChange"]["lastTriggeredImageID"],
         json!(extra)
     );
+    let st = &cfg["status"]["imageChangeTriggers"];
+    assert_eq!(st[0]["lastTriggerTime"], fired_at, "kept: {st}");
+    assert_eq!(st[1]["lastTriggeredImageID"], json!(extra));
+    assert_eq!(st[1]["from"]["name"], "extra:v1");
+    assert!(st[1]["lastTriggerTime"].is_string(), "{st}");
     sim.settle_for(Duration::from_secs(60));
     assert_eq!(
         list(&sim, &build(), "default", "buildconfig=app")

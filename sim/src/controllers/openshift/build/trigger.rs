@@ -1,6 +1,7 @@
 //! Which builds of a BuildConfig start: build 1 of a `ConfigChange` trigger, and one build
 //! per new image on the ImageStreamTag of an `ImageChange` trigger (its own `from`, else the
-//! strategy's builder), each recorded in the trigger's `lastTriggeredImageID`.
+//! strategy's builder), each recorded in the trigger's `lastTriggeredImageID` and in
+//! `status.imageChangeTriggers`.
 
 use serde_json::{Value, json};
 
@@ -40,6 +41,59 @@ pub(crate) fn image_trigger_streams(bc: &Value) -> Vec<ObjKey> {
         .collect()
 }
 
+/// `status.imageChangeTriggers`, as OpenShift 4.8 and later keep it next to the spec field
+/// (which the simulator still fills, as 3.x and 4.7 did): per ImageChange trigger, in spec
+/// order, its `lastTriggeredImageID`, its `from` tag when the trigger names one (none for
+/// the strategy's builder tag) and `lastTriggerTime`, set only when that trigger started
+/// the build (`fired`, an index into `spec.triggers`), kept from the earlier status
+/// otherwise.
+fn trigger_statuses(bc: &Value, fired: Option<usize>, now: &str) -> Value {
+    let earlier: Vec<Value> = bc
+        .pointer("/status/imageChangeTriggers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let triggers = bc
+        .pointer("/spec/triggers")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let out: Vec<Value> = triggers
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.get("type").and_then(Value::as_str) == Some("ImageChange"))
+        .enumerate()
+        .map(|(k, (i, t))| {
+            let mut st = json!({});
+            if let Some(id) = t
+                .pointer("/imageChange/lastTriggeredImageID")
+                .and_then(Value::as_str)
+            {
+                st["lastTriggeredImageID"] = json!(id);
+            }
+            if let Some(from) = t.pointer("/imageChange/from") {
+                st["from"] = json!({
+                    "name": from.get("name").cloned().unwrap_or_default(),
+                    "namespace": from.get("namespace").and_then(Value::as_str)
+                        .filter(|n| !n.is_empty()).unwrap_or(meta::namespace(bc)),
+                });
+            }
+            let time = if fired == Some(i) {
+                Some(json!(now))
+            } else {
+                earlier
+                    .get(k)
+                    .and_then(|e| e.get("lastTriggerTime"))
+                    .cloned()
+            };
+            if let Some(time) = time {
+                st["lastTriggerTime"] = time;
+            }
+            st
+        })
+        .collect();
+    json!(out)
+}
+
 /// Reconciles a BuildConfig: the first build of a ConfigChange trigger, and a build for each
 /// new image on the ImageStreamTag of an ImageChange trigger (its `lastTriggeredImageID`
 /// records the image; the image present when the BuildConfig is created starts a build
@@ -66,7 +120,8 @@ pub(crate) fn reconcile_config(w: &mut World<'_>, key: &ObjKey) {
         .cloned()
         .unwrap_or_default();
     let mut recorded = false;
-    for t in &mut triggers {
+    let mut fired = None;
+    for (i, t) in triggers.iter_mut().enumerate() {
         if t.get("type").and_then(Value::as_str) != Some("ImageChange") {
             continue;
         }
@@ -101,6 +156,7 @@ pub(crate) fn reconcile_config(w: &mut World<'_>, key: &ObjKey) {
         if cause.is_none() {
             cause = Some(json!({"message": "Image change",
                 "imageChangeBuild": {"imageID": current, "fromRef": from}}));
+            fired = Some(i);
         }
     }
     if recorded {
@@ -133,6 +189,8 @@ pub(crate) fn reconcile_config(w: &mut World<'_>, key: &ObjKey) {
                 o["status"] = json!({});
             }
             o["status"]["lastVersion"] = json!(n);
+            o["status"]["imageChangeTriggers"] =
+                trigger_statuses(&bc, fired, &crate::clock::rfc3339(w.now));
             if let Err(e) = w.store.update(
                 bc_tid,
                 &key.0,
