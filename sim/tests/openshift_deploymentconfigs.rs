@@ -788,3 +788,176 @@ async fn lifecycle_hooks_run_as_pods_and_abort_fails_the_version() {
             .is_none()
     );
 }
+
+/// `POST deploymentconfigs/<name>/instantiate` with `body`; the API error when refused.
+async fn instantiate(sim: &Sim, name: &str, body: Value) -> Result<Value, kube::core::Status> {
+    let mut req =
+        json!({"apiVersion": "apps.openshift.io/v1", "kind": "DeploymentRequest", "name": name});
+    if let (Some(r), Some(b)) = (req.as_object_mut(), body.as_object()) {
+        r.extend(b.clone());
+    }
+    match post_subresource(sim, &dc(), "default", name, "instantiate", req).await {
+        Ok(v) => Ok(v),
+        Err(kube::Error::Api(s)) => Err(*s),
+        Err(e) => panic!("instantiate {name}: {e}"),
+    }
+}
+
+async fn tag_image(sim: &Sim, tag: &str) -> String {
+    get(sim, &istag(), "default", tag).await["image"]["dockerImageReference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn move_hello_tag(sim: &Sim, to: &str) {
+    merge(
+        sim,
+        &is(),
+        "default",
+        "hello",
+        json!({"spec": {"tags": [
+        {"name": "latest", "from": {"kind": "DockerImage", "name": to}}]}}),
+    )
+    .await;
+    sim.settle();
+}
+
+#[tokio::test]
+async fn instantiate_with_excluded_image_triggers_rolls_out_the_template_image() {
+    let sim = sim();
+    create(&sim, &is(), "default", json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+        "metadata": {"name": "hello"},
+        "spec": {"tags": [{"name": "latest", "from": {"kind": "DockerImage", "name": "openshift/hello-openshift:v1"}}]}})).await;
+    sim.settle();
+    let first = tag_image(&sim, "hello:latest").await;
+    // A manual ImageChange trigger: only `oc rollout latest` resolves it.
+    let trigger = json!([{"type": "ImageChange", "imageChangeParams": {"automatic": false,
+        "containerNames": ["helloworld"], "from": {"kind": "ImageStreamTag", "name": "hello:latest"}}}]);
+    create(
+        &sim,
+        &dc(),
+        "default",
+        dc_body("hello", 1, json!({"type": "Recreate"}), trigger, " "),
+    )
+    .await;
+    sim.settle();
+    assert!(rcs(&sim).await.is_empty());
+
+    // Excluding ImageChange before the trigger was ever resolved: nothing to deploy.
+    let e = instantiate(
+        &sim,
+        "hello",
+        json!({"latest": true, "force": true, "excludeTriggers": ["ImageChange"]}),
+    )
+    .await
+    .expect_err("unresolved");
+    assert_eq!(e.code, 400, "{e:?}");
+    assert!(e.message.contains("unresolved images"), "{e:?}");
+    // `latest` without `force` leaves a manual trigger alone: still unresolved.
+    let e = instantiate(&sim, "hello", json!({"latest": true}))
+        .await
+        .expect_err("manual trigger not resolved without force");
+    assert_eq!(e.code, 400, "{e:?}");
+
+    // `oc rollout latest`: the manual trigger is resolved, version 1 runs the tag's image.
+    let out = instantiate(&sim, "hello", json!({"latest": true, "force": true}))
+        .await
+        .expect("instantiate 1");
+    assert_eq!(out["status"]["latestVersion"], 1);
+    assert_eq!(out["status"]["details"]["causes"][0]["type"], "Manual");
+    assert_eq!(
+        out["spec"]["triggers"][0]["imageChangeParams"]["lastTriggeredImage"],
+        json!(first)
+    );
+    sim.settle();
+    let rc1 = get(&sim, &rc(), "default", "hello-1").await;
+    assert_eq!(
+        rc1["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!(first)
+    );
+
+    // The tag moves; `excludeTriggers: [ImageChange]` keeps the template's image.
+    move_hello_tag(&sim, "openshift/hello-openshift:v2").await;
+    let second = tag_image(&sim, "hello:latest").await;
+    assert_ne!(second, first);
+    let out = instantiate(
+        &sim,
+        "hello",
+        json!({"latest": true, "force": true, "excludeTriggers": ["ImageChange"]}),
+    )
+    .await
+    .expect("instantiate 2");
+    assert_eq!(out["status"]["latestVersion"], 2);
+    assert_eq!(
+        out["spec"]["triggers"][0]["imageChangeParams"]["lastTriggeredImage"],
+        json!(first),
+        "the excluded trigger is not processed"
+    );
+    sim.settle();
+    let rc2 = get(&sim, &rc(), "default", "hello-2").await;
+    assert_eq!(
+        rc2["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!(first)
+    );
+    assert_eq!(
+        annotation(&rc2, "openshift.io/deployment.phase"),
+        "Complete"
+    );
+
+    // Excluding only ConfigChange (and a type the server does not know: it decodes any
+    // string and matches it against nothing) still processes the ImageChange trigger.
+    let out = instantiate(
+        &sim,
+        "hello",
+        json!({"latest": true, "force": true, "excludeTriggers": ["ConfigChange", "NoSuchTrigger"]}),
+    )
+    .await
+    .expect("instantiate 3");
+    assert_eq!(out["status"]["latestVersion"], 3);
+    sim.settle();
+    let rc3 = get(&sim, &rc(), "default", "hello-3").await;
+    assert_eq!(
+        rc3["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!(second)
+    );
+
+    // A field that is not a list of strings does not decode: 400, nothing changes.
+    for bad in [
+        json!("ImageChange"),
+        json!([1]),
+        json!({"type": "ImageChange"}),
+    ] {
+        let e = instantiate(
+            &sim,
+            "hello",
+            json!({"latest": true, "force": true, "excludeTriggers": bad}),
+        )
+        .await
+        .expect_err("bad excludeTriggers");
+        assert_eq!(e.code, 400, "{bad}: {e:?}");
+        assert!(e.message.contains("excludeTriggers"), "{e:?}");
+    }
+    assert_eq!(dc_status(&sim, "hello").await["latestVersion"], 3);
+
+    // A paused DeploymentConfig cannot be instantiated: 422 naming spec.paused.
+    merge(
+        &sim,
+        &dc(),
+        "default",
+        "hello",
+        json!({"spec": {"paused": true}}),
+    )
+    .await;
+    let e = instantiate(&sim, "hello", json!({"latest": true, "force": true}))
+        .await
+        .expect_err("paused");
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"), "{e:?}");
+    let field = e
+        .details
+        .as_ref()
+        .and_then(|d| d.causes.first())
+        .map(|c| c.field.clone());
+    assert_eq!(field.as_deref(), Some("spec.paused"), "{e:?}");
+    assert_eq!(dc_status(&sim, "hello").await["latestVersion"], 3);
+}

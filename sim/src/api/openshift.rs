@@ -8,6 +8,9 @@
 //! - [`project`][]: `projects` (views of Namespaces) and `projectrequests`
 //! - [`template`][]: `processedtemplates` (parameters, generated values, substitution, labels)
 //!
+//! The log subresources `builds/<name>/log` and `deploymentconfigs/<name>/log` stream, so
+//! they live with the other streams in [`crate::api::stream::openshift_log`].
+//!
 //! [`handle`] claims the requests these serve; everything else goes to the generic REST code.
 
 mod build;

@@ -1,10 +1,15 @@
 //! DeploymentConfig subresources.
 //!
-//! - `instantiate` (a `DeploymentRequest`, what `oc rollout latest` sends): with `latest`
-//!   every ImageChange trigger (automatic or not) is resolved to its tag's current image;
-//!   a fired trigger or `force` raises `status.latestVersion` (cause `ImageChange` or
-//!   `Manual`) and the controller rolls the new version out. Refused with 409 while the
-//!   latest version is still being deployed. `excludeTriggers` is not modelled.
+//! - `instantiate` (a `DeploymentRequest`, what `oc rollout latest` sends), as
+//!   openshift-apiserver's `instantiate` REST does it: with `latest` the ImageChange
+//!   triggers are resolved to their tags' current images (the automatic ones; all of them
+//!   with `force`), unless `excludeTriggers` names `ImageChange`: then no image is
+//!   re-resolved and the rollout uses the template's current image. Any ImageChange trigger
+//!   still without a `lastTriggeredImage` is a 400 ("unresolved images"). `force` raises
+//!   `status.latestVersion` with the cause `Manual`; without it a trigger that fired here
+//!   does so with the cause `ImageChange`. The controller rolls the new version out.
+//!   A paused DeploymentConfig is a 422 (`spec.paused`); a request while the latest
+//!   version is still being deployed a 409.
 //! - `rollback` (a `DeploymentConfigRollback`, what `oc rollback` sends): returns, without
 //!   storing it, the DeploymentConfig with the template (`includeTemplate`), triggers
 //!   (`includeTriggers`, otherwise ImageChange triggers are made manual), replicas and
@@ -18,13 +23,32 @@ use serde_json::{Value, json};
 
 use super::{Request, respond};
 use crate::controllers::openshift::deploymentconfig::{
-    bump_version, encoded_config, phase_of, resolve_triggers, version_of,
+    Resolved, bump_version, encoded_config, image_triggers, phase_of, resolve_triggers, version_of,
 };
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Cause};
 use crate::store::{Part, WriteOptions, meta};
 
 fn dc_name<'a>(req: &'a Request<'_>) -> &'a str {
     req.target.name.as_deref().unwrap_or_default()
+}
+
+/// The trigger types of a request's `excludeTriggers`. The real server decodes the field
+/// as a list of strings (a value of another JSON type fails decoding: 400) and does not
+/// check the names: a type it does not know simply matches no trigger.
+fn exclude_triggers(body: &Value) -> ApiResult<Vec<String>> {
+    let bad = |v: &Value| {
+        ApiError::bad_request(format!(
+            "DeploymentRequest in version \"v1\" cannot be handled as a DeploymentRequest: excludeTriggers: expected a list of trigger type strings, got {v}"
+        ))
+    };
+    match body.get("excludeTriggers") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(v)))
+            .collect(),
+        Some(v) => Err(bad(v)),
+    }
 }
 
 pub(super) fn instantiate(req: &Request<'_>) -> ApiResult<Response> {
@@ -36,6 +60,21 @@ pub(super) fn instantiate(req: &Request<'_>) -> ApiResult<Response> {
     let tid = req.target.tid;
     let store = req.store;
     let dc = store.get(tid, req.ns(), name)?;
+    // Validated first, as the real server's ValidateRequestForDeploymentConfig.
+    if dc.pointer("/spec/paused").and_then(Value::as_bool) == Some(true) {
+        return Err(ApiError::invalid(
+            "apps.openshift.io",
+            "DeploymentRequest",
+            name,
+            vec![Cause::invalid(
+                "spec.paused",
+                "true",
+                format!(
+                    "deployment config \"{name}\" is paused - unpause to request a new deployment"
+                ),
+            )],
+        ));
+    }
     let rc_tid = req.tid("", "replicationcontrollers")?;
     let latest_v = dc
         .pointer("/status/latestVersion")
@@ -57,9 +96,27 @@ pub(super) fn instantiate(req: &Request<'_>) -> ApiResult<Response> {
     }
     let latest = body.get("latest").and_then(Value::as_bool) == Some(true);
     let force = body.get("force").and_then(Value::as_bool) == Some(true);
+    let excluded = exclude_triggers(&body)?;
     let is_tid = req.tid("image.openshift.io", "imagestreams")?;
-    let resolved = resolve_triggers(&dc, latest, &|k| store.get(is_tid, &k.0, &k.1).ok());
-    if !resolved.complete {
+    // The real server processes triggers only for `latest`, and skips the ImageChange ones
+    // when `excludeTriggers` lists that type (ConfigChange has nothing to process here).
+    let resolved = if latest && !excluded.iter().any(|t| t == "ImageChange") {
+        resolve_triggers(&dc, force, &|k| store.get(is_tid, &k.0, &k.1).ok())
+    } else {
+        Resolved {
+            dc: (*dc).clone(),
+            causes: Vec::new(),
+            complete: true,
+        }
+    };
+    // As the real `canTrigger`: every ImageChange trigger (excluded, manual or not) must
+    // have been resolved once.
+    let unresolved = image_triggers(&resolved.dc).any(|p| {
+        p.get("lastTriggeredImage")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    });
+    if unresolved {
         return Err(ApiError::bad_request(format!(
             "cannot trigger a deployment for \"{name}\" because it contains unresolved images"
         )));
@@ -76,10 +133,10 @@ pub(super) fn instantiate(req: &Request<'_>) -> ApiResult<Response> {
     } else {
         dc
     };
-    let causes = if !resolved.causes.is_empty() {
-        resolved.causes
-    } else if force {
+    let causes = if force {
         vec![json!({"type": "Manual"})]
+    } else if !resolved.causes.is_empty() {
+        resolved.causes
     } else {
         return respond(StatusCode::CREATED, &dc);
     };

@@ -219,7 +219,8 @@ where
         .chain(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
-fn text(body: Body) -> Response {
+/// A `text/plain` 200 answer.
+pub(super) fn text(body: Body) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], body).into_response()
 }
 

@@ -10,6 +10,7 @@
 pub mod channel;
 pub mod in_memory;
 pub mod log;
+pub mod openshift_log;
 pub mod resolve;
 pub mod session;
 pub mod spdy;
@@ -34,10 +35,10 @@ use session::SessionRequest;
 /// The subresources served here.
 pub const SUBRESOURCES: &[&str] = &["log", "exec", "attach", "portforward"];
 
-/// Whether `target` is a streaming subresource of a pod (or `builds/<name>/log`, the log of
-/// a build's pod).
+/// Whether `target` is a streaming subresource of a pod (or `builds/<name>/log` or
+/// `deploymentconfigs/<name>/log`, see [`openshift_log`]).
 pub fn is_stream(target: &Target) -> bool {
-    if is_build_log(target) {
+    if openshift_log::is_openshift_log(target) {
         return true;
     }
     target.rt.group.is_empty()
@@ -81,6 +82,18 @@ impl Query {
             .collect()
     }
 
+    /// The same query without the parameters named in `keys`.
+    pub fn without(&self, keys: &[&str]) -> Self {
+        Self {
+            pairs: self
+                .pairs
+                .iter()
+                .filter(|(k, _)| !keys.contains(&k.as_str()))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// A boolean parameter (`true`/`1`).
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1" | "True"))
@@ -110,88 +123,6 @@ fn upgrade_kind(headers: &HeaderMap) -> Upgrade {
     }
 }
 
-fn is_build_log(target: &Target) -> bool {
-    target.rt.group == "build.openshift.io"
-        && target.rt.plural == "builds"
-        && target.name.is_some()
-        && target.subresource.as_deref() == Some("log")
-}
-
-/// Whether a build's log can be served now: Ok(Some(pod)) once its pod's container has
-/// started (or the build is over), Ok(None) while it waits for that.
-fn build_log_pod(store: &Store, target: &Target) -> ApiResult<Option<Arc<Value>>> {
-    let name = target.name.as_deref().unwrap_or_default();
-    let ns = target.namespace.as_deref().unwrap_or_default();
-    let build = store.get(target.tid, ns, name)?;
-    let pod_name = build
-        .pointer("/metadata/annotations/openshift.io~1build.pod-name")
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("{name}-build"), str::to_string);
-    let phase = build
-        .pointer("/status/phase")
-        .and_then(Value::as_str)
-        .unwrap_or("New");
-    let pod_tid = store
-        .type_id_of::<k8s_openapi::api::core::v1::Pod>()
-        .ok_or_else(|| ApiError::internal("pods are not served"))?;
-    let pod = store.get(pod_tid, ns, &pod_name).ok();
-    let started = pod.as_ref().is_some_and(|p| {
-        p.pointer("/status/containerStatuses/0/state")
-            .is_some_and(|s| s.get("running").is_some() || s.get("terminated").is_some())
-    });
-    let over = matches!(phase, "Complete" | "Failed" | "Error" | "Cancelled");
-    match pod {
-        Some(p) if started || over => Ok(Some(p)),
-        None if over => Err(ApiError::bad_request(format!(
-            "build {name} is in phase {phase} and has no build pod {pod_name} to read the log of"
-        ))),
-        _ => Ok(None),
-    }
-}
-
-/// `builds/<name>/log` (`oc logs build/<name>`, `oc start-build --follow`): the log of the
-/// build's pod, with the pod log options. With `follow=true` a build whose pod has not
-/// started yet is waited for (store events, no clock), as the real server waits for it;
-/// without it such a build is a 400.
-async fn build_log(
-    store: &Store,
-    runtime: Option<Arc<dyn ContainerRuntime>>,
-    target: &Target,
-    query: &Query,
-) -> ApiResult<Response> {
-    let name = target.name.as_deref().unwrap_or_default();
-    let ns = target.namespace.as_deref().unwrap_or_default();
-    let pod_tid = store
-        .type_id_of::<k8s_openapi::api::core::v1::Pod>()
-        .ok_or_else(|| ApiError::internal("pods are not served"))?;
-    let mut events = None;
-    loop {
-        if let Some(pod) = build_log_pod(store, target)? {
-            return log::serve(runtime, &pod, query, store.now());
-        }
-        if !query.flag("follow") {
-            return Err(ApiError::bad_request(format!(
-                "build {name} has not started its build pod yet (follow the log to wait for it)"
-            )));
-        }
-        let (pods, builds) = match &mut events {
-            Some(w) => w,
-            None => {
-                // Opened before the next check, so no change in between is missed.
-                let q = crate::store::WatchQuery::default();
-                let pods = store.watch(pod_tid, Some(ns), &q)?;
-                let builds = store.watch(target.tid, Some(ns), &q)?;
-                events = Some((pods.rx, builds.rx));
-                continue;
-            }
-        };
-        tokio::select! {
-            p = pods.recv() => if p.is_none() { return Err(ApiError::internal("the pod watch ended")) },
-            b = builds.recv() => if b.is_none() { return Err(ApiError::internal("the build watch ended")) },
-        }
-    }
-}
-
 /// Serves a streaming subresource request (see [`is_stream`]).
 pub async fn serve(
     store: Arc<Store>,
@@ -199,15 +130,15 @@ pub async fn serve(
     target: Target,
     req: Request,
 ) -> ApiResult<Response> {
-    if is_build_log(&target) {
+    if openshift_log::is_openshift_log(&target) {
         if req.method() != Method::GET {
             return Err(ApiError::method_not_allowed(
                 req.method().as_str(),
-                "builds/log",
+                &format!("{}/log", target.rt.plural),
             ));
         }
         let query = Query::parse(req.uri().query().unwrap_or_default())?;
-        return build_log(&store, runtime, &target, &query).await;
+        return openshift_log::serve(&store, runtime, &target, &query).await;
     }
     let sub = target.subresource.as_deref().unwrap_or_default();
     let name = target.name.as_deref().unwrap_or_default();
