@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::clock::{EventQueue, ManualTime, TimeMode, TimeSource, Trace, after, rfc3339};
+use crate::controllers::event_correlation::{Correlator, Decision, Occurrence};
 use crate::controllers::{self, cache::Cache, cache::Kinds, cache::Work};
 use crate::faults::FaultState;
 use crate::kubelet::{self, ContainerRuntime, ExitSender, Kubelet};
@@ -61,8 +62,10 @@ pub(crate) struct State {
     pub kubelet: Kubelet,
     pub faults: FaultState,
     pub sched: kubelet::scheduler::SchedulerState,
-    /// (involved UID, reason, message) -> (event key, count): repeated events are aggregated.
-    pub events: BTreeMap<(String, String, String), (ObjKey, u64)>,
+    /// The event recorders' spam filter and aggregation records.
+    pub correlator: Correlator,
+    /// Correlated event key -> (the Event written for it, count): repeats bump the count.
+    pub events: BTreeMap<crate::controllers::event_correlation::EventKey, (ObjKey, u64)>,
     pub event_seq: u64,
     /// Timers fired.
     pub fired: u64,
@@ -152,18 +155,27 @@ impl World<'_> {
         if !self.st.record_events {
             return;
         }
-        let now = rfc3339(self.now);
-        let agg = (
-            meta::uid(involved).to_string(),
-            reason.to_string(),
-            message.clone(),
+        let decision = self.st.correlator.correlate(
+            self.now,
+            Occurrence {
+                component,
+                involved_uid: meta::uid(involved),
+                warning,
+                reason,
+                message: &message,
+            },
         );
+        let Decision::Record { key: agg, message } = decision else {
+            return;
+        };
+        let now = rfc3339(self.now);
         if let Some((key, count)) = self.st.events.get(&agg).cloned()
             && let Ok(cur) = self.store.get(tid, &key.0, &key.1)
         {
             let mut ev = (*cur).clone();
             ev["count"] = json!(count + 1);
             ev["lastTimestamp"] = json!(now);
+            ev["message"] = json!(message);
             if self
                 .store
                 .update(
@@ -332,6 +344,7 @@ impl Cluster {
                 kubelet: Kubelet::default(),
                 faults: FaultState::default(),
                 sched: Default::default(),
+                correlator: Correlator::default(),
                 events: BTreeMap::new(),
                 event_seq: 0,
                 fired: 0,

@@ -8,10 +8,13 @@
 //! - [`volumes`][]: the PVC binder and dynamic provisioning with the default StorageClass
 //! - [`nodes`][]: node lifecycle (NotReady after silence, eviction after a timeout)
 //! - [`openshift`][]: DeploymentConfigs, ImageStreams and Routes (flavor openshift)
+//! - [`event_correlation`][]: what the recorders do before an Event is written (spam
+//!   filter, aggregation of similar events, deduplication)
 
 pub mod cache;
 pub(crate) mod deployment;
 pub(crate) mod endpoints;
+pub mod event_correlation;
 pub(crate) mod job;
 pub(crate) mod nodes;
 pub mod openshift;

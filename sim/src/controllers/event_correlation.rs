@@ -1,0 +1,258 @@
+//! Event correlation: what the simulated components' event recorders do before an Event is
+//! written, as client-go's `EventCorrelator` does it for the kubelet and the controllers.
+//!
+//! Three steps, in client-go's order (`EventCorrelate`):
+//! 1. **Aggregation**: events that differ only in their message (same source, object, type
+//!    and reason) are "similar". Once 10 distinct messages were seen within 10 minutes, the
+//!    next one is written as one Event whose message is prefixed with
+//!    `(combined from similar events): `, and later ones bump that Event's count.
+//! 2. **Deduplication**: an event equal to one written before (same key) bumps that Event's
+//!    `count` and `lastTimestamp` instead of creating another (done by the caller, which
+//!    owns the written Events, under the key returned here).
+//! 3. **Spam filter**: a token bucket per source and involved object (burst 25, one token
+//!    back every 5 minutes). An event that finds the bucket empty is dropped after it was
+//!    aggregated: a ReplicaSet that creates 10,000 pods records about 25 events, not 10,000.
+//!
+//! client-go keeps these records in LRU caches of 4096 entries and drops an arbitrary
+//! message when the aggregation set is full; here the records are ordered maps (the
+//! smallest message is dropped) so a seed replays the same Events. The LRU bound is not
+//! modelled.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+
+/// Tokens a new source/object pair starts with (client-go `defaultSpamBurst`).
+pub const SPAM_BURST: f64 = 25.0;
+/// Seconds for one token to come back (client-go `defaultSpamQPS` is 1/300).
+pub const SPAM_REFILL_SECONDS: f64 = 300.0;
+/// Distinct messages of similar events before they are combined (`defaultAggregateMaxEvents`).
+pub const AGGREGATE_MAX_EVENTS: usize = 10;
+/// Seconds after which an aggregation record starts over (`defaultAggregateIntervalInSeconds`).
+pub const AGGREGATE_INTERVAL_SECONDS: i64 = 600;
+/// The message prefix of a combined event (client-go `EventAggregatorByReasonMessageFunc`).
+pub const COMBINED_PREFIX: &str = "(combined from similar events): ";
+
+/// One event as a recorder sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Occurrence<'a> {
+    /// `source.component`.
+    pub component: &'a str,
+    /// The involved object's UID (stands for kind/namespace/name/UID/apiVersion).
+    pub involved_uid: &'a str,
+    pub warning: bool,
+    pub reason: &'a str,
+    pub message: &'a str,
+}
+
+/// The key an Event is deduplicated under: an exact event, or the combined event of one
+/// aggregation group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventKey {
+    component: String,
+    involved_uid: String,
+    warning: bool,
+    reason: String,
+    /// The exact message, or `None` for the combined event of the group.
+    message: Option<String>,
+}
+
+/// What to write for an occurrence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Dropped by the spam filter.
+    Skip,
+    /// Write (or, if `key` was written before, bump) an Event with this message.
+    Record { key: EventKey, message: String },
+}
+
+#[derive(Debug, Clone)]
+struct Bucket {
+    tokens: f64,
+    last: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Similar {
+    messages: BTreeSet<String>,
+    last: Option<Timestamp>,
+}
+
+/// The recorders' correlation state for the whole simulated cluster.
+#[derive(Debug, Default)]
+pub struct Correlator {
+    spam: BTreeMap<(String, String), Bucket>,
+    similar: BTreeMap<(String, String, bool, String), Similar>,
+}
+
+impl Correlator {
+    /// Decides what an occurrence at `now` becomes.
+    pub fn correlate(&mut self, now: Timestamp, ev: Occurrence<'_>) -> Decision {
+        let decision = self.aggregate(now, ev);
+        if self.take_token(now, ev) {
+            decision
+        } else {
+            Decision::Skip
+        }
+    }
+
+    /// The aggregation step: the key and message the occurrence is written under.
+    fn aggregate(&mut self, now: Timestamp, ev: Occurrence<'_>) -> Decision {
+        let group = (
+            ev.component.to_string(),
+            ev.involved_uid.to_string(),
+            ev.warning,
+            ev.reason.to_string(),
+        );
+        let rec = self.similar.entry(group).or_default();
+        if rec
+            .last
+            .is_some_and(|t| now.as_second() - t.as_second() > AGGREGATE_INTERVAL_SECONDS)
+        {
+            *rec = Similar::default();
+        }
+        rec.messages.insert(ev.message.to_string());
+        rec.last = Some(now);
+        let key = |message: Option<String>| EventKey {
+            component: ev.component.to_string(),
+            involved_uid: ev.involved_uid.to_string(),
+            warning: ev.warning,
+            reason: ev.reason.to_string(),
+            message,
+        };
+        if rec.messages.len() < AGGREGATE_MAX_EVENTS {
+            return Decision::Record {
+                key: key(Some(ev.message.to_string())),
+                message: ev.message.to_string(),
+            };
+        }
+        rec.messages.pop_first();
+        Decision::Record {
+            key: key(None),
+            message: format!("{COMBINED_PREFIX}{}", ev.message),
+        }
+    }
+
+    /// The spam filter's token bucket for the occurrence's source and object.
+    fn take_token(&mut self, now: Timestamp, ev: Occurrence<'_>) -> bool {
+        let bucket = self
+            .spam
+            .entry((ev.component.to_string(), ev.involved_uid.to_string()))
+            .or_insert(Bucket {
+                tokens: SPAM_BURST,
+                last: now,
+            });
+        let elapsed = now.duration_since(bucket.last).as_secs_f64().max(0.0);
+        bucket.tokens = (bucket.tokens + elapsed / SPAM_REFILL_SECONDS).min(SPAM_BURST);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + s).expect("timestamp")
+    }
+
+    fn occ<'a>(uid: &'a str, reason: &'a str, message: &'a str) -> Occurrence<'a> {
+        Occurrence {
+            component: "replicaset-controller",
+            involved_uid: uid,
+            warning: false,
+            reason,
+            message,
+        }
+    }
+
+    /// The messages written (`None` for a skip), one per occurrence of distinct messages.
+    fn run(c: &mut Correlator, n: usize, t: i64) -> Vec<Option<String>> {
+        (0..n)
+            .map(|i| {
+                let m = format!("Created pod: p{i:05}");
+                match c.correlate(at(t), occ("rs", "SuccessfulCreate", &m)) {
+                    Decision::Skip => None,
+                    Decision::Record { message, .. } => Some(message),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nine_distinct_then_combined_then_dropped_after_the_burst() {
+        let mut c = Correlator::default();
+        let out = run(&mut c, 40, 0);
+        for (i, m) in out.iter().take(9).enumerate() {
+            assert_eq!(m.as_deref(), Some(format!("Created pod: p{i:05}").as_str()));
+        }
+        for (i, m) in out.iter().enumerate().take(25).skip(9) {
+            assert_eq!(
+                m.as_deref(),
+                Some(format!("{COMBINED_PREFIX}Created pod: p{i:05}").as_str())
+            );
+        }
+        assert!(out[25..].iter().all(Option::is_none), "{out:?}");
+    }
+
+    #[test]
+    fn one_token_comes_back_every_five_minutes() {
+        let mut c = Correlator::default();
+        run(&mut c, 30, 0);
+        let again = run(&mut c, 3, 299);
+        assert_eq!(again, vec![None, None, None], "no token before 300 s");
+        let mut c = Correlator::default();
+        run(&mut c, 30, 0);
+        let again = run(&mut c, 3, 300);
+        assert_eq!(again.iter().filter(|m| m.is_some()).count(), 1);
+    }
+
+    #[test]
+    fn other_objects_reasons_and_sources_have_their_own_records() {
+        let mut c = Correlator::default();
+        run(&mut c, 30, 0);
+        let other = c.correlate(at(0), occ("rs2", "SuccessfulCreate", "Created pod: x"));
+        assert_eq!(
+            other,
+            Decision::Record {
+                key: EventKey {
+                    component: "replicaset-controller".into(),
+                    involved_uid: "rs2".into(),
+                    warning: false,
+                    reason: "SuccessfulCreate".into(),
+                    message: Some("Created pod: x".into()),
+                },
+                message: "Created pod: x".into(),
+            }
+        );
+        let kubelet = c.correlate(
+            at(0),
+            Occurrence {
+                component: "kubelet",
+                ..occ("rs", "Pulled", "m")
+            },
+        );
+        assert!(matches!(kubelet, Decision::Record { .. }));
+    }
+
+    #[test]
+    fn a_repeated_message_keeps_its_own_key_and_a_quiet_group_starts_over() {
+        let mut c = Correlator::default();
+        let first = c.correlate(at(0), occ("pod", "BackOff", "Back-off restarting"));
+        let second = c.correlate(at(10), occ("pod", "BackOff", "Back-off restarting"));
+        assert_eq!(first, second, "the same key: the Event's count is bumped");
+        let mut c = Correlator::default();
+        run(&mut c, 12, 0);
+        let later = c.correlate(at(2000), occ("rs", "SuccessfulCreate", "Created pod: q"));
+        assert!(
+            matches!(&later, Decision::Record { message, .. } if message == "Created pod: q"),
+            "{later:?}"
+        );
+    }
+}
