@@ -284,6 +284,54 @@ async fn failing_git_build_is_a_clear_error() {
     assert!(hint.contains("oc logs build/web-shop-1"), "{hint}");
 }
 
+/// A build that ends in phase Error before its pod ran (the pod was deleted while its builder
+/// image could not be pulled) has no log: the server refuses the log request, and the push
+/// reports the build's phase and reason, not the refused log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_whose_pod_is_deleted_before_it_ran_is_reported_by_its_phase() {
+    let sim = openshift_sim();
+    let conn = connect_openshift(&sim).await;
+    sim.inject(odo_sim::Fault::ImagePullFailure {
+        image: "registry.access.redhat.com/ubi8/nodejs-14:latest".into(),
+        active: true,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    odo(
+        d,
+        &[
+            "create",
+            "nodejs",
+            "web",
+            "--app",
+            "shop",
+            "--git",
+            &fixture("nodejs"),
+        ],
+    );
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(sim.client(), "default");
+    let deleter = tokio::spawn(async move {
+        for _ in 0..500 {
+            if pods.get_opt("web-shop-1-build").await.unwrap().is_some() {
+                pods.delete("web-shop-1-build", &Default::default())
+                    .await
+                    .unwrap();
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    });
+    let err = push(&conn, d).await.unwrap_err();
+    assert!(deleter.await.unwrap(), "the build pod was never created");
+    let text = err.to_string();
+    assert!(
+        text.contains("build web-shop-1 of component web ended in phase Error (BuildPodDeleted)"),
+        "{text}"
+    );
+}
+
 /// On the kubernetes flavor there are no builds: a git component is refused before anything
 /// is created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -310,6 +310,29 @@ async fn a_failing_build_pod_fails_the_build_and_pushes_nothing() {
     let b: Value = get(&sim, &build(), "default", "broken-1").await;
     assert_eq!(b["status"]["phase"], "Error", "{b}");
     assert_eq!(b["status"]["reason"], "BuildPodDeleted");
+    // A build in phase Error has no log to read.
+    let e = match sim
+        .client()
+        .request_text(
+            http::Request::get(
+                "/apis/build.openshift.io/v1/namespaces/default/builds/broken-1/log",
+            )
+            .body(Vec::new())
+            .expect("request"),
+        )
+        .await
+    {
+        Err(kube::Error::Api(s)) => *s,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (
+            400,
+            "build broken-1 is in an error state. No logs are available."
+        ),
+        "{e:?}"
+    );
     assert!(get_opt(&sim, &is(), "default", "broken").await.is_none());
 }
 
@@ -408,36 +431,37 @@ async fn binary_builds_from_a_file_or_an_archive_and_their_logs_over_both_ways_i
             get(sim, &bc(), "default", "bin").await["status"]["lastVersion"],
             1
         );
-        // Without follow, the log of a build whose pod has not started is refused; with
-        // follow (`oc start-build --follow`) the request waits for the pod and then streams.
-        let e = common::api_err(
-            client
-                .request_text(
-                    http::Request::get(
-                        "/apis/build.openshift.io/v1/namespaces/default/builds/bin-1/log",
-                    )
-                    .body(Vec::new())
-                    .expect("request"),
-                )
-                .await,
-        );
-        assert_eq!(e.code, 400, "{mode:?}: {e:?}");
+        // The log of a build whose pod has not started waits for it, with follow (`oc
+        // start-build --follow`: then it streams) and without (then it answers the log so
+        // far once the build runs).
         let watches = sim.store().watch_count();
         let follow = {
             let client = client.clone();
             tokio::spawn(async move { log_of(&client, "bin-1", "?follow=true").await })
         };
+        let plain = {
+            let client = client.clone();
+            tokio::spawn(async move { log_of(&client, "bin-1", "").await })
+        };
         for _ in 0..1000 {
-            if sim.store().watch_count() >= watches + 2 || follow.is_finished() {
+            if sim.store().watch_count() >= watches + 4
+                || follow.is_finished()
+                || plain.is_finished()
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         assert!(
-            !follow.is_finished(),
-            "the follow request waits for the build pod"
+            !follow.is_finished() && !plain.is_finished(),
+            "both requests wait for the build pod"
         );
         sim.settle();
+        let so_far = plain.await.expect("log task");
+        assert!(
+            so_far.contains("Receiving source from STDIN as archive ..."),
+            "{mode:?}: {so_far}"
+        );
         let done = get(sim, &build(), "default", "bin-1").await;
         assert_eq!(done["status"]["phase"], "Complete", "{mode:?}: {done}");
         let log = follow.await.expect("follow task");

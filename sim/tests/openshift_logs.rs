@@ -170,8 +170,39 @@ async fn build_logs_of_the_previous_build_without_waiting_and_with_a_version() {
             .await
             .expect("nowait");
         assert_eq!(empty, "", "{mode:?}");
-        let e = common::api_err(get_text(client, &build_log_path("bin-1", "")).await);
-        assert_eq!(e.code, 400, "{mode:?}: {e:?}");
+        // Without `nowait` (and without `follow`) the request waits for the build to run,
+        // as the real server does; cancelling the build ends the wait with its 400.
+        let watches = sim.store().watch_count();
+        let waiting = {
+            let client = client.clone();
+            tokio::spawn(async move { get_text(&client, &build_log_path("bin-1", "")).await })
+        };
+        until_waiting(sim, watches, 2, &waiting).await;
+        assert!(
+            !waiting.is_finished(),
+            "{mode:?}: the log of a New build is waited for"
+        );
+        let mut b = get(sim, &build(), "default", "bin-1").await;
+        b["status"]["cancelled"] = json!(true);
+        replace(sim, &build(), "default", "bin-1", b).await;
+        sim.settle();
+        assert_eq!(
+            get(sim, &build(), "default", "bin-1").await["status"]["phase"],
+            "Cancelled"
+        );
+        let e = common::api_err(waiting.await.expect("log task"));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (400, "build bin-1 was cancelled: No logs are available."),
+            "{mode:?}: {e:?}"
+        );
+        // Asked once the build is Cancelled: refused at once, in the real server's words.
+        let e = common::api_err(get_at_once(client, &build_log_path("bin-1", "")).await);
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (400, "build bin-1 was cancelled. No logs are available."),
+            "{mode:?}: {e:?}"
+        );
     }
 }
 

@@ -189,6 +189,12 @@ pub async fn instantiate_binary(
 }
 
 /// Follows the log of build `name` line by line until it ends (the build pod exited).
+///
+/// The server waits for the build to run before it answers, up to its own timeout (30 s on
+/// OpenShift): a 504 Timeout means the build is still pending (its builder image is being
+/// pulled, say), so the log is asked for again. A 400 is the server saying the build has no
+/// log (it was cancelled or is in phase Error): that is not an error here, the build's phase
+/// (which [`wait_for_build`] reads) says what happened.
 pub async fn follow_log(
     conn: &Connection,
     name: &str,
@@ -199,10 +205,32 @@ pub async fn follow_log(
         follow: true,
         ..LogParams::default()
     };
-    let stream = api
-        .log_stream(name, &params)
-        .await
-        .map_err(|e| ClusterError::api(format!("cannot read the log of build {name}"), e))?;
+    // Ten of the real server's waits: past that the build's own wait (with the push
+    // timeout) decides.
+    let mut retries = 10;
+    let stream = loop {
+        match api.log_stream(name, &params).await {
+            Ok(stream) => break stream,
+            Err(kube::Error::Api(s)) if s.code == 504 && retries > 0 => {
+                retries -= 1;
+                tracing::debug!(build = name, message = %s.message, "build not started yet");
+            }
+            Err(kube::Error::Api(s)) if s.code == 504 => {
+                tracing::debug!(build = name, message = %s.message, "build still not started");
+                return Ok(());
+            }
+            Err(kube::Error::Api(s)) if s.code == 400 => {
+                tracing::debug!(build = name, message = %s.message, "build has no log");
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(ClusterError::api(
+                    format!("cannot read the log of build {name}"),
+                    e,
+                ));
+            }
+        }
+    };
     let mut lines = stream.lines();
     while let Some(l) = lines.next().await {
         let l = l.map_err(|e| ClusterError::Build {

@@ -7,9 +7,10 @@
 //!   answers an empty log for a build whose pod has not started instead of waiting. The
 //!   real server only validates `version` (greater than 0, not with `previous`) and
 //!   otherwise ignores it on a build's log: `oc logs bc/<name> --version=N` names the
-//!   build `<bc>-<N>` itself. A build whose pod has not started is waited for with
-//!   `follow=true`; without `follow` (and `nowait`) the simulator answers 400 where the
-//!   real server waits up to its timeout.
+//!   build `<bc>-<N>` itself. A build that is New or Pending is waited for (with or
+//!   without `follow`) until it runs or ends, up to 30 s of real time as the real server's
+//!   timeout (then a 504 Timeout); a Cancelled build, or one in phase Error, has no log
+//!   (400 with the real server's wording, before or after that wait).
 //! - `deploymentconfigs/<name>/log` (`DeploymentLogOptions`, `oc logs dc/<name>`): the
 //!   deployment of `version` (default the latest; `previous` the one before it): while it
 //!   is New or Pending the request waits for it (or answers an empty log with `nowait`);
@@ -160,14 +161,31 @@ fn build_to_read(store: &Store, target: &Target, previous: bool) -> ApiResult<St
     Ok(previous_name)
 }
 
-/// Whether a build's log can be served now: Ok(Some(pod)) once its pod's container has
-/// started (or the build is over), Ok(None) while it waits for that.
+/// How long a build log request waits for a New or Pending build to run, as
+/// openshift-apiserver's `buildlog` storage (`defaultTimeout`).
+const BUILD_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The real server's `buildutil.NoBuildLogsMessage`.
+const NO_BUILD_LOGS: &str = "No logs are available.";
+
+/// What a build log request does next with the build as it is now.
+enum BuildLog {
+    /// Serve the log of this pod.
+    Serve(Arc<Value>),
+    /// The build (or its pod) has not started yet: wait for a change.
+    Wait,
+}
+
+/// Decides what to do with build `name`'s log request now. `waited` says whether the
+/// request already waited for it to start: the real server words a Cancelled or Error
+/// build differently then.
 fn build_log_pod(
     store: &Store,
     tid: TypeId,
     ns: &str,
     name: &str,
-) -> ApiResult<Option<Arc<Value>>> {
+    waited: bool,
+) -> ApiResult<BuildLog> {
     let build = store.get(tid, ns, name)?;
     let pod_name = annotation(&build, "openshift.io/build.pod-name")
         .map_or_else(|| format!("{name}-build"), str::to_string);
@@ -175,18 +193,44 @@ fn build_log_pod(
         .pointer("/status/phase")
         .and_then(Value::as_str)
         .unwrap_or("New");
+    match (phase, waited) {
+        ("Cancelled", false) => {
+            return Err(ApiError::bad_request(format!(
+                "build {name} was cancelled. {NO_BUILD_LOGS}"
+            )));
+        }
+        ("Cancelled", true) => {
+            return Err(ApiError::bad_request(format!(
+                "build {name} was cancelled: {NO_BUILD_LOGS}"
+            )));
+        }
+        ("Error", false) => {
+            return Err(ApiError::bad_request(format!(
+                "build {name} is in an error state. {NO_BUILD_LOGS}"
+            )));
+        }
+        ("Error", true) => {
+            return Err(ApiError::bad_request(format!(
+                "build {name} encountered an error: {NO_BUILD_LOGS}"
+            )));
+        }
+        ("New" | "Pending", _) => return Ok(BuildLog::Wait),
+        _ => {}
+    }
     let pod = store.get(pod_tid(store)?, ns, &pod_name).ok();
     let started = pod.as_ref().is_some_and(|p| {
         p.pointer("/status/containerStatuses/0/state")
             .is_some_and(|s| s.get("running").is_some() || s.get("terminated").is_some())
     });
-    let over = matches!(phase, "Complete" | "Failed" | "Error" | "Cancelled");
+    let over = matches!(phase, "Complete" | "Failed");
     match pod {
-        Some(p) if started || over => Ok(Some(p)),
+        Some(p) if started || over => Ok(BuildLog::Serve(p)),
+        // As the real server's get of the build pod fails.
         None if over => Err(ApiError::bad_request(format!(
-            "build {name} is in phase {phase} and has no build pod {pod_name} to read the log of"
+            "pods \"{pod_name}\" not found"
         ))),
-        _ => Ok(None),
+        // Running by its phase, but the container's start is not in the pod yet.
+        _ => Ok(BuildLog::Wait),
     }
 }
 
@@ -200,22 +244,25 @@ async fn build_log(
     let ns = target.namespace.as_deref().unwrap_or_default();
     let name = build_to_read(store, target, query.flag("previous"))?;
     let pod_query = query.without(OWN_OPTIONS);
-    let mut changes = None;
+    let deadline = tokio::time::Instant::now() + BUILD_START_TIMEOUT;
+    let mut changes: Option<Changes> = None;
     loop {
-        if let Some(pod) = build_log_pod(store, target.tid, ns, &name)? {
-            return log::serve(runtime, &pod, &pod_query, store.now());
-        }
-        if query.flag("nowait") {
-            return Ok(empty_log());
-        }
-        if !query.flag("follow") {
-            return Err(ApiError::bad_request(format!(
-                "build {name} has not started its build pod yet (follow the log to wait for it)"
-            )));
+        match build_log_pod(store, target.tid, ns, &name, changes.is_some())? {
+            BuildLog::Serve(pod) => return log::serve(runtime, &pod, &pod_query, store.now()),
+            BuildLog::Wait if query.flag("nowait") => return Ok(empty_log()),
+            BuildLog::Wait => {}
         }
         match &mut changes {
             None => changes = Some(Changes::open(store, ns, target.tid)?),
-            Some(c) => c.next().await?,
+            Some(c) => match tokio::time::timeout_at(deadline, c.next()).await {
+                Ok(changed) => changed?,
+                Err(_) => {
+                    return Err(ApiError::timeout(format!(
+                        "timed out waiting for build {name} to start after {}s",
+                        BUILD_START_TIMEOUT.as_secs()
+                    )));
+                }
+            },
         }
     }
 }
