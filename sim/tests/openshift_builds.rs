@@ -860,6 +860,65 @@ async fn a_new_image_on_the_builder_tag_starts_a_build() {
     );
 }
 
+/// `oc start-build` before the BuildConfig's ImageChange trigger was reconciled: the
+/// instantiate records the tag's current image in the trigger (spec and status, as the real
+/// build generator does), so the trigger does not start a second build of the same image; a
+/// new image on the tag still does.
+#[tokio::test]
+async fn a_manual_build_records_the_triggers_images_and_is_not_built_twice() {
+    let sim = sim();
+    let src = node_app();
+    create(&sim, &is(), "default", json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+        "metadata": {"name": "nodejs"},
+        "spec": {"tags": [{"name": "14", "from": {"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}}]}})).await;
+    sim.settle();
+    let first = get(&sim, &istag(), "default", "nodejs:14").await["image"]["dockerImageReference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut spec = git_bc(
+        "app",
+        &format!("file://{}", src.path().display()),
+        json!({"kind": "ImageStreamTag", "name": "nodejs:14"}),
+    );
+    spec["spec"]["triggers"] = json!([{"type": "ImageChange", "imageChange": {}}]);
+    create(&sim, &bc(), "default", spec).await;
+    // No time passes: the trigger has not been looked at when the build is asked for.
+    let b1 = post_subresource(&sim, &bc(), "default", "app", "instantiate",
+        json!({"apiVersion": "build.openshift.io/v1", "kind": "BuildRequest", "metadata": {"name": "app"}}))
+        .await
+        .expect("instantiate");
+    assert_eq!(b1["metadata"]["name"], "app-1");
+    let cfg = get(&sim, &bc(), "default", "app").await;
+    assert_eq!(
+        cfg["spec"]["triggers"][0]["imageChange"]["lastTriggeredImageID"],
+        json!(first),
+        "{cfg}"
+    );
+    assert_eq!(
+        cfg["status"]["imageChangeTriggers"],
+        json!([{"lastTriggeredImageID": first}]),
+        "no trigger time: the trigger did not start the build"
+    );
+    sim.settle();
+    let builds = list(&sim, &build(), "default", "buildconfig=app").await;
+    assert_eq!(builds.len(), 1, "one build of the image: {builds:?}");
+    assert_eq!(builds[0]["status"]["phase"], "Complete");
+    assert_eq!(
+        get(&sim, &pod(), "default", "app-1-build").await["spec"]["containers"][0]["image"],
+        json!(first)
+    );
+
+    // A new image on the tag is a new build, by the trigger.
+    let mut is_ = get(&sim, &is(), "default", "nodejs").await;
+    is_["spec"]["tags"][0]["from"]["name"] = json!("centos/nodejs-14-centos7:latest");
+    replace(&sim, &is(), "default", "nodejs", is_).await;
+    sim.settle();
+    let b2 = get(&sim, &build(), "default", "app-2").await;
+    assert_eq!(b2["spec"]["triggeredBy"][0]["message"], "Image change");
+    assert_eq!(list(&sim, &build(), "default", "").await.len(), 2);
+}
+
 #[tokio::test]
 async fn a_new_image_on_an_explicit_trigger_tag_starts_a_build_once() {
     let sim = sim();

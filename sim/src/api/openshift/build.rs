@@ -1,6 +1,9 @@
 //! `buildconfigs/<name>/instantiate`: a `BuildRequest` (what `oc start-build` sends) starts
 //! the next build of a BuildConfig: `status.lastVersion` goes up by one and the Build
-//! `<bc>-<n>` is created and returned (201).
+//! `<bc>-<n>` is created and returned (201). As the real build generator does, each
+//! ImageChange trigger of the BuildConfig first records the image its tag points at now
+//! (`lastTriggeredImageID`, in the spec and in `status.imageChangeTriggers`): the build runs
+//! on that image, and the trigger does not start another build of it.
 //!
 //! `buildconfigs/<name>/instantiatebinary` starts a binary build of a BuildConfig whose
 //! source is `Binary`: the body is a tar archive (gzip or not; `oc start-build --from-dir`
@@ -14,13 +17,35 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{Request, modify, respond};
-use crate::controllers::openshift::build::{build_for, source_object};
+use crate::controllers::openshift::build::{
+    build_for, record_current_images, source_object, trigger_statuses,
+};
+use crate::controllers::openshift::images;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Part, WriteOptions};
 
-/// The next version of a BuildConfig: `status.lastVersion` raised by one.
+/// The next version of a BuildConfig, as the real build generator makes it: its
+/// ImageChange triggers record the images their tags point at now (the build's builder
+/// among them: see [`record_current_images`]), in `spec.triggers` and in
+/// `status.imageChangeTriggers` (trigger times kept), and `status.lastVersion` goes up by
+/// one.
 fn next_version(req: &Request<'_>, name: &str) -> ApiResult<(std::sync::Arc<Value>, i64)> {
+    let is_tid = req.tid("image.openshift.io", "imagestreams")?;
+    let head = |ns: &str, stream: &str, tag: &str| {
+        req.store
+            .get(is_tid, ns, stream)
+            .ok()
+            .and_then(|is| images::head_reference(&is, tag))
+    };
+    let current = req.store.get(req.target.tid, req.ns(), name)?;
+    if record_current_images(&mut (*current).clone(), head) {
+        modify(req.store, req.target.tid, req.ns(), name, Part::Main, |o| {
+            record_current_images(o, head);
+            Ok(())
+        })?;
+    }
     let mut n = 0;
+    let now = crate::clock::rfc3339(req.store.now());
     let bc = modify(
         req.store,
         req.target.tid,
@@ -37,6 +62,10 @@ fn next_version(req: &Request<'_>, name: &str) -> ApiResult<(std::sync::Arc<Valu
                 o["status"] = json!({});
             }
             o["status"]["lastVersion"] = json!(n);
+            let statuses = trigger_statuses(o, None, &now);
+            if statuses.as_array().is_some_and(|s| !s.is_empty()) {
+                o["status"]["imageChangeTriggers"] = statuses;
+            }
             Ok(())
         },
     )?;

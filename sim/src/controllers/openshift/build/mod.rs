@@ -63,7 +63,9 @@ pub use pod::PREVIOUS_IMAGE;
 pub use source::{
     INPUTS_DIR, SOURCE_KEY, local_source, pack_dir, source_config_map, source_object,
 };
-pub(crate) use trigger::{image_trigger_streams, reconcile_config};
+pub(crate) use trigger::{
+    image_trigger_streams, reconcile_config, record_current_images, trigger_statuses,
+};
 
 /// Annotation on builds and build pods: the build's name.
 pub const BUILD_NAME: &str = "openshift.io/build.name";

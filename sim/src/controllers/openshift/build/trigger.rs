@@ -47,7 +47,7 @@ pub(crate) fn image_trigger_streams(bc: &Value) -> Vec<ObjKey> {
 /// the strategy's builder tag) and `lastTriggerTime`, set only when that trigger started
 /// the build (`fired`, an index into `spec.triggers`), kept from the earlier status
 /// otherwise.
-fn trigger_statuses(bc: &Value, fired: Option<usize>, now: &str) -> Value {
+pub(crate) fn trigger_statuses(bc: &Value, fired: Option<usize>, now: &str) -> Value {
     let earlier: Vec<Value> = bc
         .pointer("/status/imageChangeTriggers")
         .and_then(Value::as_array)
@@ -92,6 +92,56 @@ fn trigger_statuses(bc: &Value, fired: Option<usize>, now: &str) -> Value {
         })
         .collect();
     json!(out)
+}
+
+/// What an instantiate does to a BuildConfig's ImageChange triggers, as the real build
+/// generator's `updateImageTriggers` does for a build started by hand: each trigger records
+/// the image its ImageStreamTag points at now (`head` resolves namespace, stream and tag to
+/// it), the image that build runs on, so the trigger does not start a second build of it.
+/// A tag without an image leaves its trigger as it was. Returns whether anything changed.
+pub(crate) fn record_current_images(
+    bc: &mut Value,
+    head: impl Fn(&str, &str, &str) -> Option<String>,
+) -> bool {
+    let own_ns = meta::namespace(bc).to_string();
+    let snapshot = bc.clone();
+    let Some(triggers) = bc
+        .pointer_mut("/spec/triggers")
+        .and_then(Value::as_array_mut)
+    else {
+        return false;
+    };
+    let mut changed = false;
+    for t in triggers.iter_mut() {
+        if t.get("type").and_then(Value::as_str) != Some("ImageChange") {
+            continue;
+        }
+        let Some(from) = trigger_from(&snapshot, t) else {
+            continue;
+        };
+        let name = from.get("name").and_then(Value::as_str).unwrap_or_default();
+        let (stream, tag) = name.split_once(':').unwrap_or((name, "latest"));
+        let ns = from
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&own_ns);
+        let Some(current) = head(ns, stream, tag) else {
+            continue;
+        };
+        if t.pointer("/imageChange/lastTriggeredImageID")
+            .and_then(Value::as_str)
+            == Some(current.as_str())
+        {
+            continue;
+        }
+        if !t.get("imageChange").is_some_and(Value::is_object) {
+            t["imageChange"] = json!({});
+        }
+        t["imageChange"]["lastTriggeredImageID"] = json!(current);
+        changed = true;
+    }
+    changed
 }
 
 /// Reconciles a BuildConfig: the first build of a ConfigChange trigger, and a build for each
