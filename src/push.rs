@@ -367,8 +367,15 @@ pub async fn push_component(
         // An error ends the step as failed when `step` is dropped.
         let report = apply::apply_all(conn, &manifests).await?;
         let pruned = prune::prune(conn, &c.name, &c.app, &manifests).await?;
-        if conn.flavor == Flavor::Kubernetes {
-            for url in c.urls.iter().filter(|u| u.secure && u.tls_secret.is_none()) {
+        {
+            // A secure Ingress without a secret of its own gets a self-signed certificate
+            // (a secure Route is served with the router's certificate).
+            let own_cert = |u: &&crate::config::local::UrlEntry| {
+                u.secure
+                    && u.tls_secret.is_none()
+                    && u.kind_on(conn.flavor) == crate::config::UrlKind::Ingress
+            };
+            for url in c.urls.iter().filter(own_cert) {
                 let secret = manifests::kubernetes::tls_secret_name(&input, url);
                 let ingress = meta::url_object(&url.name, &c.app);
                 let host = manifests::kubernetes::ingress_host(url).unwrap_or(ingress.clone());

@@ -194,6 +194,109 @@ fn config_push_lifecycle_openshift() {
     config_push_lifecycle("openshift");
 }
 
+/// The names of the objects of `group/v1 plural` in `default` of the embedded simulator of
+/// `e` (opened between commands), sorted.
+fn cluster_names(e: &Env, group: &str, plural: &str) -> Vec<String> {
+    let flavor = if e.flavor == "openshift" {
+        odo_sim::Flavor::Openshift
+    } else {
+        odo_sim::Flavor::Kubernetes
+    };
+    let sim = odo_sim::Sim::builder()
+        .state_dir(e.dir.path().join("sim"))
+        .flavor(flavor)
+        .build()
+        .unwrap();
+    let (tid, _) = sim.store().resolve(group, "v1", plural).unwrap();
+    let mut names: Vec<String> = sim
+        .store()
+        .list(tid, Some("default"), &Default::default())
+        .unwrap()
+        .items
+        .iter()
+        .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+/// `odo url create --ingress` on OpenShift: that url is an Ingress (with its host and a
+/// self-signed certificate when secure), the others stay Routes; list and describe say which;
+/// deleting it prunes the Ingress only.
+#[test]
+fn url_create_ingress_on_openshift() {
+    let e = Env::new("openshift");
+    e.ok(&["create", "nodejs", "web", "--app", "shop"]);
+    e.ok(&["url", "create", "site"]);
+    e.ok(&[
+        "url",
+        "create",
+        "api",
+        "--ingress",
+        "--host",
+        "apps.example.com",
+        "--secure",
+    ]);
+    assert!(
+        std::fs::read_to_string(e.ctx().join(".odo/config.yaml"))
+            .unwrap()
+            .contains("Kind: ingress"),
+        "the kind is kept in the configuration"
+    );
+    e.ok(&["push", "--config"]);
+    assert_eq!(
+        cluster_names(&e, "route.openshift.io", "routes"),
+        ["site-shop"]
+    );
+    assert_eq!(
+        cluster_names(&e, "networking.k8s.io", "ingresses"),
+        ["api-shop"]
+    );
+    assert!(
+        cluster_names(&e, "", "secrets").contains(&"web-shop-tlssecret".to_string()),
+        "a secure Ingress gets a certificate"
+    );
+    let list = e.json(&["url", "list", "-o", "json"]);
+    let kinds: Vec<(String, String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["metadata"]["name"].as_str().unwrap().to_string(),
+                i["spec"]["kind"].as_str().unwrap().to_string(),
+                i["status"]["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                "site".to_string(),
+                "route".to_string(),
+                "Pushed".to_string()
+            ),
+            (
+                "api".to_string(),
+                "ingress".to_string(),
+                "Pushed".to_string()
+            ),
+        ]
+    );
+    let api = e.json(&["url", "describe", "api", "-o", "json"]);
+    assert_eq!(api["spec"]["host"], "api.apps.example.com");
+
+    e.ok(&["url", "delete", "api", "-f"]);
+    e.ok(&["push", "--config"]);
+    assert!(cluster_names(&e, "networking.k8s.io", "ingresses").is_empty());
+    assert_eq!(
+        cluster_names(&e, "route.openshift.io", "routes"),
+        ["site-shop"]
+    );
+}
+
 /// The simulated cluster behind the `odo` runs of `e` (opened between commands).
 fn cluster_env_from(e: &Env, workload: &str) -> Vec<String> {
     let flavor = if e.flavor == "openshift" {

@@ -155,6 +155,7 @@ fn with_urls() -> ComponentSettings {
             secure: false,
             host: Some("apps.example.com".into()),
             tls_secret: None,
+            kind: None,
         },
         UrlEntry {
             name: "admin".into(),
@@ -162,6 +163,7 @@ fn with_urls() -> ComponentSettings {
             secure: false,
             host: None,
             tls_secret: None,
+            kind: None,
         },
     ]);
     s
@@ -176,6 +178,7 @@ fn with_secure_urls() -> ComponentSettings {
             secure: true,
             host: Some("apps.example.com".into()),
             tls_secret: None,
+            kind: None,
         },
         UrlEntry {
             name: "api".into(),
@@ -183,6 +186,7 @@ fn with_secure_urls() -> ComponentSettings {
             secure: true,
             host: Some("example.org".into()),
             tls_secret: Some("api-cert".into()),
+            kind: None,
         },
     ]);
     s
@@ -233,6 +237,7 @@ fn url_to_unexposed_port_is_an_error() {
         secure: false,
         host: None,
         tls_secret: None,
+        kind: None,
     }]);
     let component = Component::from_settings(Path::new("config.yaml"), &s).unwrap();
     let builder = catalog::resolve("nodejs").unwrap();

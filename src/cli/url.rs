@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::GlobalArgs;
 use super::output;
 use crate::config::LocalConfigFile;
+use crate::config::UrlKind;
 use crate::config::local::{DEFAULT_APP, UrlEntry};
 use crate::config::validate;
 use crate::error::{Error, Result};
@@ -25,7 +26,10 @@ pub enum UrlCommand {
   odo url create web --port 8080 --now
 
   # A secure url with an Ingress host on Kubernetes
-  odo url create web --port 8080 --host apps.example.com --secure")]
+  odo url create web --port 8080 --host apps.example.com --secure
+
+  # An Ingress instead of a Route on OpenShift
+  odo url create web --port 8080 --ingress --host apps.example.com")]
     Create {
         /// Url name (default: <component>-<port>)
         url_name: Option<String>,
@@ -35,12 +39,16 @@ pub enum UrlCommand {
         /// Use TLS (edge termination on OpenShift; a TLS section on the Ingress)
         #[arg(long)]
         secure: bool,
-        /// Host domain for the Ingress: the url becomes <name>.<host> (Kubernetes)
+        /// Host domain for the Ingress: the url becomes <name>.<host> (Kubernetes, or
+        /// OpenShift with --ingress)
         #[arg(long)]
         host: Option<String>,
-        /// Secret holding the TLS certificate (with --secure, Kubernetes)
+        /// Secret holding the TLS certificate (with --secure, for an Ingress)
         #[arg(long, requires = "secure")]
         tls_secret: Option<String>,
+        /// Make an Ingress instead of a Route on OpenShift (on Kubernetes every url is one)
+        #[arg(long)]
+        ingress: bool,
         /// Push right away
         #[arg(long)]
         now: bool,
@@ -124,6 +132,7 @@ pub fn url_rows(config: &[UrlEntry], observed: Option<&Observed>) -> Vec<UrlRow>
                         secure: c.secure,
                         host: None,
                         tls_secret: None,
+                        kind: Some(c.kind),
                     },
                     state: "Locally Deleted",
                     cluster_host: c.host.clone(),
@@ -142,10 +151,10 @@ fn host_of(row: &UrlRow) -> String {
 }
 
 fn url_json(row: &UrlRow, flavor: Option<Flavor>) -> Value {
-    let kind = match flavor {
-        Some(Flavor::OpenShift) => "route",
-        _ => "ingress",
-    };
+    let kind = row
+        .url
+        .kind_on(flavor.unwrap_or(Flavor::Kubernetes))
+        .as_str();
     let mut spec = json!({
         "host": host_of(row),
         "protocol": if row.url.secure { "https" } else { "http" },
@@ -177,8 +186,20 @@ pub fn run(g: &GlobalArgs, cmd: UrlCommand) -> Result<()> {
             secure,
             host,
             tls_secret,
+            ingress,
             now,
-        } => create(g, url_name, port, secure, host, tls_secret, now),
+        } => create(
+            g,
+            UrlRequest {
+                name: url_name,
+                port,
+                secure,
+                host,
+                tls_secret,
+                ingress,
+            },
+            now,
+        ),
         UrlCommand::List => list(g),
         UrlCommand::Describe { url_name } => describe(g, &url_name),
         UrlCommand::Delete {
@@ -189,15 +210,25 @@ pub fn run(g: &GlobalArgs, cmd: UrlCommand) -> Result<()> {
     }
 }
 
-fn create(
-    g: &GlobalArgs,
+/// What `odo url create` was asked for.
+struct UrlRequest {
     name: Option<String>,
     port: Option<u16>,
     secure: bool,
     host: Option<String>,
     tls_secret: Option<String>,
-    now: bool,
-) -> Result<()> {
+    ingress: bool,
+}
+
+fn create(g: &GlobalArgs, req: UrlRequest, now: bool) -> Result<()> {
+    let UrlRequest {
+        name,
+        port,
+        secure,
+        host,
+        tls_secret,
+        ingress,
+    } = req;
     let mut file = g.load_config()?;
     let component = file.settings().name.clone().unwrap_or_default();
     let app = file
@@ -263,6 +294,7 @@ fn create(
         secure,
         host,
         tls_secret,
+        kind: ingress.then_some(UrlKind::Ingress),
     };
     urls.push(entry.clone());
     file.save()?;
@@ -416,6 +448,7 @@ mod tests {
             secure: false,
             host: None,
             tls_secret: None,
+            kind: None,
         }
     }
 
@@ -430,12 +463,14 @@ mod tests {
                     port: 8080,
                     secure: false,
                     host: Some("a.apps".into()),
+                    kind: crate::config::UrlKind::Route,
                 },
                 ClusterUrl {
                     name: "gone".into(),
                     port: 8080,
                     secure: true,
                     host: None,
+                    kind: crate::config::UrlKind::Route,
                 },
             ],
             storage: vec![],

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::apply::dynamic_api;
 use super::prune::owned_selector;
 use super::{ClusterError, Connection};
+use crate::config::UrlKind;
 use crate::manifests::{Flavor, Kind, meta};
 
 /// A url as found on the cluster.
@@ -24,6 +25,8 @@ pub struct ClusterUrl {
     pub secure: bool,
     /// Host the cluster serves it on.
     pub host: Option<String>,
+    /// Whether it is a Route or an Ingress.
+    pub kind: UrlKind,
 }
 
 /// A storage PVC as found on the cluster.
@@ -73,6 +76,11 @@ pub fn url_from_object(kind: Kind, obj: &Value) -> Option<ClusterUrl> {
         port: port.and_then(|p| u16::try_from(p).ok()).unwrap_or(0),
         secure,
         host,
+        kind: if kind == Kind::Route {
+            UrlKind::Route
+        } else {
+            UrlKind::Ingress
+        },
     })
 }
 
@@ -93,23 +101,27 @@ pub async fn observe(
         .map_err(|e| ClusterError::api(format!("cannot read {} {name}", workload_kind.gvk().2), e))?
         .is_some();
     let selector = owned_selector(component, app);
-    let url_kind = match conn.flavor {
-        Flavor::Kubernetes => Kind::Ingress,
-        Flavor::OpenShift => Kind::Route,
+    // On OpenShift a url is a Route, or an Ingress when made with `--ingress`.
+    let url_kinds: &[Kind] = match conn.flavor {
+        Flavor::Kubernetes => &[Kind::Ingress],
+        Flavor::OpenShift => &[Kind::Route, Kind::Ingress],
     };
     let mut urls = Vec::new();
     let lp = ListParams::default().labels(&format!("{selector},{}", meta::URL_NAME));
-    match dynamic_api(conn, url_kind).list(&lp).await {
-        Ok(list) => {
-            for o in list.items {
-                if let Ok(v) = serde_json::to_value(&o) {
-                    urls.extend(url_from_object(url_kind, &v));
+    for &url_kind in url_kinds {
+        match dynamic_api(conn, url_kind).list(&lp).await {
+            Ok(list) => {
+                for o in list.items {
+                    if let Ok(v) = serde_json::to_value(&o) {
+                        urls.extend(url_from_object(url_kind, &v));
+                    }
                 }
             }
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(ClusterError::api("cannot list urls", e)),
         }
-        Err(kube::Error::Api(s)) if s.code == 404 => {}
-        Err(e) => return Err(ClusterError::api("cannot list urls", e)),
     }
+    urls.sort_by(|a, b| a.name.cmp(&b.name));
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(conn.client.clone(), &conn.namespace);
     let lp = ListParams::default().labels(&format!("{selector},{}", meta::STORAGE_NAME));
     let storage = pvcs
@@ -247,7 +259,8 @@ mod tests {
                 name: "web".into(),
                 port: 8080,
                 secure: true,
-                host: Some("web-app.apps.example.com".into())
+                host: Some("web-app.apps.example.com".into()),
+                kind: UrlKind::Route,
             })
         );
         let ingress = json!({"metadata": {"labels": {meta::URL_NAME: "api"}}, "spec": {"rules": [{"http": {"paths": [
@@ -258,7 +271,8 @@ mod tests {
                 name: "api".into(),
                 port: 3000,
                 secure: false,
-                host: None
+                host: None,
+                kind: UrlKind::Ingress,
             })
         );
         assert_eq!(url_from_object(Kind::Route, &json!({"metadata": {}})), None);

@@ -28,6 +28,7 @@ fn settings() -> ComponentSettings {
             secure: false,
             host: None,
             tls_secret: None,
+            kind: None,
         }]),
         storage: Some(vec![StorageEntry {
             name: "data".into(),

@@ -69,8 +69,29 @@ pub struct StorageEntry {
     pub path: String,
 }
 
-/// One `Url` entry (a Route on OpenShift, an Ingress on Kubernetes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a url becomes on the cluster (odo's `Kind` of a url: `route` or `ingress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UrlKind {
+    /// An OpenShift Route.
+    Route,
+    /// A networking.k8s.io Ingress.
+    Ingress,
+}
+
+impl UrlKind {
+    /// The name odo prints and stores (`route`, `ingress`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UrlKind::Route => "route",
+            UrlKind::Ingress => "ingress",
+        }
+    }
+}
+
+/// One `Url` entry (a Route on OpenShift unless its kind says ingress, an Ingress on
+/// Kubernetes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct UrlEntry {
     /// URL name.
     #[serde(rename = "Name")]
@@ -87,6 +108,21 @@ pub struct UrlEntry {
     /// TLS secret for a secure Ingress.
     #[serde(rename = "TLSSecret", default, skip_serializing_if = "Option::is_none")]
     pub tls_secret: Option<String>,
+    /// `ingress` when `odo url create --ingress` asked for an Ingress on OpenShift; unset
+    /// means the flavor's own kind.
+    #[serde(rename = "Kind", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<UrlKind>,
+}
+
+impl UrlEntry {
+    /// What this url is on a cluster of `flavor`: always an Ingress on Kubernetes (there
+    /// are no Routes), on OpenShift a Route unless it was created with `--ingress`.
+    pub fn kind_on(&self, flavor: crate::manifests::Flavor) -> UrlKind {
+        match flavor {
+            crate::manifests::Flavor::Kubernetes => UrlKind::Ingress,
+            crate::manifests::Flavor::OpenShift => self.kind.unwrap_or(UrlKind::Route),
+        }
+    }
 }
 
 fn is_false(b: &bool) -> bool {

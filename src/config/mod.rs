@@ -11,7 +11,9 @@ pub mod validate;
 use std::path::PathBuf;
 
 pub use component::{Component, Resources};
-pub use local::{ComponentSettings, LinkEntry, LinkKind, LocalConfig, LocalConfigFile, SourceType};
+pub use local::{
+    ComponentSettings, LinkEntry, LinkKind, LocalConfig, LocalConfigFile, SourceType, UrlKind,
+};
 pub use preference::PreferenceFile;
 
 /// Errors reading, validating or writing odo's local files.

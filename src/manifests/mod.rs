@@ -18,8 +18,9 @@ use k8s_openapi::api::networking::v1::Ingress;
 use serde::Serialize;
 
 use crate::catalog::{ResolvedType, S2iPaths};
+use crate::config::local::UrlEntry;
 use crate::config::validate::PortSpec;
-use crate::config::{Component, SourceType};
+use crate::config::{Component, SourceType, UrlKind};
 
 /// Which set of workload and exposure objects to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -155,7 +156,8 @@ impl Kind {
                     k,
                     Kind::ImageStream | Kind::BuildConfig | Kind::DeploymentConfig | Kind::Route
                 ),
-                Flavor::OpenShift => !matches!(k, Kind::Deployment | Kind::Ingress),
+                // Ingresses too: urls made with `--ingress`.
+                Flavor::OpenShift => !matches!(k, Kind::Deployment),
             })
             .collect()
     }
@@ -267,17 +269,26 @@ pub fn render(input: &RenderInput<'_>, flavor: Flavor) -> Result<Rendered, Manif
                 .collect(),
             Vec::new(),
         ),
-        Flavor::OpenShift => (
-            Some(openshift::image_stream(input)),
-            Workload::DeploymentConfig(Box::new(openshift::deployment_config(input))),
-            Vec::new(),
-            input
+        // A url made with `odo url create --ingress` is an Ingress on OpenShift too.
+        Flavor::OpenShift => {
+            let (ingress, route): (Vec<&UrlEntry>, Vec<&UrlEntry>) = input
                 .component
                 .urls
                 .iter()
-                .map(|u| openshift::route(input, u))
-                .collect(),
-        ),
+                .partition(|u| u.kind_on(flavor) == UrlKind::Ingress);
+            (
+                Some(openshift::image_stream(input)),
+                Workload::DeploymentConfig(Box::new(openshift::deployment_config(input))),
+                ingress
+                    .into_iter()
+                    .map(|u| kubernetes::ingress(input, u))
+                    .collect(),
+                route
+                    .into_iter()
+                    .map(|u| openshift::route(input, u))
+                    .collect(),
+            )
+        }
     };
     Ok(Rendered {
         flavor,
