@@ -392,6 +392,65 @@ fn link_lifecycle(flavor: &'static str) {
     // Relinking a pushed component applies at once too.
     e.ok(&["link", "backend"]);
     assert_eq!(cluster_env_from(&e, "frontend-shop"), ["backend-shop-8080"]);
+
+    // A service is linked through its binding Secret, named after it.
+    let missing = e.odo(&["link", "mydb"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no service (Secret) mydb"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    add_secret(&e, "mydb");
+    let with_port = e.odo(&["link", "mydb", "--port", "5432"]);
+    assert!(
+        String::from_utf8_lossy(&with_port.stderr)
+            .contains("mydb is a service; --port only applies to components"),
+        "{}",
+        String::from_utf8_lossy(&with_port.stderr)
+    );
+    let out = e.ok(&["link", "mydb"]);
+    assert!(out.contains("linked to service mydb"), "{out}");
+    assert_eq!(
+        cluster_env_from(&e, "frontend-shop"),
+        ["backend-shop-8080", "mydb"]
+    );
+    let desc = e.json(&["describe", "-o", "json"]);
+    assert_eq!(
+        desc["status"]["linkedServices"],
+        serde_json::json!(["mydb"])
+    );
+    e.ok(&["unlink", "mydb"]);
+    assert_eq!(cluster_env_from(&e, "frontend-shop"), ["backend-shop-8080"]);
+    assert_eq!(
+        e.json(&["describe", "-o", "json"])["status"]["linkedServices"],
+        serde_json::json!([])
+    );
+}
+
+/// A Secret `name` (a service's binding Secret) in `default` of the embedded simulator of `e`.
+fn add_secret(e: &Env, name: &str) {
+    let flavor = if e.flavor == "openshift" {
+        odo_sim::Flavor::Openshift
+    } else {
+        odo_sim::Flavor::Kubernetes
+    };
+    let sim = odo_sim::Sim::builder()
+        .state_dir(e.dir.path().join("sim"))
+        .flavor(flavor)
+        .build()
+        .unwrap();
+    let (tid, _) = sim.store().resolve("", "v1", "secrets").unwrap();
+    sim.store()
+        .create(
+            tid,
+            "default",
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name, "namespace": "default"},
+                "stringData": {"DATABASE_HOST": "mydb", "DATABASE_PORT": "5432"}}),
+            &Default::default(),
+        )
+        .unwrap();
 }
 
 #[test]
