@@ -1,6 +1,7 @@
 //! `odo project` on an OpenShift cluster with users (the simulator served over HTTP with a
 //! bearer token per user): each user's `odo project list` shows only the projects it
-//! created, and deleting another user's project fails with the server's Forbidden message.
+//! created, deleting another user's project fails with the server's Forbidden message, and
+//! `odo project set` accepts only the user's own projects.
 
 #![allow(clippy::unwrap_used)]
 
@@ -96,5 +97,39 @@ fn each_user_lists_only_its_projects() {
         "{err}"
     );
     assert_eq!(listed(d, &bob), ["bank"]);
+
+    // `odo project set` in a component's directory: one of the user's projects is recorded;
+    // someone else's is refused with the server's Forbidden (a missing one too: the server
+    // does not tell a user which projects exist); an admin is told a missing one is missing.
+    ok(d, &alice, &["create", "nodejs", "web"]);
+    let out = ok(d, &alice, &["project", "set", "shop"]);
+    assert!(out.contains("Switched to project: shop"), "{out}");
+    assert_eq!(ok(d, &alice, &["project", "get", "-q"]).trim(), "shop");
+    let out = odo(d, &alice, &["project", "set", "bank"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("User \"alice\" cannot get resource \"projects\" in API group \"project.openshift.io\" in the namespace \"bank\""),
+        "{err}"
+    );
+    let out = odo(d, &alice, &["project", "set", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"nope\" is forbidden"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = odo(d, &kc, &["project", "set", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("project \"nope\" does not exist") && err.contains("odo project create nope"),
+        "{err}"
+    );
+    assert_eq!(
+        ok(d, &alice, &["project", "get", "-q"]).trim(),
+        "shop",
+        "a refused set changes nothing"
+    );
     server.abort();
 }

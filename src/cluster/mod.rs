@@ -463,9 +463,14 @@ pub async fn finish_connect(
 }
 
 impl Connection {
-    /// Fails with `NamespaceNotFound` when the namespace does not exist (a 403 counts as existing:
-    /// users without cluster-wide rights cannot read namespaces).
+    /// Fails with `NamespaceNotFound` when the namespace does not exist. On Kubernetes a 403
+    /// counts as existing (users without cluster-wide rights cannot read namespaces); on
+    /// OpenShift the Project is read, which every member of it may do: a 403 there is a
+    /// project of someone else, an error with the server's message.
     pub async fn ensure_namespace(&self) -> Result<(), ClusterError> {
+        if self.flavor == crate::manifests::Flavor::OpenShift {
+            return projects::ensure_project(self, &self.namespace).await;
+        }
         let api: Api<Namespace> = Api::all(self.client.clone());
         match api.get_opt(&self.namespace).await {
             Ok(Some(_)) => Ok(()),

@@ -48,6 +48,16 @@ pub async fn list_projects(conn: &Connection) -> Result<Vec<String>, ClusterErro
     Ok(names)
 }
 
+/// Fails with `NamespaceNotFound` when OpenShift project `name` does not exist, and with the
+/// server's Forbidden when the user may not see it (it is someone else's).
+pub async fn ensure_project(conn: &Connection, name: &str) -> Result<(), ClusterError> {
+    match projects(conn).get_opt(name).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ClusterError::NamespaceNotFound(name.into())),
+        Err(e) => Err(ClusterError::api(format!("cannot use project {name}"), e)),
+    }
+}
+
 /// Creates a project.
 pub async fn create_project(conn: &Connection, name: &str) -> Result<(), ClusterError> {
     let meta = kube::api::ObjectMeta {
