@@ -961,3 +961,41 @@ async fn instantiate_with_excluded_image_triggers_rolls_out_the_template_image()
     assert_eq!(field.as_deref(), Some("spec.paused"), "{e:?}");
     assert_eq!(dc_status(&sim, "hello").await["latestVersion"], 3);
 }
+
+/// An ImageChange trigger fills only the containers it names: a sidecar keeps its image.
+#[tokio::test]
+async fn an_image_change_trigger_fills_only_its_container_names() {
+    let sim = sim();
+    create(&sim, &is(), "default", json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+        "metadata": {"name": "hello"},
+        "spec": {"tags": [{"name": "latest", "from": {"kind": "DockerImage", "name": "openshift/hello-openshift:v1"}}]}})).await;
+    sim.settle();
+    let image = tag_image(&sim, "hello:latest").await;
+    let trigger = json!([{"type": "ConfigChange"},
+        {"type": "ImageChange", "imageChangeParams": {"automatic": true, "containerNames": ["helloworld"],
+            "from": {"kind": "ImageStreamTag", "name": "hello:latest"}}}]);
+    let mut body = dc_body("hello", 1, json!({"type": "Rolling"}), trigger, " ");
+    body["spec"]["template"]["spec"]["containers"]
+        .as_array_mut()
+        .expect("test data has this shape")
+        .push(json!({"name": "sidecar", "image": "busybox:1", "command": ["sleep", "3600"]}));
+    create(&sim, &dc(), "default", body).await;
+    sim.settle();
+    let rc1 = get(&sim, &rc(), "default", "hello-1").await;
+    let images: Vec<(&str, &str)> = rc1["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("test data has this shape")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default(),
+                c["image"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [("helloworld", image.as_str()), ("sidecar", "busybox:1")]
+    );
+    assert_eq!(version_pods(&sim, "hello-1").await, (1, 1));
+}
