@@ -919,6 +919,83 @@ async fn a_manual_build_records_the_triggers_images_and_is_not_built_twice() {
     assert_eq!(list(&sim, &build(), "default", "").await.len(), 2);
 }
 
+/// A paused ImageChange trigger starts no build while its tag moves; unpaused, the image the
+/// tag has then starts one. The ConfigChange build records the paused trigger's image too.
+#[tokio::test]
+async fn a_paused_image_change_trigger_starts_nothing_until_unpaused() {
+    let sim = sim();
+    let src = node_app();
+    create(&sim, &is(), "default", json!({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+        "metadata": {"name": "base"},
+        "spec": {"tags": [{"name": "v1", "from": {"kind": "DockerImage", "name": "openshift/hello-openshift:v1"}}]}})).await;
+    sim.settle();
+    let tag_image = |sim: &Sim| {
+        let sim = sim.clone();
+        async move {
+            get(&sim, &istag(), "default", "base:v1").await["image"]["dockerImageReference"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let first = tag_image(&sim).await;
+    let mut spec = git_bc(
+        "app",
+        &format!("file://{}", src.path().display()),
+        json!({"kind": "DockerImage", "name": "registry.access.redhat.com/ubi8/nodejs-14:latest"}),
+    );
+    spec["spec"]["triggers"] = json!([{"type": "ConfigChange"},
+        {"type": "ImageChange", "imageChange": {"paused": true,
+            "from": {"kind": "ImageStreamTag", "name": "base:v1"}}}]);
+    create(&sim, &bc(), "default", spec).await;
+    sim.settle();
+    let cfg = get(&sim, &bc(), "default", "app").await;
+    assert_eq!(
+        cfg["spec"]["triggers"][1]["imageChange"]["lastTriggeredImageID"],
+        json!(first),
+        "{cfg}"
+    );
+    assert_eq!(cfg["status"]["imageChangeTriggers"][0]["paused"], true);
+
+    merge(
+        &sim,
+        &is(),
+        "default",
+        "base",
+        json!({"spec": {"tags": [
+        {"name": "v1", "from": {"kind": "DockerImage", "name": "openshift/hello-openshift:v2"}}]}}),
+    )
+    .await;
+    sim.settle();
+    let second = tag_image(&sim).await;
+    assert_ne!(first, second);
+    assert_eq!(
+        list(&sim, &build(), "default", "buildconfig=app")
+            .await
+            .len(),
+        1,
+        "paused: no build of the new image"
+    );
+
+    let mut cfg = get(&sim, &bc(), "default", "app").await;
+    cfg["spec"]["triggers"][1]["imageChange"]["paused"] = json!(false);
+    replace(&sim, &bc(), "default", "app", cfg).await;
+    sim.settle();
+    let b2 = get(&sim, &build(), "default", "app-2").await;
+    assert_eq!(b2["spec"]["triggeredBy"][0]["message"], "Image change");
+    assert_eq!(
+        b2["spec"]["triggeredBy"][0]["imageChangeBuild"]["imageID"],
+        json!(second)
+    );
+    let cfg = get(&sim, &bc(), "default", "app").await;
+    assert!(
+        cfg["status"]["imageChangeTriggers"][0]
+            .get("paused")
+            .is_none(),
+        "{cfg}"
+    );
+}
+
 #[tokio::test]
 async fn a_new_image_on_an_explicit_trigger_tag_starts_a_build_once() {
     let sim = sim();

@@ -1,7 +1,7 @@
 //! Which builds of a BuildConfig start: build 1 of a `ConfigChange` trigger, and one build
 //! per new image on the ImageStreamTag of an `ImageChange` trigger (its own `from`, else the
 //! strategy's builder), each recorded in the trigger's `lastTriggeredImageID` and in
-//! `status.imageChangeTriggers`.
+//! `status.imageChangeTriggers`. A paused ImageChange trigger starts nothing.
 
 use serde_json::{Value, json};
 
@@ -29,6 +29,14 @@ pub(super) fn trigger_from(bc: &Value, trigger: &Value) -> Option<Value> {
     (from.get("kind").and_then(Value::as_str) == Some("ImageStreamTag")).then(|| from.clone())
 }
 
+/// Whether an ImageChange trigger is paused (`imageChange.paused`).
+fn is_paused(trigger: &Value) -> bool {
+    trigger
+        .pointer("/imageChange/paused")
+        .and_then(Value::as_bool)
+        == Some(true)
+}
+
 /// The ImageStreams whose new images start builds of this BuildConfig.
 pub(crate) fn image_trigger_streams(bc: &Value) -> Vec<ObjKey> {
     bc.pointer("/spec/triggers")
@@ -43,8 +51,8 @@ pub(crate) fn image_trigger_streams(bc: &Value) -> Vec<ObjKey> {
 
 /// `status.imageChangeTriggers`, as OpenShift 4.8 and later keep it next to the spec field
 /// (which the simulator still fills, as 3.x and 4.7 did): per ImageChange trigger, in spec
-/// order, its `lastTriggeredImageID`, its `from` tag when the trigger names one (none for
-/// the strategy's builder tag) and `lastTriggerTime`, set only when that trigger started
+/// order, its `lastTriggeredImageID`, `paused` when it is, its `from` tag when the trigger
+/// names one (none for the strategy's builder tag) and `lastTriggerTime`, set only when that trigger started
 /// the build (`fired`, an index into `spec.triggers`), kept from the earlier status
 /// otherwise.
 pub(crate) fn trigger_statuses(bc: &Value, fired: Option<usize>, now: &str) -> Value {
@@ -69,6 +77,9 @@ pub(crate) fn trigger_statuses(bc: &Value, fired: Option<usize>, now: &str) -> V
                 .and_then(Value::as_str)
             {
                 st["lastTriggeredImageID"] = json!(id);
+            }
+            if is_paused(t) {
+                st["paused"] = json!(true);
             }
             if let Some(from) = t.pointer("/imageChange/from") {
                 st["from"] = json!({
@@ -175,6 +186,11 @@ pub(crate) fn reconcile_config(w: &mut World<'_>, key: &ObjKey) {
         if t.get("type").and_then(Value::as_str) != Some("ImageChange") {
             continue;
         }
+        // A paused trigger is left alone until it is unpaused (then the image its tag has
+        // by then starts a build, if it is a new one).
+        if is_paused(t) {
+            continue;
+        }
         let Some(from) = trigger_from(&bc, t) else {
             continue;
         };
@@ -209,9 +225,19 @@ pub(crate) fn reconcile_config(w: &mut World<'_>, key: &ObjKey) {
             fired = Some(i);
         }
     }
+    let mut o = (*bc).clone();
+    o["spec"]["triggers"] = json!(triggers);
+    // A build starting now is an instantiate: every trigger, a paused one too, records the
+    // image its tag has (see [`record_current_images`]).
+    if cause.is_some() {
+        let cache = w.cache();
+        let head = |ns: &str, stream: &str, tag: &str| {
+            cached(&cache.openshift.is, &(ns.to_string(), stream.to_string()))
+                .and_then(|is| images::head_reference(&is, tag))
+        };
+        recorded |= record_current_images(&mut o, head);
+    }
     if recorded {
-        let mut o = (*bc).clone();
-        o["spec"]["triggers"] = json!(triggers);
         match w.store.update(
             bc_tid,
             &key.0,
