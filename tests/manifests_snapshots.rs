@@ -210,6 +210,24 @@ fn url_route_openshift() {
     ));
 }
 
+/// `odo url create --ingress` on OpenShift: that url is an Ingress (the same shape as on
+/// Kubernetes), the other one stays a Route.
+#[test]
+fn url_ingress_next_to_a_route_openshift() {
+    let mut s = with_urls();
+    if let Some(urls) = s.urls.as_mut() {
+        urls[0].kind = Some(odo::config::UrlKind::Ingress);
+    }
+    let out = of_kind(&s, Flavor::OpenShift, &[Kind::Ingress, Kind::Route]);
+    let kinds: Vec<&str> = out.iter().filter_map(|o| o["kind"].as_str()).collect();
+    assert_eq!(kinds, ["Ingress", "Route"]);
+    assert_eq!(
+        out[0],
+        of_kind(&with_urls(), Flavor::Kubernetes, &[Kind::Ingress])[0]
+    );
+    insta::assert_yaml_snapshot!(out);
+}
+
 #[test]
 fn secure_url_ingress_kubernetes() {
     insta::assert_yaml_snapshot!(of_kind(
