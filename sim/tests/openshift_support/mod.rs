@@ -240,3 +240,93 @@ pub fn app_dc() -> Value {
                 "containerNames": ["app"], "from": {"kind": "ImageStreamTag", "name": "app:latest"}}}],
             "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": [{"name": "app", "image": " "}]}}}})
 }
+
+/// The phase of Build `name` in `default` ("" when unset).
+pub async fn build_phase(sim: &Sim, name: &str) -> String {
+    get(sim, &build(), "default", name).await["status"]["phase"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A Node.js app on disk: what a `file://` Git source of a BuildConfig points at.
+pub fn node_app() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("package.json"),
+        r#"{"name": "app", "scripts": {"start": "node server.js"}, "dependencies": {"express": "^4.17.1"}}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("server.js"),
+        "console.log('app built from source');\nrequire('http').createServer((q, r) => r.end('ok')).listen(8080);\n",
+    )
+    .expect("write");
+    std::fs::create_dir(dir.path().join(".git")).expect("mkdir");
+    std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/main\n").expect("write");
+    dir
+}
+
+/// A BuildConfig `name` building the Git source `uri` with `builder` (Source strategy) into
+/// `<name>:latest`, with a ConfigChange trigger.
+pub fn git_bc(name: &str, uri: &str, builder: Value) -> Value {
+    json!({
+    "apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": name},
+    "spec": {
+        "source": {"type": "Git", "git": {"uri": uri}},
+        "strategy": {"type": "Source", "sourceStrategy": {"from": builder}},
+        "output": {"to": {"kind": "ImageStreamTag", "name": format!("{name}:latest")}},
+        "triggers": [{"type": "ConfigChange"}],
+    }})
+}
+
+/// A DeploymentConfig `name` (label `app`, selector `name`) with `replicas`, `strategy`,
+/// `triggers` and one container `helloworld` of `image` on port 8080.
+pub fn dc_body(name: &str, replicas: i64, strategy: Value, triggers: Value, image: &str) -> Value {
+    json!({
+        "apiVersion": "apps.openshift.io/v1", "kind": "DeploymentConfig",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"name": name},
+            "strategy": strategy,
+            "triggers": triggers,
+            "template": {"metadata": {"labels": {"name": name}},
+                "spec": {"containers": [{"name": "helloworld", "image": image, "ports": [{"containerPort": 8080}]}]}},
+        }
+    })
+}
+
+/// The ReplicationControllers in `default`, sorted by name.
+pub async fn rcs(sim: &Sim) -> Vec<Value> {
+    list(sim, &rc(), "default", "").await
+}
+
+/// `status` of DeploymentConfig `name` in `default`.
+pub async fn dc_status(sim: &Sim, name: &str) -> Value {
+    get(sim, &dc(), "default", name).await["status"].clone()
+}
+
+/// The condition `ty` of a status (null when absent).
+pub fn condition<'a>(status: &'a Value, ty: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == ty))
+        .unwrap_or(&Value::Null)
+}
+
+/// Pods of one version that are live, and how many of those are ready.
+pub async fn version_pods(sim: &Sim, rc_name: &str) -> (usize, usize) {
+    let pods = list(sim, &pod(), "default", &format!("deployment={rc_name}")).await;
+    let live = live_pods(&pods);
+    let ready = live
+        .iter()
+        .filter(|p| {
+            p["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        })
+        .count();
+    (live.len(), ready)
+}
