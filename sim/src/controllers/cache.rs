@@ -7,6 +7,7 @@
 //! store: a controller that creates a pod sees it on its next read, so no "expectations"
 //! bookkeeping is needed. The hook never calls back into the store.
 
+use crate::json_ptr::Ptr;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -178,7 +179,7 @@ fn key_of(obj: &Value) -> ObjKey {
 
 /// The `ownerReferences` entry with `controller: true`, as (kind, name, uid).
 pub fn controller_of(obj: &Value) -> Option<(&str, &str, &str)> {
-    obj.pointer("/metadata/ownerReferences")?
+    obj.ptr("/metadata/ownerReferences")?
         .as_array()?
         .iter()
         .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
@@ -193,7 +194,7 @@ pub fn controller_of(obj: &Value) -> Option<(&str, &str, &str)> {
 
 /// The selector of a workload or Service: `matchLabels`/`matchExpressions`, or a plain map.
 pub fn selector_of(obj: &Value) -> Option<LabelSelector> {
-    let sel = obj.pointer("/spec/selector")?;
+    let sel = obj.ptr("/spec/selector")?;
     if sel.get("matchLabels").is_some() || sel.get("matchExpressions").is_some() {
         LabelSelector::from_object(sel)
     } else {
@@ -384,9 +385,8 @@ impl Cache {
             put(&mut self.pv, ev);
             for o in [old, new].into_iter().flatten() {
                 if let (Some(ns), Some(name)) = (
-                    o.pointer("/spec/claimRef/namespace")
-                        .and_then(Value::as_str),
-                    o.pointer("/spec/claimRef/name").and_then(Value::as_str),
+                    o.ptr("/spec/claimRef/namespace").and_then(Value::as_str),
+                    o.ptr("/spec/claimRef/name").and_then(Value::as_str),
                 ) {
                     self.enqueue(Work::Claim((ns.to_string(), name.to_string())));
                 }
@@ -411,7 +411,7 @@ impl Cache {
     fn enqueue_adopters_of_rs(&mut self, key: &ObjKey, rs: Option<&Value>) {
         let Some(rs) = rs else { return };
         let labels = rs
-            .pointer("/metadata/labels")
+            .ptr("/metadata/labels")
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
@@ -452,15 +452,14 @@ impl Cache {
             }
         }
         let node = |o: Option<&Value>| {
-            o.and_then(|o| o.pointer("/spec/nodeName"))
+            o.and_then(|o| o.ptr("/spec/nodeName"))
                 .and_then(Value::as_str)
                 .filter(|n| !n.is_empty())
                 .map(str::to_string)
         };
         let (old_node, new_node) = (node(old), node(new));
         let deleting = |o: Option<&Value>| o.is_some_and(meta::is_deleting);
-        let generation =
-            |o: Option<&Value>| o.and_then(|o| o.pointer("/metadata/generation")).cloned();
+        let generation = |o: Option<&Value>| o.and_then(|o| o.ptr("/metadata/generation")).cloned();
         // Kubelet: anything but its own status writes.
         if (old_node.is_some() || new_node.is_some())
             && (ev.event_type != EventType::Modified

@@ -5,6 +5,7 @@
 //! conditions that `kubectl rollout status` reads (a rollout without progress for
 //! `progressDeadlineSeconds` is `Progressing=False`, `ProgressDeadlineExceeded`).
 
+use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -93,13 +94,13 @@ fn int_or_percent(v: Option<&Value>, total: i64, round_up: bool, default: &str) 
 }
 
 fn spec_replicas(rs: &Value) -> i64 {
-    rs.pointer("/spec/replicas")
+    rs.ptr("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(0)
 }
 
 fn status_i(rs: &Value, f: &str) -> i64 {
-    rs.pointer(&format!("/status/{f}"))
+    rs.ptr(&format!("/status/{f}"))
         .and_then(Value::as_i64)
         .unwrap_or(0)
 }
@@ -178,18 +179,14 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
             meta::name(r).to_string(),
         )
     });
-    let template = d.pointer("/spec/template").cloned().unwrap_or_default();
+    let template = d.ptr("/spec/template").cloned().unwrap_or_default();
     let plain = without_hash(&template);
     let new_idx = all.iter().position(|r| {
-        r.pointer("/spec/template").map(without_hash).as_ref() == Some(&plain)
-            && !meta::is_deleting(r)
+        r.ptr("/spec/template").map(without_hash).as_ref() == Some(&plain) && !meta::is_deleting(r)
     });
-    let replicas = d
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
+    let replicas = d.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
     let strategy = d
-        .pointer("/spec/strategy/type")
+        .ptr("/spec/strategy/type")
         .and_then(Value::as_str)
         .unwrap_or("RollingUpdate");
     let recreate = strategy == "Recreate";
@@ -197,13 +194,13 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
         (0, replicas)
     } else {
         let s = int_or_percent(
-            d.pointer("/spec/strategy/rollingUpdate/maxSurge"),
+            d.ptr("/spec/strategy/rollingUpdate/maxSurge"),
             replicas,
             true,
             "25%",
         );
         let mut u = int_or_percent(
-            d.pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
+            d.ptr("/spec/strategy/rollingUpdate/maxUnavailable"),
             replicas,
             false,
             "25%",
@@ -213,7 +210,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
         }
         (s, u.min(replicas))
     };
-    let paused = d.pointer("/spec/paused").and_then(Value::as_bool) == Some(true);
+    let paused = d.ptr("/spec/paused").and_then(Value::as_bool) == Some(true);
     let max_rev = all.iter().map(|r| revision(r)).max().unwrap_or(0);
     let mut created_new = false;
     let mut new_rs = match new_idx {
@@ -224,7 +221,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
             let mut t = plain.clone();
             t["metadata"]["labels"][HASH_LABEL] = json!(hash);
             let mut sel = d
-                .pointer("/spec/selector")
+                .ptr("/spec/selector")
                 .cloned()
                 .unwrap_or_else(|| json!({}));
             sel["matchLabels"][HASH_LABEL] = json!(hash);
@@ -246,7 +243,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
                 },
                 "spec": {
                     "replicas": 0,
-                    "minReadySeconds": d.pointer("/spec/minReadySeconds").cloned().unwrap_or(json!(0)),
+                    "minReadySeconds": d.ptr("/spec/minReadySeconds").cloned().unwrap_or(json!(0)),
                     "selector": sel,
                     "template": t,
                 },
@@ -375,10 +372,7 @@ fn status(
         .cloned()
         .unwrap_or_else(|| d.clone());
     let all = w.cache().replicasets_of(meta::uid(&d));
-    let replicas = d
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
+    let replicas = d.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
     let sum = |f: &str| all.iter().map(|r| status_i(r, f)).sum::<i64>();
     let total = sum("replicas");
     let ready = sum("readyReplicas");
@@ -418,7 +412,7 @@ fn status(
         &now,
     );
     let mut status = json!({
-        "observedGeneration": d.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+        "observedGeneration": d.ptr("/metadata/generation").cloned().unwrap_or(json!(1)),
         "replicas": total,
         "updatedReplicas": updated,
         "readyReplicas": ready,
@@ -452,14 +446,14 @@ fn status(
 fn status_complete(d: &Value) -> bool {
     let want = spec_replicas(d);
     let observed = d
-        .pointer("/status/observedGeneration")
+        .ptr("/status/observedGeneration")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     status_i(d, "updatedReplicas") == want
         && status_i(d, "replicas") == want
         && status_i(d, "availableReplicas") == want
         && observed
-            >= d.pointer("/metadata/generation")
+            >= d.ptr("/metadata/generation")
                 .and_then(Value::as_i64)
                 .unwrap_or(0)
 }
@@ -529,7 +523,7 @@ fn progressing_or_deadline(
         return (fresh("NewReplicaSetAvailable", msg), None);
     }
     let prev = d
-        .pointer("/status/conditions")
+        .ptr("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| c["type"] == "Progressing"))
         .cloned();
@@ -540,7 +534,7 @@ fn progressing_or_deadline(
         )
     } else {
         let was = |f: &str| {
-            d.pointer(&format!("/status/{f}"))
+            d.ptr(&format!("/status/{f}"))
                 .and_then(Value::as_i64)
                 .unwrap_or(0)
         };
@@ -569,7 +563,7 @@ fn progressing_or_deadline(
         }
     };
     let deadline = d
-        .pointer("/spec/progressDeadlineSeconds")
+        .ptr("/spec/progressDeadlineSeconds")
         .and_then(Value::as_i64)
         .filter(|s| *s > 0 && *s < i64::from(i32::MAX));
     let since = cond["lastUpdateTime"]

@@ -3,6 +3,7 @@
 //! `publishNotReadyAddresses`), target ports resolved by name against the pod's containers.
 //! Headless Services get the same objects. Both are removed with their Service.
 
+use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -18,7 +19,7 @@ fn target_port(port: &Value, pod: &Value) -> Option<i64> {
     match port.get("targetPort").or_else(|| port.get("port")) {
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(name)) => pod
-            .pointer("/spec/containers")?
+            .ptr("/spec/containers")?
             .as_array()?
             .iter()
             .flat_map(|c| {
@@ -48,11 +49,11 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
         return;
     };
     let publish_all = svc
-        .pointer("/spec/publishNotReadyAddresses")
+        .ptr("/spec/publishNotReadyAddresses")
         .and_then(Value::as_bool)
         == Some(true);
     let ports: Vec<Value> = svc
-        .pointer("/spec/ports")
+        .ptr("/spec/ports")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -60,7 +61,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
         .into_iter()
         .filter(|p| selector.matches(p) && !pod_terminal(p))
         .filter(|p| {
-            p.pointer("/status/podIP")
+            p.ptr("/status/podIP")
                 .and_then(Value::as_str)
                 .is_some_and(|ip| !ip.is_empty())
         })
@@ -70,8 +71,8 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
     let mut slice_eps = Vec::new();
     let mut resolved_ports: Vec<Value> = Vec::new();
     for p in &pods {
-        let ip = p.pointer("/status/podIP").cloned().unwrap_or(Value::Null);
-        let node = p.pointer("/spec/nodeName").cloned().unwrap_or(Value::Null);
+        let ip = p.ptr("/status/podIP").cloned().unwrap_or(Value::Null);
+        let node = p.ptr("/spec/nodeName").cloned().unwrap_or(Value::Null);
         let target =
             json!({"kind": "Pod", "namespace": key.0, "name": meta::name(p), "uid": meta::uid(p)});
         let addr = json!({"ip": ip, "nodeName": node, "targetRef": target});
@@ -114,7 +115,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
         json!([subset])
     };
     let labels = svc
-        .pointer("/metadata/labels")
+        .ptr("/metadata/labels")
         .cloned()
         .unwrap_or_else(|| json!({}));
     if let Some(t) = ep_tid {
@@ -148,7 +149,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
     }
     if let Some(t) = eps_tid {
         let existing = Cache::in_ns(&w.cache().eps, &key.0).into_iter().find(|s| {
-            s.pointer(&format!(
+            s.ptr(&format!(
                 "/metadata/labels/{}",
                 SLICE_LABEL.replace('/', "~1")
             ))

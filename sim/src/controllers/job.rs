@@ -2,6 +2,7 @@
 //! pods against `backoffLimit` (re-creating after a failure with the 10 s doubling delay);
 //! end with the `Complete` or `Failed` condition, deleting leftover pods on failure.
 
+use crate::json_ptr::Ptr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -12,13 +13,13 @@ use crate::controllers::cache::Work;
 use crate::store::{DeleteOptions, ObjKey, WriteOptions, meta};
 
 fn phase(p: &Value) -> &str {
-    p.pointer("/status/phase")
+    p.ptr("/status/phase")
         .and_then(Value::as_str)
         .unwrap_or("Pending")
 }
 
 fn has_condition(job: &Value, ty: &str) -> bool {
-    job.pointer("/status/conditions")
+    job.ptr("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|cs| {
             cs.iter().any(|c| {
@@ -41,9 +42,9 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
     let failed_pods = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;
     let restarts: i64 = pods
         .iter()
-        .filter(|p| p.pointer("/spec/restartPolicy").and_then(Value::as_str) == Some("OnFailure"))
+        .filter(|p| p.ptr("/spec/restartPolicy").and_then(Value::as_str) == Some("OnFailure"))
         .flat_map(|p| {
-            p.pointer("/status/containerStatuses")
+            p.ptr("/status/containerStatuses")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default()
@@ -56,25 +57,25 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
         .filter(|p| !pod_terminal(p) && !meta::is_deleting(p))
         .collect();
     let completions = job
-        .pointer("/spec/completions")
+        .ptr("/spec/completions")
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let parallelism = job
-        .pointer("/spec/parallelism")
+        .ptr("/spec/parallelism")
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let backoff_limit = job
-        .pointer("/spec/backoffLimit")
+        .ptr("/spec/backoffLimit")
         .and_then(Value::as_i64)
         .unwrap_or(6);
-    let suspended = job.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true);
+    let suspended = job.ptr("/spec/suspend").and_then(Value::as_bool) == Some(true);
     let now = crate::clock::rfc3339(w.now);
     let mut conditions: Vec<Value> = job
-        .pointer("/status/conditions")
+        .ptr("/status/conditions")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let mut completion_time = job.pointer("/status/completionTime").cloned();
+    let mut completion_time = job.ptr("/status/completionTime").cloned();
     let cond = |ty: &str, reason: &str, msg: &str| json!({"type": ty, "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": reason, "message": msg});
     if !finished {
         if failed > backoff_limit {
@@ -133,7 +134,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
                 .iter()
                 .filter(|p| phase(p) == "Failed")
                 .filter_map(|p| {
-                    p.pointer("/status/containerStatuses/0/state/terminated/finishedAt")
+                    p.ptr("/status/containerStatuses/0/state/terminated/finishedAt")
                         .and_then(Value::as_str)
                         .and_then(|s| s.parse::<jiff::Timestamp>().ok())
                 })
@@ -159,7 +160,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
     let ready = pods.iter().filter(|p| super::pod_ready(p)).count();
     let terminating = pods.iter().filter(|p| meta::is_deleting(p)).count();
     let mut status = json!({
-        "startTime": job.pointer("/status/startTime").cloned().unwrap_or(json!(now)),
+        "startTime": job.ptr("/status/startTime").cloned().unwrap_or(json!(now)),
         "active": active_n,
         "succeeded": succeeded,
         "failed": failed,
@@ -186,7 +187,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey) {
 fn create_pod(w: &mut World<'_>, job: &Value, key: &ObjKey) {
     let Some(pt) = w.kinds.pod else { return };
     let mut metadata = job
-        .pointer("/spec/template/metadata")
+        .ptr("/spec/template/metadata")
         .cloned()
         .unwrap_or_else(|| json!({}));
     if !metadata.is_object() {
@@ -203,7 +204,7 @@ fn create_pod(w: &mut World<'_>, job: &Value, key: &ObjKey) {
     }
     metadata["generateName"] = json!(format!("{}-", key.1));
     metadata["ownerReferences"] = json!([controller_ref(job)]);
-    let pod = json!({"metadata": metadata, "spec": job.pointer("/spec/template/spec").cloned().unwrap_or_default()});
+    let pod = json!({"metadata": metadata, "spec": job.ptr("/spec/template/spec").cloned().unwrap_or_default()});
     match w.store.create(pt, &key.0, pod, &WriteOptions::default()) {
         Ok(p) => {
             let name = meta::name(&p).to_string();

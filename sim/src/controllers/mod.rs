@@ -11,6 +11,7 @@
 //! - [`event_correlation`][]: what the recorders do before an Event is written (spam
 //!   filter, aggregation of similar events, deduplication)
 
+use crate::json_ptr::Ptr;
 pub mod cache;
 pub(crate) mod deployment;
 pub(crate) mod endpoints;
@@ -117,7 +118,7 @@ pub(crate) fn write(w: &mut World<'_>, tid: Option<TypeId>, obj: Value) -> Optio
 /// Whether a pod has finished for good.
 pub(crate) fn pod_terminal(pod: &Value) -> bool {
     matches!(
-        pod.pointer("/status/phase").and_then(Value::as_str),
+        pod.ptr("/status/phase").and_then(Value::as_str),
         Some("Succeeded" | "Failed")
     )
 }
@@ -137,7 +138,7 @@ pub(crate) fn pod_ready(pod: &Value) -> bool {
 
 /// Whether a pod is Ready, and since when.
 pub(crate) fn pod_ready_since(pod: &Value) -> Option<jiff::Timestamp> {
-    pod.pointer("/status/conditions")?
+    pod.ptr("/status/conditions")?
         .as_array()?
         .iter()
         .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
@@ -161,7 +162,7 @@ pub(crate) fn condition(
 ) -> Value {
     let status = if ok { "True" } else { "False" };
     let prev = old
-        .and_then(|o| o.pointer("/status/conditions"))
+        .and_then(|o| o.ptr("/status/conditions"))
         .and_then(Value::as_array)
         .and_then(|cs| {
             cs.iter()

@@ -5,6 +5,7 @@
 //! replacements elsewhere; bare pods are not replaced. A node coming back is Ready again and
 //! its kubelet finishes what was pending.
 
+use crate::json_ptr::Ptr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -55,7 +56,7 @@ fn set_ready(w: &mut World<'_>, node: &str, ready: bool) {
     };
     let mut o = (*updated).clone();
     let mut taints: Vec<Value> = o
-        .pointer("/spec/taints")
+        .ptr("/spec/taints")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -141,8 +142,7 @@ pub(crate) fn monitor(w: &mut World<'_>, node: &str, epoch: u64) {
         .pods
         .values()
         .filter(|p| {
-            p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node)
-                && !meta::is_deleting(p)
+            p.ptr("/spec/nodeName").and_then(Value::as_str) == Some(node) && !meta::is_deleting(p)
         })
         .cloned()
         .collect();
@@ -191,8 +191,7 @@ pub(crate) fn evict(w: &mut World<'_>, node: &str, epoch: u64) {
         .pods
         .values()
         .filter(|p| {
-            p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node)
-                && !meta::is_deleting(p)
+            p.ptr("/spec/nodeName").and_then(Value::as_str) == Some(node) && !meta::is_deleting(p)
         })
         .cloned()
         .collect();
@@ -226,7 +225,7 @@ impl Cache {
         node: &str,
     ) -> Vec<crate::store::ObjKey> {
         pods.iter()
-            .filter(|(_, p)| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node))
+            .filter(|(_, p)| p.ptr("/spec/nodeName").and_then(Value::as_str) == Some(node))
             .map(|(k, _)| k.clone())
             .collect()
     }

@@ -5,6 +5,7 @@
 //! pod's JSON on every pass cost more than the rest of the reconcile; the cache's store hook
 //! extracts them here when the pod changes, and the controller reads these few fields.
 
+use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -54,7 +55,7 @@ impl PodFacts {
             terminal: pod_terminal(pod),
             ready_since: pod_ready_since(pod),
             scheduled: pod
-                .pointer("/spec/nodeName")
+                .ptr("/spec/nodeName")
                 .and_then(Value::as_str)
                 .is_some_and(|n| !n.is_empty()),
             running: phase == Some("Running"),

@@ -2,6 +2,7 @@
 //! matching, create pods up to `replicas` (at most 500 per pass, like `burstReplicas`),
 //! delete the least valuable extra pods, and report replica counts in status.
 
+use crate::json_ptr::Ptr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,13 +134,13 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
         write(w, w.kinds.pod, np);
     }
     let replicas = obj
-        .pointer("/spec/replicas")
+        .ptr("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let diff = replicas - active_count;
     if !deleting && diff > 0 {
         let n = diff.min(BURST);
-        let template = obj.pointer("/spec/template").cloned().unwrap_or_default();
+        let template = obj.ptr("/spec/template").cloned().unwrap_or_default();
         for _ in 0..n {
             create_pod(w, &obj, &template, key, kind);
         }
@@ -188,12 +189,12 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
     };
     let Some(obj) = obj else { return };
     let labels = obj
-        .pointer("/spec/template/metadata/labels")
+        .ptr("/spec/template/metadata/labels")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
     let min_ready = obj
-        .pointer("/spec/minReadySeconds")
+        .ptr("/spec/minReadySeconds")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let counts = count_owned(&w.cache(), &uid, &labels, min_ready, w.now);
@@ -214,7 +215,7 @@ pub(crate) fn reconcile(w: &mut World<'_>, key: &ObjKey, flavor: Flavor) {
         "fullyLabeledReplicas": counts.fully_labeled,
         "readyReplicas": counts.ready,
         "availableReplicas": counts.available,
-        "observedGeneration": obj.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+        "observedGeneration": obj.ptr("/metadata/generation").cloned().unwrap_or(json!(1)),
     });
     if flavor == Flavor::ReplicaSet {
         status["terminatingReplicas"] = json!(counts.terminating);

@@ -2,6 +2,7 @@
 //! paused or resumed rollout (`checkPausedConditions`) and the pruning of old ReplicaSets
 //! past `revisionHistoryLimit` (`cleanupDeployment`).
 
+use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -13,7 +14,7 @@ const REVISION: &str = "deployment.kubernetes.io/revision";
 
 /// The revision a ReplicaSet (or Deployment) carries, 0 without one.
 pub(super) fn revision(o: &Value) -> i64 {
-    o.pointer("/metadata/annotations")
+    o.ptr("/metadata/annotations")
         .and_then(|a| a.get(REVISION))
         .and_then(Value::as_str)
         .and_then(|s| s.parse().ok())
@@ -21,7 +22,7 @@ pub(super) fn revision(o: &Value) -> i64 {
 }
 
 fn progressing(d: &Value) -> Option<&Value> {
-    d.pointer("/status/conditions")
+    d.ptr("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| c["type"] == "Progressing"))
 }
@@ -64,7 +65,7 @@ pub(super) fn resumed(d: &Value, now: &str) -> Option<Value> {
 }
 
 fn int(o: &Value, ptr: &str) -> i64 {
-    o.pointer(ptr).and_then(Value::as_i64).unwrap_or(0)
+    o.ptr(ptr).and_then(Value::as_i64).unwrap_or(0)
 }
 
 /// Deletes the oldest old ReplicaSets beyond `revisionHistoryLimit`: of the old ones not being
@@ -73,7 +74,7 @@ fn int(o: &Value, ptr: &str) -> i64 {
 /// has seen its generation. `olds` never holds the current ReplicaSet.
 pub(super) fn cleanup(w: &mut World<'_>, d: &Value, olds: &[Arc<Value>]) {
     let Some(limit) = d
-        .pointer("/spec/revisionHistoryLimit")
+        .ptr("/spec/revisionHistoryLimit")
         .and_then(Value::as_i64)
         .filter(|l| *l < i64::from(i32::MAX))
     else {

@@ -3,6 +3,7 @@
 //! `WaitForFirstConsumer` only once a pod using the claim is scheduled), and reclaim when a
 //! claim goes: `Delete` removes the volume, `Retain` leaves it `Released`.
 
+use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -38,12 +39,9 @@ pub(crate) fn ensure_default_storage_class(store: &Store, kinds: Kinds) {
 /// The claim's class: `spec.storageClassName`, or the default class when it names none (the
 /// API server's DefaultStorageClass admission would have written it at create).
 fn effective_class(cache: &Cache, pvc: &Value) -> String {
-    match pvc
-        .pointer("/spec/storageClassName")
-        .and_then(Value::as_str)
-    {
+    match pvc.ptr("/spec/storageClassName").and_then(Value::as_str) {
         Some(c) => c.to_string(),
-        None if pvc.pointer("/spec/volumeName").is_some() => String::new(),
+        None if pvc.ptr("/spec/volumeName").is_some() => String::new(),
         None => default_class(cache).unwrap_or_default(),
     }
 }
@@ -65,7 +63,7 @@ fn default_class(cache: &Cache) -> Option<String> {
         .sc
         .values()
         .find(|c| {
-            c.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
+            c.ptr("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
                 .and_then(Value::as_str)
                 == Some("true")
         })
@@ -73,7 +71,7 @@ fn default_class(cache: &Cache) -> Option<String> {
 }
 
 fn request(pvc: &Value) -> u64 {
-    pvc.pointer("/spec/resources/requests/storage")
+    pvc.ptr("/spec/resources/requests/storage")
         .and_then(quantity_milli)
         .unwrap_or(0)
 }
@@ -90,18 +88,18 @@ pub(crate) fn reconcile_claim(w: &mut World<'_>, key: &ObjKey) {
     if meta::is_deleting(&pvc) {
         return;
     }
-    if pvc.pointer("/status/phase").and_then(Value::as_str) == Some("Bound") {
+    if pvc.ptr("/status/phase").and_then(Value::as_str) == Some("Bound") {
         return;
     }
     let class = effective_class(&w.cache(), &pvc);
     let modes = pvc
-        .pointer("/spec/accessModes")
+        .ptr("/spec/accessModes")
         .cloned()
         .unwrap_or_else(|| json!(["ReadWriteOnce"]));
     let want = request(&pvc);
     // An existing volume first.
     let wanted_name = pvc
-        .pointer("/spec/volumeName")
+        .ptr("/spec/volumeName")
         .and_then(Value::as_str)
         .map(str::to_string);
     // A volume already claimed by this claim first: a bind whose claim-side write lost a
@@ -113,7 +111,7 @@ pub(crate) fn reconcile_claim(w: &mut World<'_>, key: &ObjKey) {
             .pv
             .values()
             .find(|pv| {
-                pv.pointer("/spec/claimRef/uid").and_then(Value::as_str) == Some(uid.as_str())
+                pv.ptr("/spec/claimRef/uid").and_then(Value::as_str) == Some(uid.as_str())
                     && !meta::is_deleting(pv)
             })
             .or_else(|| {
@@ -141,7 +139,7 @@ pub(crate) fn reconcile_claim(w: &mut World<'_>, key: &ObjKey) {
                 return;
             }
             let size = pvc
-                .pointer("/spec/resources/requests/storage")
+                .ptr("/spec/resources/requests/storage")
                 .cloned()
                 .unwrap_or(json!("1Gi"));
             let name = format!("pvc-{}", meta::uid(&pvc));
@@ -155,7 +153,7 @@ pub(crate) fn reconcile_claim(w: &mut World<'_>, key: &ObjKey) {
                     "accessModes": modes,
                     "persistentVolumeReclaimPolicy": sc.get("reclaimPolicy").cloned().unwrap_or(json!("Delete")),
                     "storageClassName": class,
-                    "volumeMode": pvc.pointer("/spec/volumeMode").cloned().unwrap_or(json!("Filesystem")),
+                    "volumeMode": pvc.ptr("/spec/volumeMode").cloned().unwrap_or(json!("Filesystem")),
                     "hostPath": {"path": format!("/var/lib/odo-sim/volumes/{name}"), "type": "DirectoryOrCreate"},
                 },
             });
@@ -214,7 +212,7 @@ pub(crate) fn reconcile_claim(w: &mut World<'_>, key: &ObjKey) {
         return;
     };
     let mut cs = (*c).clone();
-    cs["status"] = json!({"phase": "Bound", "accessModes": p.pointer("/spec/accessModes").cloned().unwrap_or(json!([])), "capacity": p.pointer("/spec/capacity").cloned().unwrap_or(json!({}))});
+    cs["status"] = json!({"phase": "Bound", "accessModes": p.ptr("/spec/accessModes").cloned().unwrap_or(json!([])), "capacity": p.ptr("/spec/capacity").cloned().unwrap_or(json!({}))});
     let _ = w.store.update(
         pvc_t,
         &key.0,
@@ -235,27 +233,27 @@ fn fits_claim(
     want: u64,
     modes: &Value,
 ) -> bool {
-    if pv.pointer("/spec/claimRef").is_some() {
+    if pv.ptr("/spec/claimRef").is_some() {
         return false;
     }
     if let Some(n) = wanted_name {
         return meta::name(pv) == n;
     }
-    let phase = pv.pointer("/status/phase").and_then(Value::as_str);
+    let phase = pv.ptr("/status/phase").and_then(Value::as_str);
     matches!(phase, Some("Available" | "Pending"))
         && pv
-            .pointer("/spec/storageClassName")
+            .ptr("/spec/storageClassName")
             .and_then(Value::as_str)
             .unwrap_or_default()
             == class
         && pv
-            .pointer("/spec/capacity/storage")
+            .ptr("/spec/capacity/storage")
             .and_then(quantity_milli)
             .unwrap_or(0)
             >= want
         && modes.as_array().is_none_or(|ms| {
             ms.iter().all(|m| {
-                pv.pointer("/spec/accessModes")
+                pv.ptr("/spec/accessModes")
                     .and_then(Value::as_array)
                     .is_some_and(|pm| pm.contains(m))
             })
@@ -264,14 +262,14 @@ fn fits_claim(
 
 fn has_scheduled_consumer(cache: &Cache, key: &ObjKey) -> bool {
     Cache::in_ns(&cache.pods, &key.0).iter().any(|p| {
-        p.pointer("/spec/nodeName")
+        p.ptr("/spec/nodeName")
             .and_then(Value::as_str)
             .is_some_and(|n| !n.is_empty())
-            && p.pointer("/spec/volumes")
+            && p.ptr("/spec/volumes")
                 .and_then(Value::as_array)
                 .is_some_and(|vs| {
                     vs.iter().any(|v| {
-                        v.pointer("/persistentVolumeClaim/claimName")
+                        v.ptr("/persistentVolumeClaim/claimName")
                             .and_then(Value::as_str)
                             == Some(key.1.as_str())
                     })
@@ -287,18 +285,16 @@ fn release_volumes_of(w: &mut World<'_>, key: &ObjKey) {
         .pv
         .values()
         .filter(|pv| {
-            pv.pointer("/spec/claimRef/namespace")
-                .and_then(Value::as_str)
-                == Some(key.0.as_str())
-                && pv.pointer("/spec/claimRef/name").and_then(Value::as_str) == Some(key.1.as_str())
-                && pv.pointer("/status/phase").and_then(Value::as_str) == Some("Bound")
+            pv.ptr("/spec/claimRef/namespace").and_then(Value::as_str) == Some(key.0.as_str())
+                && pv.ptr("/spec/claimRef/name").and_then(Value::as_str) == Some(key.1.as_str())
+                && pv.ptr("/status/phase").and_then(Value::as_str) == Some("Bound")
         })
         .cloned()
         .collect();
     for pv in bound {
         let name = meta::name(&pv).to_string();
         let policy = pv
-            .pointer("/spec/persistentVolumeReclaimPolicy")
+            .ptr("/spec/persistentVolumeReclaimPolicy")
             .and_then(Value::as_str)
             .unwrap_or("Retain");
         if policy == "Delete" {

@@ -2,6 +2,7 @@
 //! runtime's start and its outcome, CrashLoopBackOff waits, and SIGTERM with the grace period
 //! on deletion. [`super::pod`] decides which container is next; this module carries it out.
 
+use crate::json_ptr::Ptr;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -220,7 +221,7 @@ pub(super) fn try_start(
                 None
             } else {
                 let delay = spec
-                    .pointer("/readinessProbe/initialDelaySeconds")
+                    .ptr("/readinessProbe/initialDelaySeconds")
                     .and_then(Value::as_u64)
                     .unwrap_or(0);
                 Some(crate::clock::after(now, Duration::from_secs(delay)))
@@ -271,7 +272,7 @@ pub(super) fn terminate(w: &mut World<'_>, key: &ObjKey, pod: &Value, rt: &mut P
     if !rt.terminating {
         rt.terminating = true;
         let grace = Duration::from_secs(
-            pod.pointer("/metadata/deletionGracePeriodSeconds")
+            pod.ptr("/metadata/deletionGracePeriodSeconds")
                 .and_then(Value::as_u64)
                 .unwrap_or(30),
         );

@@ -5,6 +5,7 @@
 //! of its containers, takes every step that is possible now, schedules timers for what
 //! happens later, and writes the resulting status when it changed.
 
+use crate::json_ptr::Ptr;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
@@ -172,7 +173,7 @@ fn node_index(name: &str, fallback: usize) -> u32 {
 }
 
 fn policy_of(pod: &Value) -> Policy {
-    match pod.pointer("/spec/restartPolicy").and_then(Value::as_str) {
+    match pod.ptr("/spec/restartPolicy").and_then(Value::as_str) {
         Some("Never") => Policy::Never,
         Some("OnFailure") => Policy::OnFailure,
         _ => Policy::Always,
@@ -199,7 +200,7 @@ pub(crate) fn sync(w: &mut World<'_>, key: &ObjKey) {
         return;
     };
     let node = pod
-        .pointer("/spec/nodeName")
+        .ptr("/spec/nodeName")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
@@ -221,7 +222,7 @@ pub(crate) fn sync(w: &mut World<'_>, key: &ObjKey) {
         Some(rt) => rt,
         None => {
             if pod
-                .pointer("/status/phase")
+                .ptr("/status/phase")
                 .and_then(Value::as_str)
                 .is_some_and(|p| p == "Succeeded" || p == "Failed")
             {
@@ -247,7 +248,7 @@ pub(crate) fn sync(w: &mut World<'_>, key: &ObjKey) {
 
 fn new_pod(w: &mut World<'_>, key: &ObjKey, pod: &Value, node: &str) -> PodRt {
     let fallback = w.st.kubelet.nodes.len();
-    let host_net = pod.pointer("/spec/hostNetwork").and_then(Value::as_bool) == Some(true);
+    let host_net = pod.ptr("/spec/hostNetwork").and_then(Value::as_bool) == Some(true);
     let idx = node_index(node, fallback);
     let ip = if host_net {
         None
@@ -274,12 +275,12 @@ fn new_pod(w: &mut World<'_>, key: &ObjKey, pod: &Value, node: &str) -> PodRt {
         start: w.now,
         policy: policy_of(pod),
         init: pod
-            .pointer("/spec/initContainers")
+            .ptr("/spec/initContainers")
             .and_then(Value::as_array)
             .map(|cs| cs.iter().map(Ctr::new).collect())
             .unwrap_or_default(),
         app: pod
-            .pointer("/spec/containers")
+            .ptr("/spec/containers")
             .and_then(Value::as_array)
             .map(|cs| cs.iter().map(Ctr::new).collect())
             .unwrap_or_default(),
@@ -303,7 +304,7 @@ fn new_pod(w: &mut World<'_>, key: &ObjKey, pod: &Value, node: &str) -> PodRt {
 fn resume_after_reboot(pod: &Value, statuses: &str, ctrs: &mut [Ctr]) -> bool {
     let mut any = false;
     for st in pod
-        .pointer(statuses)
+        .ptr(statuses)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -429,7 +430,7 @@ fn write_status(w: &mut World<'_>, key: &ObjKey, pod: &Value, status: Value) {
     }
     let Some(tid) = w.kinds.pod else { return };
     let old_phase = pod
-        .pointer("/status/phase")
+        .ptr("/status/phase")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();

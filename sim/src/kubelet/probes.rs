@@ -5,6 +5,7 @@
 //! liveness probe kills the container (SIGTERM, grace period) and the restart policy and
 //! back-off take it from there; readiness only decides the Ready condition.
 
+use crate::json_ptr::Ptr;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -151,7 +152,7 @@ pub(super) fn startup_and_liveness(
     }
     rt.app[i].probes.killing = true;
     let grace = Duration::from_secs(
-        pod.pointer("/spec/terminationGracePeriodSeconds")
+        pod.ptr("/spec/terminationGracePeriodSeconds")
             .and_then(Value::as_u64)
             .unwrap_or(30),
     );

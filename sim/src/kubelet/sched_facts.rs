@@ -7,6 +7,7 @@
 //! demands once per scheduling attempt ([`PodDemand`]); the filter is then comparisons over
 //! these fields ([`misfit`]).
 
+use crate::json_ptr::Ptr;
 use serde_json::Value;
 
 use super::scheduler::quantity_milli;
@@ -49,7 +50,7 @@ impl NodeFacts {
         let spec = node.get("spec");
         Self {
             ready: node
-                .pointer("/status/conditions")
+                .ptr("/status/conditions")
                 .and_then(Value::as_array)
                 .is_some_and(|cs| {
                     cs.iter().any(|c| {
@@ -79,7 +80,7 @@ impl NodeFacts {
                 })
                 .collect(),
             labels: node
-                .pointer("/metadata/labels")
+                .ptr("/metadata/labels")
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default(),

@@ -3,6 +3,7 @@
 //! [`misfit`] and [`candidates`](crate::kubelet::scheduler::candidates) over generated nodes
 //! and pods.
 
+use crate::json_ptr::Ptr;
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
@@ -22,7 +23,7 @@ fn ref_tolerates(pod: &Value, taint: &Value) -> bool {
         .get("value")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    pod.pointer("/spec/tolerations")
+    pod.ptr("/spec/tolerations")
         .and_then(Value::as_array)
         .is_some_and(|ts| {
             ts.iter().any(|t| {
@@ -41,7 +42,7 @@ fn ref_tolerates(pod: &Value, taint: &Value) -> bool {
 fn ref_misfit(pod: &Value, node: &Value, usage: (u64, u64, u64)) -> Option<&'static str> {
     let req = requests(pod);
     let ready = node
-        .pointer("/status/conditions")
+        .ptr("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|cs| {
             cs.iter().any(|c| {
@@ -52,11 +53,11 @@ fn ref_misfit(pod: &Value, node: &Value, usage: (u64, u64, u64)) -> Option<&'sta
     if !ready {
         return Some("node(s) were not ready");
     }
-    if node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+    if node.ptr("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
         return Some("node(s) were unschedulable");
     }
     let taints = node
-        .pointer("/spec/taints")
+        .ptr("/spec/taints")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -69,17 +70,17 @@ fn ref_misfit(pod: &Value, node: &Value, usage: (u64, u64, u64)) -> Option<&'sta
         return Some("node(s) had untolerated taint(s)");
     }
     let labels = node
-        .pointer("/metadata/labels")
+        .ptr("/metadata/labels")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    if let Some(sel) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object)
+    if let Some(sel) = pod.ptr("/spec/nodeSelector").and_then(Value::as_object)
         && !sel.iter().all(|(k, v)| labels.get(k) == Some(v))
     {
         return Some("node(s) didn't match Pod's node affinity/selector");
     }
     let alloc = |r: &str| {
-        node.pointer(&format!("/status/allocatable/{r}"))
+        node.ptr(&format!("/status/allocatable/{r}"))
             .and_then(quantity_milli)
     };
     if let Some(pods) = alloc("pods")

@@ -4,6 +4,7 @@
 //! `PodScheduled=False` with reason `Unschedulable` and a `FailedScheduling` event, and is
 //! retried whenever nodes, claims or capacity change.
 
+use crate::json_ptr::Ptr;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand::RngCore;
@@ -112,13 +113,13 @@ fn claim_problem(w: &World<'_>, pod: &Value) -> Option<String> {
     let ns = meta::namespace(pod);
     let cache = w.cache();
     for v in pod
-        .pointer("/spec/volumes")
+        .ptr("/spec/volumes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
         let Some(claim) = v
-            .pointer("/persistentVolumeClaim/claimName")
+            .ptr("/persistentVolumeClaim/claimName")
             .and_then(Value::as_str)
         else {
             continue;
@@ -126,7 +127,7 @@ fn claim_problem(w: &World<'_>, pod: &Value) -> Option<String> {
         let Some(pvc) = cache.pvc.get(&(ns.to_string(), claim.to_string())) else {
             return Some(format!("persistentvolumeclaim \"{claim}\" not found"));
         };
-        let bound = pvc.pointer("/status/phase").and_then(Value::as_str) == Some("Bound");
+        let bound = pvc.ptr("/status/phase").and_then(Value::as_str) == Some("Bound");
         if !bound && !crate::controllers::volumes::waits_for_consumer(&cache, pvc) {
             return Some("pod has unbound immediate PersistentVolumeClaims".into());
         }
@@ -142,11 +143,11 @@ pub(crate) fn schedule(w: &mut World<'_>, key: &ObjKey) {
         return;
     };
     let bound = pod
-        .pointer("/spec/nodeName")
+        .ptr("/spec/nodeName")
         .and_then(Value::as_str)
         .is_some_and(|n| !n.is_empty());
     let ours = pod
-        .pointer("/spec/schedulerName")
+        .ptr("/spec/schedulerName")
         .and_then(Value::as_str)
         .is_none_or(|s| s == "default-scheduler");
     if bound || meta::is_deleting(&pod) || !ours {
@@ -189,7 +190,7 @@ pub(crate) fn schedule(w: &mut World<'_>, key: &ObjKey) {
         let first = w.st.sched.unschedulable.insert(key.clone());
         let cond = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": msg, "lastProbeTime": null, "lastTransitionTime": crate::clock::rfc3339(w.now)}]);
         let same = pod
-            .pointer("/status/conditions/0/message")
+            .ptr("/status/conditions/0/message")
             .and_then(Value::as_str)
             == Some(msg.as_str());
         if first || !same {
@@ -223,13 +224,13 @@ pub(crate) fn schedule(w: &mut World<'_>, key: &ObjKey) {
             );
             // Claims waiting for their first consumer can now be provisioned.
             for v in pod
-                .pointer("/spec/volumes")
+                .ptr("/spec/volumes")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
             {
                 if let Some(c) = v
-                    .pointer("/persistentVolumeClaim/claimName")
+                    .ptr("/persistentVolumeClaim/claimName")
                     .and_then(Value::as_str)
                 {
                     w.enqueue(Work::Claim((key.0.clone(), c.to_string())));

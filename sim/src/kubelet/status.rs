@@ -2,6 +2,7 @@
 //! conditions with stable transition times, and container statuses with state, lastState,
 //! restartCount, readiness and IDs.
 
+use crate::json_ptr::Ptr;
 use serde_json::{Map, Value, json};
 
 use super::pod::{CState, Ctr, PodRt, Policy, init_failed, initialized};
@@ -146,7 +147,7 @@ fn condition(
 ) -> Value {
     let status = if ok { "True" } else { "False" };
     let prev = old
-        .pointer("/status/conditions")
+        .ptr("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|cs| {
             cs.iter()
@@ -211,7 +212,7 @@ pub(crate) fn render(w: &World<'_>, pod: &Value, rt: &PodRt) -> Value {
         .nodes
         .get(&(String::new(), rt.node.clone()))
         .and_then(|n| {
-            n.pointer("/status/addresses")?
+            n.ptr("/status/addresses")?
                 .as_array()?
                 .iter()
                 .find(|a| a.get("type").and_then(Value::as_str) == Some("InternalIP"))
@@ -261,7 +262,7 @@ pub(crate) fn render(w: &World<'_>, pod: &Value, rt: &PodRt) -> Value {
         "podIPs": [{"ip": pod_ip}],
         "startTime": rfc3339(rt.start),
         "containerStatuses": rt.app.iter().map(|c| container_status(w, rt, c, false, (ns, name))).collect::<Vec<_>>(),
-        "qosClass": pod.pointer("/status/qosClass").cloned().unwrap_or_else(|| json!("BestEffort")),
+        "qosClass": pod.ptr("/status/qosClass").cloned().unwrap_or_else(|| json!("BestEffort")),
     });
     if !rt.init.is_empty() {
         status["initContainerStatuses"] = json!(
@@ -271,7 +272,7 @@ pub(crate) fn render(w: &World<'_>, pod: &Value, rt: &PodRt) -> Value {
                 .collect::<Vec<_>>()
         );
     }
-    if let Some(n) = pod.pointer("/status/nominatedNodeName") {
+    if let Some(n) = pod.ptr("/status/nominatedNodeName") {
         status["nominatedNodeName"] = n.clone();
     }
     status

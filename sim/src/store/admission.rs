@@ -2,6 +2,7 @@
 //! schema checks against the k8s-openapi types, defaulting, kind-specific validation,
 //! immutable fields, and registration of CRDs (Services: [`super::service`]).
 
+use crate::json_ptr::Ptr;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -74,7 +75,7 @@ fn check_schema(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
 }
 
 pub(super) fn arr<'a>(obj: &'a Value, ptr: &str) -> &'a [Value] {
-    obj.pointer(ptr)
+    obj.ptr(ptr)
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice)
 }
@@ -207,7 +208,7 @@ fn validate_volume_source(volume: &Value, path: &str, causes: &mut Vec<Cause>) {
 
 /// A Deployment's strategy: `rollingUpdate` only with `type: RollingUpdate`.
 fn validate_deployment_strategy(obj: &Value, causes: &mut Vec<Cause>) {
-    let Some(strategy) = obj.pointer("/spec/strategy") else {
+    let Some(strategy) = obj.ptr("/spec/strategy") else {
         return;
     };
     if strategy.get("type").and_then(Value::as_str) == Some("Recreate")
@@ -221,14 +222,14 @@ fn validate_deployment_strategy(obj: &Value, causes: &mut Vec<Cause>) {
 }
 
 fn validate_selector_matches_template(obj: &Value, causes: &mut Vec<Cause>, required: bool) {
-    let Some(sel) = obj.pointer("/spec/selector") else {
+    let Some(sel) = obj.ptr("/spec/selector") else {
         if required {
             causes.push(Cause::required("spec.selector"));
         }
         return;
     };
     let labels = obj
-        .pointer("/spec/template/metadata/labels")
+        .ptr("/spec/template/metadata/labels")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
@@ -313,13 +314,13 @@ pub(super) fn validate(rt: &ResourceType, obj: &Value, old: Option<&Arc<Value>>)
             }
         }
         ("", "ReplicationController") => {
-            if let Some(t) = obj.pointer("/spec/template/spec") {
+            if let Some(t) = obj.ptr("/spec/template/spec") {
                 validate_pod_spec(t, "spec.template.spec", &mut causes);
             }
             validate_selector_matches_template(obj, &mut causes, false);
         }
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") | ("batch", "Job") => {
-            match obj.pointer("/spec/template/spec") {
+            match obj.ptr("/spec/template/spec") {
                 Some(t) => validate_pod_spec(t, "spec.template.spec", &mut causes),
                 None => causes.push(Cause::required("spec.template.spec.containers")),
             }
@@ -328,17 +329,17 @@ pub(super) fn validate(rt: &ResourceType, obj: &Value, old: Option<&Arc<Value>>)
                 validate_deployment_strategy(obj, &mut causes);
             }
             if let Some(old) = old
-                && obj.pointer("/spec/selector") != old.pointer("/spec/selector")
+                && obj.ptr("/spec/selector") != old.ptr("/spec/selector")
             {
                 causes.push(Cause::invalid(
                     "spec.selector",
-                    &obj.pointer("/spec/selector")
+                    &obj.ptr("/spec/selector")
                         .map(Value::to_string)
                         .unwrap_or_default(),
                     "field is immutable",
                 ));
             }
-            if let Some(r) = obj.pointer("/spec/replicas").and_then(Value::as_i64)
+            if let Some(r) = obj.ptr("/spec/replicas").and_then(Value::as_i64)
                 && r < 0
             {
                 causes.push(Cause::invalid(
@@ -351,7 +352,7 @@ pub(super) fn validate(rt: &ResourceType, obj: &Value, old: Option<&Arc<Value>>)
         ("", "Service") => super::service::validate(obj, old, &mut causes),
         (g, kind) if g.ends_with(".openshift.io") => {
             if kind == "DeploymentConfig"
-                && let Some(t) = obj.pointer("/spec/template/spec")
+                && let Some(t) = obj.ptr("/spec/template/spec")
             {
                 validate_pod_spec(t, "spec.template.spec", &mut causes);
             }
@@ -374,8 +375,8 @@ pub(super) fn validate(rt: &ResourceType, obj: &Value, old: Option<&Arc<Value>>)
             if arr(obj, "/spec/accessModes").is_empty() {
                 causes.push(Cause::required("spec.accessModes"));
             }
-            if obj.pointer("/spec/resources/requests/storage").is_none()
-                && obj.pointer("/spec/volumeName").is_none()
+            if obj.ptr("/spec/resources/requests/storage").is_none()
+                && obj.ptr("/spec/volumeName").is_none()
             {
                 causes.push(Cause::required("spec.resources[storage]"));
             }
@@ -478,13 +479,13 @@ fn default_storage_class(inner: &Inner) -> Option<String> {
         .objects_of(tid)
         .values()
         .filter(|c| {
-            c.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
+            c.ptr("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
                 .and_then(Value::as_str)
                 == Some("true")
         })
         .max_by_key(|c| {
             (
-                c.pointer("/metadata/creationTimestamp")
+                c.ptr("/metadata/creationTimestamp")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string(),
@@ -542,7 +543,7 @@ fn default_workload(obj: &mut Value, kind: &str) {
             if !spec.contains_key("selector")
                 && let Some(labels) = spec
                     .get("template")
-                    .and_then(|t| t.pointer("/metadata/labels"))
+                    .and_then(|t| t.ptr("/metadata/labels"))
                     .cloned()
             {
                 spec.insert("selector".into(), labels);
@@ -732,10 +733,10 @@ pub(super) fn register_crd(inner: &mut Inner, crd: &Value) {
             continue;
         };
         let mut subresources = Vec::new();
-        if version.pointer("/subresources/status").is_some() {
+        if version.ptr("/subresources/status").is_some() {
             subresources.push("status".to_string());
         }
-        if version.pointer("/subresources/scale").is_some() {
+        if version.ptr("/subresources/scale").is_some() {
             subresources.push("scale".to_string());
         }
         inner.registry.add(ResourceType {

@@ -8,6 +8,7 @@
 //! a client removes them; everything waiting on it (foreground owners, a Terminating
 //! namespace) completes at that moment.
 
+use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -40,16 +41,16 @@ pub(super) fn delete(
     if rt.kind == "Pod" && rt.group.is_empty() && inner.config().graceful_pod_deletion {
         let grace = opts.grace_period.unwrap_or_else(|| {
             current
-                .pointer("/spec/terminationGracePeriodSeconds")
+                .ptr("/spec/terminationGracePeriodSeconds")
                 .and_then(Value::as_i64)
                 .unwrap_or(30)
         });
         let bound = current
-            .pointer("/spec/nodeName")
+            .ptr("/spec/nodeName")
             .and_then(Value::as_str)
             .is_some_and(|n| !n.is_empty());
         let finished = current
-            .pointer("/status/phase")
+            .ptr("/status/phase")
             .and_then(Value::as_str)
             .is_some_and(|p| p == "Succeeded" || p == "Failed");
         if bound && grace > 0 && !finished {
@@ -201,7 +202,7 @@ fn delete_dependent(
 ) -> ApiResult<()> {
     let ns = meta::namespace(dep).to_string();
     let others_alive = dep
-        .pointer("/metadata/ownerReferences")
+        .ptr("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .is_some_and(|refs| {
             refs.iter()
@@ -235,7 +236,7 @@ pub(super) fn finish(
     );
     let uid = meta::uid(obj).to_string();
     let owner_refs: Vec<Value> = obj
-        .pointer("/metadata/ownerReferences")
+        .ptr("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -346,7 +347,7 @@ fn check_namespace(inner: &mut Inner, ns: &str, now: jiff::Timestamp) -> ApiResu
             "message": "Some resources are remaining, waiting for their finalizers to be removed",
             "lastTransitionTime": rfc3339(now),
         }]);
-        if o.pointer("/status/conditions") != Some(&cond) {
+        if o.ptr("/status/conditions") != Some(&cond) {
             o["status"]["conditions"] = cond;
             inner.commit(Change::Put(ns_tid, o), now)?;
         }

@@ -1,6 +1,7 @@
 //! Object metadata helpers: reading and writing `metadata` fields of JSON objects, name
 //! validation (RFC 1123 / RFC 1035), and UID generation from the seeded RNG.
 
+use crate::json_ptr::Ptr;
 use rand::RngCore;
 use serde_json::{Map, Value};
 
@@ -48,7 +49,7 @@ pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
 
 /// `metadata.finalizers` as strings.
 pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
+    obj.ptr("/metadata/finalizers")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -60,13 +61,13 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
 
 /// Whether `metadata.deletionTimestamp` is set.
 pub fn is_deleting(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp")
+    obj.ptr("/metadata/deletionTimestamp")
         .is_some_and(|v| !v.is_null())
 }
 
 /// The UIDs this object names in `metadata.ownerReferences`.
 pub fn owner_uids(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/ownerReferences")
+    obj.ptr("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .map(|refs| {
             refs.iter()

@@ -8,6 +8,7 @@
 //! [`persist`]. All state sits behind one mutex, so every request is a linearizable transaction
 //! and the order of events is the order of commits.
 
+use crate::json_ptr::Ptr;
 pub mod admission;
 mod cascade;
 mod fieldset;
@@ -781,7 +782,7 @@ fn set_managed_fields(
         Owned::Update => "Update",
     };
     let mut entries: Vec<Value> = old
-        .and_then(|o| o.pointer("/metadata/managedFields"))
+        .and_then(|o| o.ptr("/metadata/managedFields"))
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -1071,7 +1072,7 @@ impl Inner {
         admission::validate(rt, &obj, Some(current))?;
         if spec_changed(&obj, current) {
             let generation = current
-                .pointer("/metadata/generation")
+                .ptr("/metadata/generation")
                 .and_then(Value::as_i64)
                 .unwrap_or(0)
                 + 1;
@@ -1162,8 +1163,7 @@ impl Inner {
                 // Most writes (status updates above all) keep the owner references: the
                 // index entries would be removed and put back unchanged.
                 let same_owners = old.as_ref().is_some_and(|o| {
-                    o.pointer("/metadata/ownerReferences")
-                        == obj.pointer("/metadata/ownerReferences")
+                    o.ptr("/metadata/ownerReferences") == obj.ptr("/metadata/ownerReferences")
                 });
                 if !same_owners {
                     if let Some(o) = &old {

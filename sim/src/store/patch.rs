@@ -3,6 +3,7 @@
 //! `$deleteFromPrimitiveList`), and server-side apply (managed fields, conflicts between
 //! managers, `force`).
 
+use crate::json_ptr::Ptr;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
@@ -445,7 +446,7 @@ pub(super) type Segments = Vec<(String, Option<Value>)>;
 fn remove_dropped_fields(doc: &mut Value, current: &Value, applied: &Value, opts: &WriteOptions) {
     let manager = opts.field_manager.clone().unwrap_or_default();
     let entries = current
-        .pointer("/metadata/managedFields")
+        .ptr("/metadata/managedFields")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -578,7 +579,7 @@ fn check_apply_conflicts(
     let mut merged = current.clone();
     strategic_merge(&mut merged, applied);
     let entries = current
-        .pointer("/metadata/managedFields")
+        .ptr("/metadata/managedFields")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();

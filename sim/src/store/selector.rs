@@ -4,6 +4,7 @@
 //! `key`, `!key`); field selectors follow `pkg/fields` with the per-kind field sets the real
 //! server supports, so an unsupported field is a 400 as it is there.
 
+use crate::json_ptr::Ptr;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -285,7 +286,7 @@ fn supported_fields(kind: &str) -> &'static [&'static str] {
 fn field_value(obj: &Value, path: &str) -> String {
     if path == "source" {
         return obj
-            .pointer("/source/component")
+            .ptr("/source/component")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
@@ -361,12 +362,12 @@ impl FieldSelector {
         self.terms.iter().all(|t| {
             let actual = match t.field.as_str() {
                 "metadata.name" => obj
-                    .pointer("/metadata/name")
+                    .ptr("/metadata/name")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string(),
                 "metadata.namespace" => obj
-                    .pointer("/metadata/namespace")
+                    .ptr("/metadata/namespace")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string(),

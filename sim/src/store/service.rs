@@ -2,6 +2,7 @@
 //! allocation, and NodePort allocation as the apiserver's allocator does it (shared by the
 //! TCP/UDP ports of one number, kept across updates, dropped on a change to ClusterIP).
 
+use crate::json_ptr::Ptr;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ pub const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
 /// Validates a Service (and, on update, the transition from `old`) into `causes`.
 pub(super) fn validate(obj: &Value, old: Option<&Arc<Value>>, causes: &mut Vec<Cause>) {
     let ty = obj
-        .pointer("/spec/type")
+        .ptr("/spec/type")
         .and_then(Value::as_str)
         .unwrap_or("ClusterIP");
     if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&ty) {
@@ -31,7 +32,7 @@ pub(super) fn validate(obj: &Value, old: Option<&Arc<Value>>, causes: &mut Vec<C
             &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
         ));
     }
-    let headless = obj.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
+    let headless = obj.ptr("/spec/clusterIP").and_then(Value::as_str) == Some("None");
     let ports = arr(obj, "/spec/ports");
     if ports.is_empty() && !headless && ty != "ExternalName" {
         causes.push(Cause::required("spec.ports"));
@@ -93,11 +94,11 @@ pub(super) fn validate(obj: &Value, old: Option<&Arc<Value>>, causes: &mut Vec<C
     }
     if let Some(old) = old {
         let before = old
-            .pointer("/spec/clusterIP")
+            .ptr("/spec/clusterIP")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let after = obj
-            .pointer("/spec/clusterIP")
+            .ptr("/spec/clusterIP")
             .and_then(Value::as_str)
             .unwrap_or_default();
         if !before.is_empty() && before != after {
@@ -118,7 +119,7 @@ fn random_cluster_ip(inner: &mut Inner) -> Option<String> {
                 .objects_of(t)
                 .values()
                 .filter_map(|s| {
-                    s.pointer("/spec/clusterIP")
+                    s.ptr("/spec/clusterIP")
                         .and_then(Value::as_str)
                         .map(str::to_string)
                 })
@@ -160,7 +161,7 @@ fn node_ports_taken(inner: &Inner, except_uid: &str) -> BTreeSet<i64> {
 
 fn needs_node_ports(svc: &Value) -> bool {
     matches!(
-        svc.pointer("/spec/type").and_then(Value::as_str),
+        svc.ptr("/spec/type").and_then(Value::as_str),
         Some("NodePort" | "LoadBalancer")
     )
 }
@@ -307,19 +308,19 @@ pub(super) fn drop_node_ports(old: &Value, obj: &mut Value) {
 pub(super) fn allocate(inner: &mut Inner, obj: &mut Value, old: Option<&Value>) -> ApiResult<()> {
     let name = meta::name(obj).to_string();
     let ty = obj
-        .pointer("/spec/type")
+        .ptr("/spec/type")
         .and_then(Value::as_str)
         .unwrap_or("ClusterIP")
         .to_string();
     if ty != "ExternalName" {
         let ip = obj
-            .pointer("/spec/clusterIP")
+            .ptr("/spec/clusterIP")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
         let ip = if ip.is_empty() {
             match old
-                .and_then(|o| o.pointer("/spec/clusterIP"))
+                .and_then(|o| o.ptr("/spec/clusterIP"))
                 .and_then(Value::as_str)
             {
                 Some(prev) => prev.to_string(),
