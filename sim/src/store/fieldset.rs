@@ -192,6 +192,88 @@ pub(super) fn released(fields: &Value, taken: &Map<String, Value>, new: &Value) 
     Value::Object(out)
 }
 
+/// The changed fields of a write confined to the top-level field `scope` (a status write:
+/// every other field is the stored object's): [`changed`] without walking the rest.
+pub(super) fn changed_in(old: &Value, new: &Value, scope: &str) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(v) = new.get(scope)
+        && let Some(t) = node(old.get(scope), v, scope, false)
+    {
+        out.insert(format!("f:{scope}"), t);
+    }
+    out
+}
+
+/// Whether a field set is a plain tree at its root (only `f:` keys), which the scoped forms
+/// below need: they treat each root field on its own.
+fn plain_root(fields: &Map<String, Value>) -> bool {
+    fields.keys().all(|k| k.starts_with("f:"))
+}
+
+/// [`released`] in place for a write confined to `scope`: only the `f:<scope>` subtree of
+/// `fields` is walked, the other subtrees stay as they are (a write that changed nothing
+/// there neither takes nor removes anything there; the real field manager removes from other
+/// managers only what a write removed or took over). Returns false, leaving `fields` alone,
+/// when `fields` is not a plain tree; the caller then uses [`released`].
+pub(super) fn release_in(
+    fields: &mut Value,
+    taken: &Map<String, Value>,
+    new: &Value,
+    scope: &str,
+) -> bool {
+    let Some(m) = fields.as_object_mut() else {
+        return false;
+    };
+    if !plain_root(m) {
+        return false;
+    }
+    let key = format!("f:{scope}");
+    let Some(sub) = m.get_mut(&key).map(Value::take) else {
+        return true;
+    };
+    let mut one = Map::with_capacity(1);
+    one.insert(key.clone(), sub);
+    let kept = match released(&Value::Object(one), taken, new) {
+        Value::Object(mut k) => k.remove(&key),
+        _ => None,
+    };
+    match kept {
+        Some(v) => m[&key] = v,
+        None => {
+            m.shift_remove(&key);
+        }
+    }
+    true
+}
+
+/// [`owned_after_update`] for a write confined to `scope`: the manager's earlier fields
+/// outside the scope are kept as they are, in their order, and only those under it are
+/// checked against `new`.
+pub(super) fn owned_after_update_in(
+    mut changed: Map<String, Value>,
+    before: Option<Value>,
+    new: &Value,
+    scope: &str,
+) -> Map<String, Value> {
+    let Some(Value::Object(before)) = before else {
+        return changed;
+    };
+    if !plain_root(&before) {
+        return owned_after_update(changed, Some(&Value::Object(before)), new);
+    }
+    let key = format!("f:{scope}");
+    for (k, v) in before {
+        if k == key {
+            let mut one = Map::with_capacity(1);
+            one.insert(k, v);
+            keep_present(&Value::Object(one), Some(new), None, &mut changed);
+        } else if !changed.contains_key(&k) {
+            changed.insert(k, v);
+        }
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     //! The tree walks against the simple model: list every leaf path, look each one up.
@@ -327,6 +409,37 @@ mod tests {
                 super::released(&theirs, &changed, &new).to_string(),
                 model_released(&theirs, &old, &new).to_string()
             );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// A status write (`new` is `old` with another status) gives the same field sets
+        /// through the scoped walks as through the whole-object ones, for managers whose
+        /// fields `old` has (every write leaves the managers so).
+        #[test]
+        fn scoped_walks_agree_with_the_whole_object_for_status_writes(
+            old in pod(),
+            status_of in pod(),
+            other in pod(),
+            prior in pod(),
+        ) {
+            let mut new = old.clone();
+            new["status"] = status_of["status"].clone();
+            let present = |f: &Value| super::released(f, &Map::new(), &old);
+            let (theirs, before) = (present(&fields_v1(&other)), present(&fields_v1(&prior)));
+            let changed = super::changed(&old, &new);
+            prop_assert_eq!(&super::changed_in(&old, &new, "status"), &changed);
+            let mut scoped = theirs.clone();
+            prop_assert!(super::release_in(&mut scoped, &changed, &new, "status"));
+            prop_assert_eq!(
+                scoped.to_string(),
+                super::released(&theirs, &changed, &new).to_string()
+            );
+            let whole = super::owned_after_update(changed.clone(), Some(&before), &new);
+            let scoped = super::owned_after_update_in(changed, Some(before), &new, "status");
+            prop_assert_eq!(Value::Object(scoped).to_string(), Value::Object(whole).to_string());
         }
     }
 

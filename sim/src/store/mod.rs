@@ -465,7 +465,7 @@ impl Store {
             admission::on_create(&mut inner, &rt, &mut obj)?;
             admission::validate(&rt, &obj, None)?;
         }
-        set_managed_fields(&mut obj, None, opts, Owned::Update, &rt, now);
+        set_managed_fields(&mut obj, None, opts, Owned::Update, &rt, now, None);
         if opts.dry_run {
             return Ok(Arc::new(obj));
         }
@@ -587,6 +587,7 @@ impl Store {
             Owned::Apply(&applied),
             &rt,
             self.clock.now(),
+            None,
         );
         if opts.dry_run {
             return Ok(Arc::new(obj));
@@ -765,6 +766,9 @@ pub(crate) enum Owned<'a> {
 /// Records a write in `metadata.managedFields`: one entry per manager and operation. An
 /// apply owns the fields of the applied configuration; an update adds the fields whose value
 /// it changed to what the manager owned before (a create owns everything it wrote).
+///
+/// `scope` names the one top-level field a write changed when the caller knows every other
+/// field is the stored object's (a status write): only that field's subtrees are walked.
 fn set_managed_fields(
     obj: &mut Value,
     old: Option<&Value>,
@@ -772,6 +776,7 @@ fn set_managed_fields(
     owned: Owned<'_>,
     rt: &ResourceType,
     now: jiff::Timestamp,
+    scope: Option<&str>,
 ) {
     let manager = opts
         .field_manager
@@ -798,20 +803,31 @@ fn set_managed_fields(
     entries.retain(|e| !same(e));
     // What this write changed (an update's changes, a forced apply's conflicts) is no longer
     // the other managers', and nobody owns what is gone.
-    let taken = old.map(|old| fieldset::changed(old, obj));
+    let taken = old.map(|old| match scope {
+        Some(field) => fieldset::changed_in(old, obj, field),
+        None => fieldset::changed(old, obj),
+    });
     if let Some(taken) = &taken {
         for e in &mut entries {
+            if let (Some(field), Some(fields)) = (scope, e.get_mut("fieldsV1"))
+                && fieldset::release_in(fields, taken, obj, field)
+            {
+                continue;
+            }
             let kept = fieldset::released(e.get("fieldsV1").unwrap_or(&Value::Null), taken, obj);
             e["fieldsV1"] = kept;
         }
         entries.retain(|e| e["fieldsV1"].as_object().is_some_and(|m| !m.is_empty()));
     }
-    let fields = match (owned, taken) {
-        (Owned::Apply(applied), _) => patch::fields_v1(applied),
-        (Owned::Update, Some(changed)) => {
+    let fields = match (owned, taken, scope) {
+        (Owned::Apply(applied), _, _) => patch::fields_v1(applied),
+        (Owned::Update, Some(changed), Some(field)) => {
+            Value::Object(fieldset::owned_after_update_in(changed, before, obj, field))
+        }
+        (Owned::Update, Some(changed), None) => {
             Value::Object(fieldset::owned_after_update(changed, before.as_ref(), obj))
         }
-        (Owned::Update, None) => patch::fields_v1(obj),
+        (Owned::Update, None, _) => patch::fields_v1(obj),
     };
     let empty = fields.as_object().is_none_or(serde_json::Map::is_empty);
     if !empty {
@@ -1081,7 +1097,11 @@ impl Inner {
         if only_volatile_changed(&obj, current) && operation == "Update" {
             return Ok(current.clone());
         }
-        set_managed_fields(&mut obj, Some(current), opts, owned, rt, now);
+        // A status write whose admission left the rest of the object as stored changed
+        // nothing outside the status.
+        let scope = (part == Part::Status && same_except(&obj, current, |k| k == "status"))
+            .then_some("status");
+        set_managed_fields(&mut obj, Some(current), opts, owned, rt, now, scope);
         if opts.dry_run {
             meta::meta_mut(&mut obj).insert(
                 "resourceVersion".into(),
