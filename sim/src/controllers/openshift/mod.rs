@@ -16,6 +16,7 @@
 
 pub mod admission;
 pub mod build;
+mod deployer_log;
 pub(crate) mod deploymentconfig;
 pub mod images;
 pub(crate) mod imagestream;
