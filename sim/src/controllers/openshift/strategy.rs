@@ -8,25 +8,22 @@
 //! strategy's `timeoutSeconds` passed (the deployer then exits 1, the new version is scaled
 //! to zero and the previous one back up).
 //!
-//! - Recreate: scale every older version to zero, wait for their pods to be gone, then scale
-//!   the new one up.
+//! As the real deployer, the strategy works from the last complete version (`from`);
+//! older versions still up are scaled down first (`--> Scaled older deployment ...`).
+//!
+//! - Recreate: scale `from` to zero, wait for the pods of older versions to be gone, then
+//!   scale the new one up; after a previous version, to 1 first and, once that pod is
+//!   available (the acceptance check), to its replicas.
 //! - Rolling: scale the new version up within `maxSurge` and older ones down while at least
-//!   `replicas - maxUnavailable` pods stay available (the first version just scales up).
+//!   `replicas - maxUnavailable` pods stay available. Without a complete version to roll
+//!   from, it rolls out as Recreate does without one.
 //!
 //! The deployer container runs `sleep infinity` in the simulator; its exit is reported
 //! through the runtime's exit channel when the rollout ends, so pod phases, container states
 //! and exit codes are what a real deployer pod shows. What the real deployer prints is
 //! appended to that container's log as each step is taken ([`super::deployer_log`]).
 //!
-//! As the real deployer, the strategy works from the last complete version (`from`):
-//! older versions still up are scaled down first (`--> Scaled older deployment ...`);
-//! Recreate scales `from` down, then the new version to 1 and, once that pod is
-//! available (the acceptance check), to its replicas; Rolling without a complete version
-//! rolls out as Recreate does without one.
-//!
-//! Lifecycle hooks (`pre`, `mid` for Recreate, `post`) with `execNewPod` run as pods
-//! `<rc>-hook-<stage>`; `tagImages` hooks tag the version's images into ImageStreamTags
-//! ([`super::tag_images`]).
+//! Lifecycle hooks (`pre`, `mid` for Recreate, `post`) are run by [`super::hooks`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +32,8 @@ use serde_json::{Value, json};
 
 use super::deployer_log::{self, DEPLOYER_CONTAINER, DeployerLog};
 use super::deploymentconfig::{DEPLOYMENT_NAME, PHASE, REPLICAS, STATUS_REASON, phase_of};
-use super::{DC_NAME, DEPLOYER_FOR, tag_images};
+use super::hooks::{Hook, hook};
+use super::{DC_NAME, DEPLOYER_FOR};
 use crate::cluster::{Timer, World};
 use crate::controllers::cache::Work;
 use crate::controllers::write;
@@ -64,7 +62,8 @@ fn int_or_percent(v: Option<&Value>, total: i64, round_up: bool) -> i64 {
     }
 }
 
-fn recreate(dc: &Value) -> bool {
+/// Whether `dc` rolls out with the Recreate strategy.
+pub(super) fn recreate(dc: &Value) -> bool {
     dc.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate")
 }
 
@@ -299,170 +298,6 @@ pub(crate) fn drive(w: &mut World<'_>, dc: &Arc<Value>, rc: &Arc<Value>, olds: &
             scale(w, dc, rc, desired);
         }
         _ => {}
-    }
-}
-
-/// Where a lifecycle hook (or the strategy) stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Hook {
-    /// Finished (or absent, or failed with `failurePolicy: Ignore`).
-    Done,
-    /// Still running.
-    Waiting,
-    /// Failed with `failurePolicy: Abort`: the deployment fails, for this reason.
-    Abort(String),
-}
-
-fn hook_pod(dc: &Value, rc: &Value, stage: &str, exec: &Value) -> Value {
-    let rc_name = meta::name(rc);
-    let cname = exec
-        .get("containerName")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let container = rc
-        .pointer("/spec/template/spec/containers")
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.get("name").and_then(Value::as_str) == Some(cname))
-        })
-        .cloned()
-        .unwrap_or_default();
-    let mut env = container.get("env").cloned().unwrap_or_else(|| json!([]));
-    if let (Some(e), Some(extra)) = (
-        env.as_array_mut(),
-        exec.get("env").and_then(Value::as_array),
-    ) {
-        e.extend(extra.iter().cloned());
-    }
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": format!("{rc_name}-hook-{stage}"),
-            "namespace": meta::namespace(rc),
-            "labels": {DEPLOYER_FOR: rc_name, "openshift.io/deployment.hook": stage},
-            "annotations": {DEPLOYMENT_NAME: rc_name, DC_NAME: meta::name(dc)},
-            "ownerReferences": [{"apiVersion": "v1", "kind": "ReplicationController",
-                "name": rc_name, "uid": meta::uid(rc)}],
-        },
-        "spec": {
-            "containers": [{
-                "name": deployer_log::HOOK_CONTAINER,
-                "image": container.get("image").cloned().unwrap_or(json!(DEPLOYER_IMAGE)),
-                "command": exec.get("command").cloned().unwrap_or(json!([])),
-                "env": env,
-            }],
-            "restartPolicy": "Never",
-        },
-    })
-}
-
-/// Runs the `pre`, `mid` or `post` lifecycle hook of the strategy (`execNewPod`: a pod
-/// `<rc>-hook-<stage>` running the command with the named container's image and env).
-/// `failurePolicy`: Abort fails the deployment, Retry runs a new pod, Ignore goes on.
-/// What the hook does is written to the deployer's `log`.
-fn hook(w: &mut World<'_>, dc: &Value, rc: &Value, stage: &str, log: &DeployerLog) -> Hook {
-    let params = if recreate(dc) {
-        "recreateParams"
-    } else {
-        "rollingParams"
-    };
-    let Some(h) = dc.pointer(&format!("/spec/strategy/{params}/{stage}")) else {
-        return Hook::Done;
-    };
-    let policy = h
-        .get("failurePolicy")
-        .and_then(Value::as_str)
-        .unwrap_or("Abort");
-    if let Some(tags) = h.get("tagImages").and_then(Value::as_array) {
-        let mut tagged = Vec::new();
-        let result = tag_images::run(w, dc, rc, tags, &mut tagged);
-        for t in &tagged {
-            // The real deployer names the target with the namespace as the hook gives it.
-            log.say_once(
-                w,
-                &format!(
-                    "--> {stage}: Tagged {:?} into {}/{}",
-                    t.image, t.to_namespace, t.to_name
-                ),
-            );
-        }
-        return match result {
-            Ok(()) => Hook::Done,
-            Err(tag_images::TagError(msg)) => {
-                w.event(
-                    rc,
-                    true,
-                    "FailedTagImages",
-                    format!("{stage} hook: {msg}"),
-                    "deployer",
-                );
-                match policy {
-                    "Ignore" => Hook::Done,
-                    "Retry" => Hook::Waiting,
-                    _ => Hook::Abort(deployer_log::hook_failed(stage, rc, &msg)),
-                }
-            }
-        };
-    }
-    let Some(exec) = h.get("execNewPod") else {
-        return Hook::Done;
-    };
-    let key = (
-        meta::namespace(rc).to_string(),
-        format!("{}-hook-{stage}", meta::name(rc)),
-    );
-    let pod = w.cache().pods.get(&key).cloned();
-    let Some(pt) = w.kinds.pod else {
-        return Hook::Done;
-    };
-    match pod {
-        None => {
-            match w.store.create(
-                pt,
-                &key.0,
-                hook_pod(dc, rc, stage, exec),
-                &WriteOptions::default(),
-            ) {
-                Ok(_) => log.say(w, &deployer_log::hook_started(stage)),
-                Err(e) => {
-                    tracing::debug!(pod = %key.1, error = %e.message, "hook pod not created");
-                }
-            }
-            Hook::Waiting
-        }
-        Some(p) => match p.pointer("/status/phase").and_then(Value::as_str) {
-            Some("Succeeded") => {
-                log.hook_finished(w, stage, &p, true);
-                Hook::Done
-            }
-            Some("Failed") => {
-                log.hook_finished(w, stage, &p, false);
-                match policy {
-                    "Ignore" => Hook::Done,
-                    "Retry" => {
-                        if !meta::is_deleting(&p) {
-                            let _ = w.store.delete(
-                                pt,
-                                &key.0,
-                                &key.1,
-                                &crate::store::DeleteOptions::default(),
-                            );
-                        }
-                        Hook::Waiting
-                    }
-                    _ => {
-                        let msg = p
-                            .pointer("/status/message")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
-                        Hook::Abort(deployer_log::hook_failed(stage, rc, msg))
-                    }
-                }
-            }
-            _ => Hook::Waiting,
-        },
     }
 }
 
