@@ -363,9 +363,10 @@ fn step(
     }
 }
 
-/// A step of the rolling update from the last complete version `from`: the new version
-/// up within `maxSurge`, older ones down while `replicas - maxUnavailable` pods stay
-/// available.
+/// A step of the rolling update from the last complete version `from` (older versions are
+/// already being scaled to zero and do not count, as in the real rolling updater): the
+/// new version up within `maxSurge`, `from` down while `replicas - maxUnavailable` pods
+/// stay available.
 fn rolling(
     w: &mut World<'_>,
     dc: &Value,
@@ -397,29 +398,24 @@ fn rolling(
         surge = 1;
     }
     let new = i(rc, "/spec/replicas");
-    let old_total: i64 = olds.iter().map(|r| i(r, "/spec/replicas")).sum();
-    if new < desired && new + old_total < desired + surge {
-        let to = desired.min(desired + surge - old_total);
+    let old = i(from, "/spec/replicas");
+    if new < desired && new + old < desired + surge {
+        let to = desired.min(desired + surge - old);
         if scale(w, dc, rc, to).is_some() {
             log.say(w, &format!("    Scaling {name} up to {to}"));
         }
     }
     let avail = |r: &Value| i(r, "/status/availableReplicas").min(i(r, "/spec/replicas"));
-    let available: i64 = avail(rc) + olds.iter().map(|r| avail(r)).sum::<i64>();
-    let mut can_down = available - (desired - unavail);
-    for r in olds.iter().filter(|r| i(r, "/spec/replicas") > 0) {
-        if can_down <= 0 {
-            break;
-        }
-        let cur = i(r, "/spec/replicas");
-        let d = cur.min(can_down);
-        if scale(w, dc, r, cur - d).is_some() && meta::name(r) == meta::name(from) {
-            log.say(
-                w,
-                &format!("    Scaling {} down to {}", meta::name(r), cur - d),
-            );
-        }
-        can_down -= d;
+    let can_down = (avail(rc) + avail(from) - (desired - unavail)).min(old);
+    if can_down > 0 && scale(w, dc, from, old - can_down).is_some() {
+        log.say(
+            w,
+            &format!(
+                "    Scaling {} down to {}",
+                meta::name(from),
+                old - can_down
+            ),
+        );
     }
     rolled_out(w, rc, olds, desired)
 }
