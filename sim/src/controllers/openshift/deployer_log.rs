@@ -12,7 +12,12 @@
 //! one, hook lines prefixed with the hook's stage, `--> Success` at the end, or
 //! `error: <why>` on standard error when the rollout fails. A hook pod's own log is copied
 //! into the deployer's once the hook pod has finished (the real deployer streams it while
-//! the hook runs).
+//! the hook runs), so its lines carry the instant the hook ended.
+//!
+//! Known differences: a `Retry` hook is a new pod per attempt here (the real one restarts
+//! its container), so each attempt logs `Running hook pod ...` and `Failed` instead of
+//! `Retrying hook pod (retry #n)`; the rolling updater's timeout is counted from the
+//! deployer's start, not from its last progress.
 
 use serde_json::Value;
 

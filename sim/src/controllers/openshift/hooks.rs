@@ -24,6 +24,8 @@ pub(super) enum Hook {
     Abort(String),
 }
 
+/// The pod `<rc>-hook-<stage>` of an `execNewPod` hook: the hook's command in the image of
+/// the container it names, with that container's env, the hook's and the deployment's.
 fn hook_pod(dc: &Value, rc: &Value, stage: &str, exec: &Value) -> Value {
     let rc_name = meta::name(rc);
     let cname = exec
