@@ -1,7 +1,7 @@
 //! The real `kubectl` against the simulator's HTTP server on the openshift flavor: create a
 //! DeploymentConfig and a Route from files, read them back with their printer columns,
-//! scale the DeploymentConfig. Skipped (with a notice) only where no `kubectl` is installed
-//! (failed instead under `ODO_REQUIRE_CLIENTS=1`).
+//! read the deployer pod's log, scale the DeploymentConfig. Skipped (with a notice) only
+//! where no `kubectl` is installed (failed instead under `ODO_REQUIRE_CLIENTS=1`).
 
 mod common;
 
@@ -116,6 +116,10 @@ async fn kubectl_creates_and_reads_deployment_configs_and_routes() {
     .await;
     assert!(ok, "{err}");
     assert_eq!(out, "Complete");
+    // The deployer pod's log says what the deployer did.
+    let (ok, out, err) = kubectl(&kc, &cache, &["logs", "frontend-1-deploy"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "--> Scaling frontend-1 to 5\n--> Success\n");
     let (ok, out, err) = kubectl(
         &kc,
         &cache,

@@ -291,6 +291,14 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         ))
     }
 
+    /// Appends `text` to the log of the running container instance `id` as output of its
+    /// process on `stream`, with the current virtual time: what a controller that stands in
+    /// for a container's process (the OpenShift deployer) reports there. False when the
+    /// runtime keeps no log for that instance or it no longer runs.
+    fn append_log(&self, _id: &ContainerId, _stream: streams::StreamKind, _text: &str) -> bool {
+        false
+    }
+
     /// The log of a container instance (`pods/log`).
     fn logs(&self, _id: &ContainerId) -> Result<streams::LogStream, streams::StreamError> {
         Err(streams::StreamError::Unsupported(

@@ -16,7 +16,9 @@
 
 pub mod admission;
 pub mod build;
+mod deployer_log;
 pub(crate) mod deploymentconfig;
+mod hooks;
 pub mod images;
 pub(crate) mod imagestream;
 pub(crate) mod route;

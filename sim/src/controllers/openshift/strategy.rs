@@ -8,30 +8,35 @@
 //! strategy's `timeoutSeconds` passed (the deployer then exits 1, the new version is scaled
 //! to zero and the previous one back up).
 //!
-//! - Recreate: scale every older version to zero, wait for their pods to be gone, then scale
-//!   the new one up.
+//! As the real deployer, the strategy works from the last complete version (`from`);
+//! older versions still up are scaled down first (`--> Scaled older deployment ...`).
+//!
+//! - Recreate: scale `from` to zero, wait for the pods of older versions to be gone, then
+//!   scale the new one up; after a previous version, to 1 first and, once that pod is
+//!   available (the acceptance check), to its replicas.
 //! - Rolling: scale the new version up within `maxSurge` and older ones down while at least
-//!   `replicas - maxUnavailable` pods stay available (the first version just scales up).
+//!   `replicas - maxUnavailable` pods stay available. Without a complete version to roll
+//!   from, it rolls out as Recreate does without one.
 //!
 //! The deployer container runs `sleep infinity` in the simulator; its exit is reported
 //! through the runtime's exit channel when the rollout ends, so pod phases, container states
-//! and exit codes are what a real deployer pod shows.
+//! and exit codes are what a real deployer pod shows. What the real deployer prints is
+//! appended to that container's log as each step is taken ([`super::deployer_log`]).
 //!
-//! Lifecycle hooks (`pre`, `mid` for Recreate, `post`) with `execNewPod` run as pods
-//! `<rc>-hook-<stage>`; `tagImages` hooks tag the version's images into ImageStreamTags
-//! ([`super::tag_images`]).
+//! Lifecycle hooks (`pre`, `mid` for Recreate, `post`) are run by [`super::hooks`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::deployer_log::{self, DEPLOYER_CONTAINER, DeployerLog};
 use super::deploymentconfig::{DEPLOYMENT_NAME, PHASE, REPLICAS, STATUS_REASON, phase_of};
-use super::{DC_NAME, DEPLOYER_FOR, tag_images};
+use super::hooks::{Hook, hook};
+use super::{DC_NAME, DEPLOYER_FOR};
 use crate::cluster::{Timer, World};
 use crate::controllers::cache::Work;
 use crate::controllers::write;
-use crate::kubelet::ContainerId;
 use crate::store::{WriteOptions, meta};
 
 /// The image of deployer pods (the busybox base in the simulator's catalogue).
@@ -57,7 +62,8 @@ fn int_or_percent(v: Option<&Value>, total: i64, round_up: bool) -> i64 {
     }
 }
 
-fn recreate(dc: &Value) -> bool {
+/// Whether `dc` rolls out with the Recreate strategy.
+pub(super) fn recreate(dc: &Value) -> bool {
     dc.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate")
 }
 
@@ -156,7 +162,7 @@ fn deployer_pod(dc: &Value, rc: &Value) -> Value {
         },
         "spec": {
             "containers": [{
-                "name": "deployment",
+                "name": DEPLOYER_CONTAINER,
                 "image": DEPLOYER_IMAGE,
                 "command": ["sleep", "infinity"],
                 "env": [
@@ -172,23 +178,40 @@ fn deployer_pod(dc: &Value, rc: &Value) -> Value {
     })
 }
 
-/// Reports the deployer process's exit (once: only while its container runs).
-fn finish_deployer(w: &mut World<'_>, pod: &Value, code: i32) {
-    let Some(cs) = pod.pointer("/status/containerStatuses/0") else {
-        return;
-    };
-    if cs.pointer("/state/running").is_none() {
+/// Ends the deployer process (once: only while its container runs and it has not said
+/// how the rollout ended yet): its last line, then its exit, 0 or 1 as `outcome` says.
+fn finish_deployer(w: &mut World<'_>, pod: &Value, log: &DeployerLog, outcome: Result<(), String>) {
+    if pod
+        .pointer("/status/containerStatuses/0/state/running")
+        .is_none()
+        || log.ended(w)
+    {
         return;
     }
-    let id = ContainerId {
-        namespace: meta::namespace(pod).to_string(),
-        pod: meta::name(pod).to_string(),
-        pod_uid: meta::uid(pod).to_string(),
-        container: "deployment".into(),
-        instance: cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0) as u32,
-        init: false,
+    let Some(id) = deployer_log::instance_of(pod, DEPLOYER_CONTAINER) else {
+        return;
     };
-    w.exits.exited(id, code);
+    log.end(w, &outcome);
+    w.exits.exited(id, if outcome.is_ok() { 0 } else { 1 });
+}
+
+/// The last complete version before the new one: what the strategy rolls over from.
+fn last_complete(olds: &[Arc<Value>]) -> Option<&Arc<Value>> {
+    olds.iter().rev().find(|r| phase_of(r) == "Complete")
+}
+
+/// Why the rollout failed when `timeoutSeconds` passed, as the real deployer says it: the
+/// rolling updater made no progress, or the new version's pods did not become available.
+fn timeout_message(dc: &Value, rc: &Value, olds: &[Arc<Value>]) -> String {
+    if !recreate(dc) && last_complete(olds).is_some() {
+        return "timed out waiting for any update progress to be made".into();
+    }
+    let name = meta::name(rc);
+    format!(
+        "update acceptor rejected {name}: pods for rc '{}/{name}' took longer than {} seconds to become available",
+        meta::namespace(rc),
+        timeout(dc).as_secs()
+    )
 }
 
 /// Advances the deployment of `rc` (the latest version) by one step.
@@ -247,22 +270,23 @@ pub(crate) fn drive(w: &mut World<'_>, dc: &Arc<Value>, rc: &Arc<Value>, olds: &
                         .pointer("/status/startTime")
                         .and_then(Value::as_str)
                         .and_then(|s| s.parse::<jiff::Timestamp>().ok());
+                    let log = DeployerLog::of(&pod);
                     if started.is_some_and(|s| crate::clock::after(s, timeout(dc)) <= w.now) {
-                        finish_deployer(w, &pod, 1);
-                        return;
+                        let why = timeout_message(dc, &rc, olds);
+                        return finish_deployer(w, &pod, &log, Err(why));
                     }
-                    match hook(w, dc, &rc, "pre") {
+                    match hook(w, dc, &rc, "pre", &log) {
                         Hook::Waiting => return,
-                        Hook::Abort => return finish_deployer(w, &pod, 1),
+                        Hook::Abort(why) => return finish_deployer(w, &pod, &log, Err(why)),
                         Hook::Done => {}
                     }
-                    match step(w, dc, &rc, olds, desired) {
+                    match step(w, dc, &rc, olds, desired, &log) {
                         Hook::Waiting => {}
-                        Hook::Abort => finish_deployer(w, &pod, 1),
-                        Hook::Done => match hook(w, dc, &rc, "post") {
+                        Hook::Abort(why) => finish_deployer(w, &pod, &log, Err(why)),
+                        Hook::Done => match hook(w, dc, &rc, "post", &log) {
                             Hook::Waiting => {}
-                            Hook::Abort => finish_deployer(w, &pod, 1),
-                            Hook::Done => finish_deployer(w, &pod, 0),
+                            Hook::Abort(why) => finish_deployer(w, &pod, &log, Err(why)),
+                            Hook::Done => finish_deployer(w, &pod, &log, Ok(())),
                         },
                     }
                 }
@@ -277,190 +301,127 @@ pub(crate) fn drive(w: &mut World<'_>, dc: &Arc<Value>, rc: &Arc<Value>, olds: &
     }
 }
 
-/// Where a lifecycle hook (or the strategy) stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hook {
-    /// Finished (or absent, or failed with `failurePolicy: Ignore`).
-    Done,
-    /// Still running.
-    Waiting,
-    /// Failed with `failurePolicy: Abort`: the deployment fails.
-    Abort,
-}
-
-fn hook_pod(dc: &Value, rc: &Value, stage: &str, exec: &Value) -> Value {
-    let rc_name = meta::name(rc);
-    let cname = exec
-        .get("containerName")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let container = rc
-        .pointer("/spec/template/spec/containers")
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.get("name").and_then(Value::as_str) == Some(cname))
-        })
-        .cloned()
-        .unwrap_or_default();
-    let mut env = container.get("env").cloned().unwrap_or_else(|| json!([]));
-    if let (Some(e), Some(extra)) = (
-        env.as_array_mut(),
-        exec.get("env").and_then(Value::as_array),
-    ) {
-        e.extend(extra.iter().cloned());
-    }
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": format!("{rc_name}-hook-{stage}"),
-            "namespace": meta::namespace(rc),
-            "labels": {DEPLOYER_FOR: rc_name, "openshift.io/deployment.hook": stage},
-            "annotations": {DEPLOYMENT_NAME: rc_name, DC_NAME: meta::name(dc)},
-            "ownerReferences": [{"apiVersion": "v1", "kind": "ReplicationController",
-                "name": rc_name, "uid": meta::uid(rc)}],
-        },
-        "spec": {
-            "containers": [{
-                "name": "lifecycle",
-                "image": container.get("image").cloned().unwrap_or(json!(DEPLOYER_IMAGE)),
-                "command": exec.get("command").cloned().unwrap_or(json!([])),
-                "env": env,
-            }],
-            "restartPolicy": "Never",
-        },
-    })
-}
-
-/// Runs the `pre`, `mid` or `post` lifecycle hook of the strategy (`execNewPod`: a pod
-/// `<rc>-hook-<stage>` running the command with the named container's image and env).
-/// `failurePolicy`: Abort fails the deployment, Retry runs a new pod, Ignore goes on.
-fn hook(w: &mut World<'_>, dc: &Value, rc: &Value, stage: &str) -> Hook {
-    let params = if recreate(dc) {
-        "recreateParams"
-    } else {
-        "rollingParams"
-    };
-    let Some(h) = dc.pointer(&format!("/spec/strategy/{params}/{stage}")) else {
-        return Hook::Done;
-    };
-    let policy = h
-        .get("failurePolicy")
-        .and_then(Value::as_str)
-        .unwrap_or("Abort");
-    if let Some(tags) = h.get("tagImages").and_then(Value::as_array) {
-        return match tag_images::run(w, dc, rc, tags) {
-            Ok(()) => Hook::Done,
-            Err(tag_images::TagError(msg)) => {
-                // The real deployer prints this in its log; here it is a Warning on the version.
-                w.event(
-                    rc,
-                    true,
-                    "FailedTagImages",
-                    format!("{stage} hook: {msg}"),
-                    "deployer",
-                );
-                match policy {
-                    "Ignore" => Hook::Done,
-                    "Retry" => Hook::Waiting,
-                    _ => Hook::Abort,
-                }
-            }
-        };
-    }
-    let Some(exec) = h.get("execNewPod") else {
-        return Hook::Done;
-    };
-    let key = (
-        meta::namespace(rc).to_string(),
-        format!("{}-hook-{stage}", meta::name(rc)),
-    );
-    let pod = w.cache().pods.get(&key).cloned();
-    let Some(pt) = w.kinds.pod else {
-        return Hook::Done;
-    };
-    match pod {
-        None => {
-            if let Err(e) = w.store.create(
-                pt,
-                &key.0,
-                hook_pod(dc, rc, stage, exec),
-                &WriteOptions::default(),
-            ) {
-                tracing::debug!(pod = %key.1, error = %e.message, "hook pod not created");
-            }
-            Hook::Waiting
-        }
-        Some(p) => match p.pointer("/status/phase").and_then(Value::as_str) {
-            Some("Succeeded") => Hook::Done,
-            Some("Failed") => match policy {
-                "Ignore" => Hook::Done,
-                "Retry" => {
-                    if !meta::is_deleting(&p) {
-                        let _ = w.store.delete(
-                            pt,
-                            &key.0,
-                            &key.1,
-                            &crate::store::DeleteOptions::default(),
-                        );
-                    }
-                    Hook::Waiting
-                }
-                _ => Hook::Abort,
-            },
-            _ => Hook::Waiting,
-        },
-    }
-}
-
-/// One step of the strategy: Done when the new version is fully rolled out.
-fn step(w: &mut World<'_>, dc: &Value, rc: &Value, olds: &[Arc<Value>], desired: i64) -> Hook {
+/// One step of the strategy: Done when the new version is fully rolled out. What the
+/// deployer does is written to its `log`.
+fn step(
+    w: &mut World<'_>,
+    dc: &Value,
+    rc: &Value,
+    olds: &[Arc<Value>],
+    desired: i64,
+    log: &DeployerLog,
+) -> Hook {
     let olds_up: Vec<&Arc<Value>> = olds.iter().filter(|r| i(r, "/spec/replicas") > 0).collect();
-    let first = olds_up.is_empty();
-    if recreate(dc) || first {
-        for r in &olds_up {
-            scale(w, dc, r, 0);
-        }
-        let old_pods = olds
-            .iter()
-            .any(|r| !w.cache().pods_of(meta::uid(r)).is_empty());
-        if !olds_up.is_empty() || old_pods {
-            return Hook::Waiting;
-        }
-        if recreate(dc) {
-            match hook(w, dc, rc, "mid") {
-                Hook::Done => {}
-                other => return other,
-            }
-        }
-        scale(w, dc, rc, desired);
-    } else {
-        let p = |f: &str| dc.pointer(&format!("/spec/strategy/rollingParams/{f}"));
-        let mut surge = int_or_percent(p("maxSurge"), desired, true);
-        let unavail = max_unavailable(dc, desired);
-        if surge == 0 && unavail == 0 {
-            surge = 1;
-        }
-        let new = i(rc, "/spec/replicas");
-        let old_total: i64 = olds.iter().map(|r| i(r, "/spec/replicas")).sum();
-        if new < desired && new + old_total < desired + surge {
-            let to = desired.min(desired + surge - old_total);
-            scale(w, dc, rc, to);
-        }
-        let avail = |r: &Value| i(r, "/status/availableReplicas").min(i(r, "/spec/replicas"));
-        let available: i64 = avail(rc) + olds.iter().map(|r| avail(r)).sum::<i64>();
-        let mut can_down = available - (desired - unavail);
-        for r in olds_up {
-            if can_down <= 0 {
-                break;
-            }
-            let cur = i(r, "/spec/replicas");
-            let d = cur.min(can_down);
-            scale(w, dc, r, cur - d);
-            can_down -= d;
+    let from = last_complete(olds);
+    let is_from = |r: &Value| from.is_some_and(|f| meta::name(f) == meta::name(r));
+    // Older versions than the last complete one are scaled down before the strategy runs.
+    for r in olds_up.iter().filter(|r| !is_from(r)) {
+        if scale(w, dc, r, 0).is_some() {
+            log.say(
+                w,
+                &format!("--> Scaled older deployment {} down", meta::name(r)),
+            );
         }
     }
+    let name = meta::name(rc);
+    match from {
+        Some(from) if !recreate(dc) => rolling(w, dc, rc, from, olds, desired, log),
+        _ => {
+            if let Some(f) = from {
+                log.say_once(w, &format!("--> Scaling {} down to zero", meta::name(f)));
+                scale(w, dc, f, 0);
+            }
+            let old_pods = olds
+                .iter()
+                .any(|r| !w.cache().pods_of(meta::uid(r)).is_empty());
+            if !olds_up.is_empty() || old_pods {
+                return Hook::Waiting;
+            }
+            if recreate(dc) {
+                match hook(w, dc, rc, "mid", log) {
+                    Hook::Done => {}
+                    other => return other,
+                }
+            }
+            let current = i(rc, "/spec/replicas");
+            if desired > 0 && from.is_some() && current == 0 {
+                // After a previous version, one pod first: the acceptance check.
+                if scale(w, dc, rc, 1).is_some() {
+                    log.say(
+                        w,
+                        &format!("--> Scaling {name} to 1 before performing acceptance check"),
+                    );
+                }
+                return Hook::Waiting;
+            }
+            let accepted = from.is_none() || i(rc, "/status/availableReplicas") >= 1;
+            if desired > 0 && accepted && scale(w, dc, rc, desired).is_some() {
+                log.say(w, &format!("--> Scaling {name} to {desired}"));
+            }
+            rolled_out(w, rc, olds, desired)
+        }
+    }
+}
+
+/// A step of the rolling update from the last complete version `from` (older versions are
+/// already being scaled to zero and do not count, as in the real rolling updater): the
+/// new version up within `maxSurge`, `from` down while `replicas - maxUnavailable` pods
+/// stay available.
+fn rolling(
+    w: &mut World<'_>,
+    dc: &Value,
+    rc: &Value,
+    from: &Value,
+    olds: &[Arc<Value>],
+    desired: i64,
+    log: &DeployerLog,
+) -> Hook {
+    let name = meta::name(rc);
+    let p = |f: &str| dc.pointer(&format!("/spec/strategy/rollingParams/{f}"));
+    let mut surge = int_or_percent(p("maxSurge"), desired, true);
+    let unavail = max_unavailable(dc, desired);
+    let min_available = if desired == 0 {
+        0
+    } else {
+        (desired - unavail).max(0)
+    };
+    log.say_once_as(w, &format!("--> Scaling up {name} from "), || {
+        format!(
+            "--> Scaling up {name} from {} to {desired}, scaling down {} from {} to 0 (keep {min_available} pods available, don't exceed {} pods)",
+            i(rc, "/spec/replicas"),
+            meta::name(from),
+            i(from, "/spec/replicas"),
+            desired + surge
+        )
+    });
+    if surge == 0 && unavail == 0 {
+        surge = 1;
+    }
+    let new = i(rc, "/spec/replicas");
+    let old = i(from, "/spec/replicas");
+    if new < desired && new + old < desired + surge {
+        let to = desired.min(desired + surge - old);
+        if scale(w, dc, rc, to).is_some() {
+            log.say(w, &format!("    Scaling {name} up to {to}"));
+        }
+    }
+    let avail = |r: &Value| i(r, "/status/availableReplicas").min(i(r, "/spec/replicas"));
+    let can_down = (avail(rc) + avail(from) - (desired - unavail)).min(old);
+    if can_down > 0 && scale(w, dc, from, old - can_down).is_some() {
+        log.say(
+            w,
+            &format!(
+                "    Scaling {} down to {}",
+                meta::name(from),
+                old - can_down
+            ),
+        );
+    }
+    rolled_out(w, rc, olds, desired)
+}
+
+/// Done once the new version has all its replicas available and older ones none.
+fn rolled_out(w: &World<'_>, rc: &Value, olds: &[Arc<Value>], desired: i64) -> Hook {
     let rc_now = w
         .cache()
         .rc

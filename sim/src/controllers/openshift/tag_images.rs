@@ -20,12 +20,25 @@ use crate::store::{Part, WriteOptions, meta};
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct TagError(pub String);
 
-/// Carries out every entry of `tags` for the version `rc`.
+/// One image a `tagImages` entry put into its target (what the deployer's log reports).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Tagged {
+    /// The image of the container.
+    pub image: String,
+    /// `to.namespace` as the hook gives it (empty for the DeploymentConfig's namespace).
+    pub to_namespace: String,
+    /// `to.name`, `<stream>:<tag>`.
+    pub to_name: String,
+}
+
+/// Carries out every entry of `tags` for the version `rc`, in order, until one fails; the
+/// entries carried out are pushed to `tagged`.
 pub(super) fn run(
     w: &mut World<'_>,
     dc: &Value,
     rc: &Value,
     tags: &[Value],
+    tagged: &mut Vec<Tagged>,
 ) -> Result<(), TagError> {
     for t in tags {
         let cname = t
@@ -54,12 +67,19 @@ pub(super) fn run(
                 "tagImages target {name:?} is not <stream>:<tag>"
             )));
         };
-        let ns = to
+        let given = to
             .get("namespace")
             .and_then(Value::as_str)
+            .unwrap_or_default();
+        let ns = Some(given)
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| meta::namespace(dc));
         set_tag(w, ns, stream, tag, image)?;
+        tagged.push(Tagged {
+            image: image.to_string(),
+            to_namespace: given.to_string(),
+            to_name: name.to_string(),
+        });
     }
     Ok(())
 }

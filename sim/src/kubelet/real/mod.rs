@@ -557,6 +557,14 @@ impl ContainerRuntime for RealRuntime {
         streams::attach(self, id, io)
     }
 
+    fn append_log(&self, id: &ContainerId, stream: StreamKind, text: &str) -> bool {
+        if self.running(id).is_none() {
+            return false;
+        }
+        crate::runtime::Sink::write(&self.logs.sink(&key_of(id), stream), text.as_bytes());
+        true
+    }
+
     fn logs(
         &self,
         id: &ContainerId,
