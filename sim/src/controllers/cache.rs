@@ -7,13 +7,13 @@
 //! store: a controller that creates a pod sees it on its next read, so no "expectations"
 //! bookkeeping is needed. The hook never calls back into the store.
 
-use crate::json_ptr::Ptr;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::pod_facts::OwnedPod;
+use crate::json_ptr::Ptr;
 use crate::kubelet::scheduler::NodeFacts;
 use crate::resources::TypeId;
 use crate::store::{EventType, LabelSelector, ObjKey, Store, StoreEvent, meta};

@@ -5,7 +5,6 @@
 //! conditions that `kubectl rollout status` reads (a rollout without progress for
 //! `progressDeadlineSeconds` is `Progressing=False`, `ProgressDeadlineExceeded`).
 
-use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -14,6 +13,7 @@ use super::cache::selector_of;
 use super::rollout::{self, revision};
 use super::{condition, controller_ref, write, write_status};
 use crate::cluster::{Timer, World};
+use crate::json_ptr::Ptr;
 use crate::store::{ObjKey, WriteOptions, meta};
 
 const HASH_LABEL: &str = "pod-template-hash";

@@ -3,7 +3,6 @@
 //! `publishNotReadyAddresses`), target ports resolved by name against the pod's containers.
 //! Headless Services get the same objects. Both are removed with their Service.
 
-use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -11,6 +10,7 @@ use serde_json::{Value, json};
 use super::cache::{Cache, selector_of};
 use super::{pod_ready as ready_now, pod_terminal};
 use crate::cluster::World;
+use crate::json_ptr::Ptr;
 use crate::store::{DeleteOptions, ObjKey, Part, WriteOptions, meta};
 
 const SLICE_LABEL: &str = "kubernetes.io/service-name";

@@ -2,7 +2,6 @@
 //! pods against `backoffLimit` (re-creating after a failure with the 10 s doubling delay);
 //! end with the `Complete` or `Failed` condition, deleting leftover pods on failure.
 
-use crate::json_ptr::Ptr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -10,6 +9,7 @@ use serde_json::{Value, json};
 use super::{controller_ref, pod_terminal, write_status};
 use crate::cluster::{Timer, World};
 use crate::controllers::cache::Work;
+use crate::json_ptr::Ptr;
 use crate::store::{DeleteOptions, ObjKey, WriteOptions, meta};
 
 fn phase(p: &Value) -> &str {

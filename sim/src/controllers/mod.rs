@@ -11,7 +11,6 @@
 //! - [`event_correlation`][]: what the recorders do before an Event is written (spam
 //!   filter, aggregation of similar events, deduplication)
 
-use crate::json_ptr::Ptr;
 pub mod cache;
 pub(crate) mod deployment;
 pub(crate) mod endpoints;
@@ -29,6 +28,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::cluster::World;
+use crate::json_ptr::Ptr;
 use crate::resources::TypeId;
 use crate::store::{ObjKey, Part, WriteOptions, meta};
 use cache::Work;

@@ -5,13 +5,13 @@
 //! replacements elsewhere; bare pods are not replaced. A node coming back is Ready again and
 //! its kubelet finishes what was pending.
 
-use crate::json_ptr::Ptr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::cluster::{Timer, World};
 use crate::controllers::cache::{Cache, Work};
+use crate::json_ptr::Ptr;
 use crate::store::{DeleteOptions, Part, WriteOptions, meta};
 
 /// How long a silent node stays Ready (`node-monitor-grace-period`).

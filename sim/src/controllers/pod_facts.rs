@@ -5,12 +5,12 @@
 //! pod's JSON on every pass cost more than the rest of the reconcile; the cache's store hook
 //! extracts them here when the pod changes, and the controller reads these few fields.
 
-use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::{pod_ready_since, pod_terminal};
+use crate::json_ptr::Ptr;
 use crate::store::meta;
 
 /// The facts of one pod a controller needs for counting, availability and deletion order.

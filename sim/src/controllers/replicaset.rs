@@ -2,7 +2,6 @@
 //! matching, create pods up to `replicas` (at most 500 per pass, like `burstReplicas`),
 //! delete the least valuable extra pods, and report replica counts in status.
 
-use crate::json_ptr::Ptr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use super::cache::{Cache, Work, selector_of};
 use super::pod_facts::OwnedPod;
 use super::{controller_ref, pod_terminal, write, write_status};
 use crate::cluster::{Timer, World};
+use crate::json_ptr::Ptr;
 use crate::store::{DeleteOptions, ObjKey, WriteOptions, meta};
 
 /// Which of the two kinds is reconciled.

@@ -2,12 +2,12 @@
 //! paused or resumed rollout (`checkPausedConditions`) and the pruning of old ReplicaSets
 //! past `revisionHistoryLimit` (`cleanupDeployment`).
 
-use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use crate::cluster::World;
+use crate::json_ptr::Ptr;
 use crate::store::{DeleteOptions, meta};
 
 const REVISION: &str = "deployment.kubernetes.io/revision";

@@ -3,13 +3,13 @@
 //! `WaitForFirstConsumer` only once a pod using the claim is scheduled), and reclaim when a
 //! claim goes: `Delete` removes the volume, `Retain` leaves it `Released`.
 
-use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::cache::{Cache, Kinds};
 use crate::cluster::World;
+use crate::json_ptr::Ptr;
 use crate::kubelet::scheduler::quantity_milli;
 use crate::store::{DeleteOptions, ObjKey, Part, Store, WriteOptions, meta};
 

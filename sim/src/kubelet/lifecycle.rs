@@ -2,7 +2,6 @@
 //! runtime's start and its outcome, CrashLoopBackOff waits, and SIGTERM with the grace period
 //! on deletion. [`super::pod`] decides which container is next; this module carries it out.
 
-use crate::json_ptr::Ptr;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,6 +10,7 @@ use super::pod::{CState, Ctr, PodRt, Term, cid};
 use super::{Outcome, StartRequest};
 use crate::cluster::{Timer, World};
 use crate::controllers::cache::Work;
+use crate::json_ptr::Ptr;
 use crate::store::{ObjKey, meta};
 
 pub(super) fn ctr(rt: &mut PodRt, init: bool, i: usize) -> &mut Ctr {

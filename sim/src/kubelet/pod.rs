@@ -5,7 +5,6 @@
 //! of its containers, takes every step that is possible now, schedules timers for what
 //! happens later, and writes the resulting status when it changed.
 
-use crate::json_ptr::Ptr;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
@@ -16,6 +15,7 @@ use super::lifecycle::{restart, terminate, try_start};
 use super::{Backoff, ContainerId, ExitReport};
 use crate::cluster::{Timer, World};
 use crate::controllers::cache::Work;
+use crate::json_ptr::Ptr;
 use crate::store::{ObjKey, Part, WriteOptions, meta};
 
 /// A container's state as the kubelet tracks it.

@@ -5,7 +5,6 @@
 //! liveness probe kills the container (SIGTERM, grace period) and the restart policy and
 //! back-off take it from there; readiness only decides the Ready condition.
 
-use crate::json_ptr::Ptr;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -15,6 +14,7 @@ use super::pod::{CState, PodRt, cid};
 use crate::clock::after;
 use crate::cluster::{Timer, World};
 use crate::controllers::cache::Work;
+use crate::json_ptr::Ptr;
 use crate::store::ObjKey;
 
 /// Probe state of one container instance.

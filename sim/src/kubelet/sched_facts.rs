@@ -7,10 +7,10 @@
 //! demands once per scheduling attempt ([`PodDemand`]); the filter is then comparisons over
 //! these fields ([`misfit`]).
 
-use crate::json_ptr::Ptr;
 use serde_json::Value;
 
 use super::scheduler::quantity_milli;
+use crate::json_ptr::Ptr;
 
 /// A taint that keeps pods off a node (effect `NoSchedule` or `NoExecute`).
 #[derive(Debug, Clone, PartialEq, Eq)]

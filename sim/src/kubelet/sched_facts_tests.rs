@@ -3,13 +3,13 @@
 //! [`misfit`] and [`candidates`](crate::kubelet::scheduler::candidates) over generated nodes
 //! and pods.
 
-use crate::json_ptr::Ptr;
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::*;
+use crate::json_ptr::Ptr;
 use crate::kubelet::scheduler::candidates;
 
 /// The reference: a toleration check straight on the JSON.

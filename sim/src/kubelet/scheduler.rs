@@ -4,7 +4,6 @@
 //! `PodScheduled=False` with reason `Unschedulable` and a `FailedScheduling` event, and is
 //! retried whenever nodes, claims or capacity change.
 
-use crate::json_ptr::Ptr;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand::RngCore;
@@ -12,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::World;
 use crate::controllers::cache::Work;
+use crate::json_ptr::Ptr;
 use crate::runtime::resources::Quantity;
 use crate::store::{ObjKey, Part, WriteOptions, meta};
 

@@ -2,12 +2,12 @@
 //! conditions with stable transition times, and container statuses with state, lastState,
 //! restartCount, readiness and IDs.
 
-use crate::json_ptr::Ptr;
 use serde_json::{Map, Value, json};
 
 use super::pod::{CState, Ctr, PodRt, Policy, init_failed, initialized};
 use crate::clock::rfc3339;
 use crate::cluster::World;
+use crate::json_ptr::Ptr;
 
 fn term_json(t: &super::pod::Term) -> Value {
     json!({"terminated": {

@@ -2,7 +2,6 @@
 //! schema checks against the k8s-openapi types, defaulting, kind-specific validation,
 //! immutable fields, and registration of CRDs (Services: [`super::service`]).
 
-use crate::json_ptr::Ptr;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -11,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Inner, meta};
 use crate::error::{ApiError, ApiResult, Cause};
+use crate::json_ptr::Ptr;
 use crate::resources::{NameRule, ResourceType};
 
 pub use super::service::{NODE_PORTS, SERVICE_CIDR};

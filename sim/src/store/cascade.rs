@@ -8,7 +8,6 @@
 //! a client removes them; everything waiting on it (foreground owners, a Terminating
 //! namespace) completes at that moment.
 
-use crate::json_ptr::Ptr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -16,6 +15,7 @@ use serde_json::{Value, json};
 use super::{Change, DeleteOptions, Deleted, Inner, Propagation, meta};
 use crate::clock::rfc3339;
 use crate::error::ApiResult;
+use crate::json_ptr::Ptr;
 use crate::resources::TypeId;
 
 const FOREGROUND: &str = "foregroundDeletion";

@@ -1,11 +1,11 @@
 //! Object metadata helpers: reading and writing `metadata` fields of JSON objects, name
 //! validation (RFC 1123 / RFC 1035), and UID generation from the seeded RNG.
 
-use crate::json_ptr::Ptr;
 use rand::RngCore;
 use serde_json::{Map, Value};
 
 use crate::error::Cause;
+use crate::json_ptr::Ptr;
 use crate::resources::NameRule;
 
 /// `metadata.<field>` as a string, or "".

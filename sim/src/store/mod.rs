@@ -8,7 +8,6 @@
 //! [`persist`]. All state sits behind one mutex, so every request is a linearizable transaction
 //! and the order of events is the order of commits.
 
-use crate::json_ptr::Ptr;
 pub mod admission;
 mod cascade;
 mod fieldset;
@@ -27,10 +26,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::clock::{TimeSource, rfc3339};
 use crate::error::{ApiError, ApiResult};
+use crate::json_ptr::Ptr;
 use crate::resources::{Flavor, Registry, ResourceType, TypeId};
 
 pub use patch::PatchKind;
@@ -844,6 +844,56 @@ fn set_managed_fields(
     meta::meta_mut(obj).insert("managedFields".into(), Value::Array(entries));
 }
 
+/// A status write's object: the stored one with the written `status` (none when the write
+/// had none), in the stored field order. `metadata.managedFields` is left empty (`null`, in
+/// its place): the write's [`set_managed_fields`] computes it from the stored object's, so
+/// copying it (and the old status) would be thrown away.
+fn status_merged(current: &Value, status: Option<Value>) -> Value {
+    let Some(cur) = current.as_object() else {
+        let mut merged = current.clone();
+        if let Some(s) = status {
+            merged["status"] = s;
+        }
+        return merged;
+    };
+    let mut merged = Map::with_capacity(cur.len() + 1);
+    let mut status = status;
+    for (k, v) in cur {
+        match k.as_str() {
+            "status" => {
+                if let Some(s) = status.take() {
+                    merged.insert(k.clone(), s);
+                }
+            }
+            "metadata" => {
+                let copy = match v.as_object() {
+                    Some(m) => Value::Object(
+                        m.iter()
+                            .map(|(mk, mv)| {
+                                let mv = if mk == "managedFields" {
+                                    Value::Null
+                                } else {
+                                    mv.clone()
+                                };
+                                (mk.clone(), mv)
+                            })
+                            .collect(),
+                    ),
+                    None => v.clone(),
+                };
+                merged.insert(k.clone(), copy);
+            }
+            _ => {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if let Some(s) = status {
+        merged.insert("status".into(), s);
+    }
+    Value::Object(merged)
+}
+
 /// Whether two objects agree on every top-level field `skip` does not name (a missing field
 /// differs from a present one), without copying either.
 fn same_except(a: &Value, b: &Value, skip: impl Fn(&str) -> bool) -> bool {
@@ -1025,18 +1075,7 @@ impl Inner {
         }
         let has_status = rt.has_subresource("status");
         match part {
-            Part::Status => {
-                let mut merged = (**current).clone();
-                match obj.get_mut("status").map(Value::take) {
-                    Some(s) => merged["status"] = s,
-                    None => {
-                        if let Some(m) = merged.as_object_mut() {
-                            m.remove("status");
-                        }
-                    }
-                }
-                obj = merged;
-            }
+            Part::Status => obj = status_merged(current, obj.get_mut("status").map(Value::take)),
             Part::Main if has_status => match current.get("status") {
                 Some(s) => obj["status"] = s.clone(),
                 None => {
@@ -1099,8 +1138,14 @@ impl Inner {
         }
         // A status write whose admission left the rest of the object as stored changed
         // nothing outside the status.
-        let scope = (part == Part::Status && same_except(&obj, current, |k| k == "status"))
-            .then_some("status");
+        let scope = (part == Part::Status
+            && same_except(&obj, current, |k| matches!(k, "status" | "metadata"))
+            && same_except(
+                obj.get("metadata").unwrap_or(&Value::Null),
+                current.get("metadata").unwrap_or(&Value::Null),
+                |k| k == "managedFields",
+            ))
+        .then_some("status");
         set_managed_fields(&mut obj, Some(current), opts, owned, rt, now, scope);
         if opts.dry_run {
             meta::meta_mut(&mut obj).insert(

@@ -3,13 +3,13 @@
 //! `$deleteFromPrimitiveList`), and server-side apply (managed fields, conflicts between
 //! managers, `force`).
 
-use crate::json_ptr::Ptr;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
 use super::WriteOptions;
 use crate::error::{ApiError, ApiResult, Cause};
+use crate::json_ptr::Ptr;
 use crate::resources::ResourceType;
 
 /// The patch formats, by `Content-Type`.

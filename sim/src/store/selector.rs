@@ -4,12 +4,12 @@
 //! `key`, `!key`); field selectors follow `pkg/fields` with the per-kind field sets the real
 //! server supports, so an unsupported field is a 400 as it is there.
 
-use crate::json_ptr::Ptr;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
+use crate::json_ptr::Ptr;
 
 /// One requirement of a label selector.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 //! allocation, and NodePort allocation as the apiserver's allocator does it (shared by the
 //! TCP/UDP ports of one number, kept across updates, dropped on a change to ClusterIP).
 
-use crate::json_ptr::Ptr;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -13,6 +12,7 @@ use serde_json::{Value, json};
 use super::admission::arr;
 use super::{Inner, meta};
 use crate::error::{ApiError, ApiResult, Cause};
+use crate::json_ptr::Ptr;
 
 /// The service ClusterIP range (`--service-cluster-ip-range`).
 pub const SERVICE_CIDR: (Ipv4Addr, u32) = (Ipv4Addr::new(10, 96, 0, 0), 12);
