@@ -299,6 +299,13 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         false
     }
 
+    /// The lines a container instance has logged so far, without following its log (what
+    /// a controller standing in for its process reads back). Empty when the runtime keeps
+    /// no log for it.
+    fn log_history(&self, _id: &ContainerId) -> Vec<streams::LogLine> {
+        Vec::new()
+    }
+
     /// The log of a container instance (`pods/log`).
     fn logs(&self, _id: &ContainerId) -> Result<streams::LogStream, streams::StreamError> {
         Err(streams::StreamError::Unsupported(

@@ -5,7 +5,9 @@
 //!
 //! The controller keeps no memory between reconciles: the log itself records what was
 //! already said, so a step that is seen again on the next reconcile (a hook pod that
-//! stays Succeeded, the rolling update's first line) is not said twice.
+//! stays Succeeded, the rolling update's first line) is not said twice. A reconcile reads
+//! the log back once, when it opens it ([`DeployerLog::of`]), and keeps its own copy
+//! up to date as it writes.
 //!
 //! The wording follows openshift's deployer (`openshift-deploy`): `--> ` lines of its
 //! own and of the Recreate strategy, the rolling updater's lines indented under its first
@@ -18,6 +20,8 @@
 //! its container), so each attempt logs `Running hook pod ...` and `Failed` instead of
 //! `Retrying hook pod (retry #n)`; the rolling updater's timeout is counted from the
 //! deployer's start, not from its last progress.
+
+use std::cell::RefCell;
 
 use serde_json::Value;
 
@@ -32,9 +36,13 @@ pub(super) const DEPLOYER_CONTAINER: &str = "deployment";
 /// The container of lifecycle hook pods.
 pub(super) const HOOK_CONTAINER: &str = "lifecycle";
 
-/// The last instance of the first container of `pod`, named `container` (from its status).
+/// The last instance of container `container` of `pod` (from its status).
 pub(super) fn instance_of(pod: &Value, container: &str) -> Option<ContainerId> {
-    let cs = pod.pointer("/status/containerStatuses/0")?;
+    let cs = pod
+        .pointer("/status/containerStatuses")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(container))?;
     Some(ContainerId {
         namespace: meta::namespace(pod).to_string(),
         pod: meta::name(pod).to_string(),
@@ -49,32 +57,36 @@ pub(super) fn instance_of(pod: &Value, container: &str) -> Option<ContainerId> {
 /// running deployer container or the runtime keeps no logs).
 pub(super) struct DeployerLog {
     id: Option<ContainerId>,
+    /// The lines written so far (without their newline): read once, then kept up to date.
+    lines: RefCell<Vec<String>>,
 }
 
 impl DeployerLog {
     /// The log of the running deployer container of `pod`.
-    pub(super) fn of(pod: &Value) -> Self {
+    pub(super) fn of(w: &World<'_>, pod: &Value) -> Self {
         let running = pod
             .pointer("/status/containerStatuses/0/state/running")
             .is_some();
+        let id = running
+            .then(|| instance_of(pod, DEPLOYER_CONTAINER))
+            .flatten();
+        let lines = id.as_ref().map(|id| lines_of(w, id)).unwrap_or_default();
         Self {
-            id: running
-                .then(|| instance_of(pod, DEPLOYER_CONTAINER))
-                .flatten(),
+            id,
+            lines: RefCell::new(lines),
         }
     }
 
-    /// The lines written so far (without their newline).
-    fn lines(&self, w: &World<'_>) -> Vec<String> {
-        let Some(id) = &self.id else {
-            return Vec::new();
-        };
-        lines_of(w, id)
+    /// Whether a line written so far satisfies `pred`.
+    fn has(&self, pred: impl Fn(&str) -> bool) -> bool {
+        self.lines.borrow().iter().any(|l| pred(l))
     }
 
     fn write(&self, w: &World<'_>, stream: StreamKind, line: &str) {
-        if let Some(id) = &self.id {
-            w.runtime.append_log(id, stream, &format!("{line}\n"));
+        if let Some(id) = &self.id
+            && w.runtime.append_log(id, stream, &format!("{line}\n"))
+        {
+            self.lines.borrow_mut().push(line.to_string());
         }
     }
 
@@ -85,7 +97,7 @@ impl DeployerLog {
 
     /// Writes `line` unless the log already has that exact line.
     pub(super) fn say_once(&self, w: &World<'_>, line: &str) {
-        if !self.lines(w).iter().any(|l| l == line) {
+        if !self.has(|l| l == line) {
             self.say(w, line);
         }
     }
@@ -93,16 +105,14 @@ impl DeployerLog {
     /// Writes the line `make` gives unless the log already has a line starting with
     /// `prefix` (a line whose numbers change as the rollout goes on).
     pub(super) fn say_once_as(&self, w: &World<'_>, prefix: &str, make: impl FnOnce() -> String) {
-        if !self.lines(w).iter().any(|l| l.starts_with(prefix)) {
+        if !self.has(|l| l.starts_with(prefix)) {
             self.say(w, &make());
         }
     }
 
     /// Whether the deployer already said how the rollout ended.
-    pub(super) fn ended(&self, w: &World<'_>) -> bool {
-        self.lines(w)
-            .iter()
-            .any(|l| l == SUCCESS || l.starts_with("error: "))
+    pub(super) fn ended(&self) -> bool {
+        self.has(|l| l == SUCCESS || l.starts_with("error: "))
     }
 
     /// Writes how the rollout ended: `--> Success`, or `error: <why>` on standard error.
@@ -116,11 +126,14 @@ impl DeployerLog {
     /// Once per hook pod of `stage` (each `Running hook pod` line): copies the finished
     /// hook pod's log, then `--> <stage>: Success` or `--> <stage>: Failed`.
     pub(super) fn hook_finished(&self, w: &World<'_>, stage: &str, hook_pod: &Value, ok: bool) {
-        let lines = self.lines(w);
-        let count = |l: &str| lines.iter().filter(|x| *x == l).count();
-        let started = count(&hook_started(stage));
-        let ended =
-            count(&format!("--> {stage}: Success")) + count(&format!("--> {stage}: Failed"));
+        let (started, ended) = {
+            let lines = self.lines.borrow();
+            let count = |l: &str| lines.iter().filter(|x| *x == l).count();
+            (
+                count(&hook_started(stage)),
+                count(&format!("--> {stage}: Success")) + count(&format!("--> {stage}: Failed")),
+            )
+        };
         if started <= ended {
             return;
         }
@@ -146,19 +159,15 @@ pub(super) fn hook_started(stage: &str) -> String {
 
 /// The lines of container instance `id`'s log (without their newline).
 fn lines_of(w: &World<'_>, id: &ContainerId) -> Vec<String> {
-    w.runtime.logs(id).map_or_else(
-        |_| Vec::new(),
-        |s| {
-            s.history
-                .iter()
-                .map(|l| {
-                    String::from_utf8_lossy(&l.bytes)
-                        .trim_end_matches('\n')
-                        .to_string()
-                })
-                .collect()
-        },
-    )
+    w.runtime
+        .log_history(id)
+        .iter()
+        .map(|l| {
+            String::from_utf8_lossy(&l.bytes)
+                .trim_end_matches('\n')
+                .to_string()
+        })
+        .collect()
 }
 
 /// Why a hook with `failurePolicy: Abort` failed the rollout of `rc`, in the deployer's

@@ -184,7 +184,7 @@ fn finish_deployer(w: &mut World<'_>, pod: &Value, log: &DeployerLog, outcome: R
     if pod
         .pointer("/status/containerStatuses/0/state/running")
         .is_none()
-        || log.ended(w)
+        || log.ended()
     {
         return;
     }
@@ -270,7 +270,7 @@ pub(crate) fn drive(w: &mut World<'_>, dc: &Arc<Value>, rc: &Arc<Value>, olds: &
                         .pointer("/status/startTime")
                         .and_then(Value::as_str)
                         .and_then(|s| s.parse::<jiff::Timestamp>().ok());
-                    let log = DeployerLog::of(&pod);
+                    let log = DeployerLog::of(w, &pod);
                     if started.is_some_and(|s| crate::clock::after(s, timeout(dc)) <= w.now) {
                         let why = timeout_message(dc, &rc, olds);
                         return finish_deployer(w, &pod, &log, Err(why));

@@ -128,6 +128,11 @@ impl Logs {
         })
     }
 
+    /// The log so far, without following it.
+    pub fn history(&self, key: &LogKey) -> Option<Vec<LogLine>> {
+        self.lock().get(key).map(|b| b.lines.clone())
+    }
+
     /// Raw output of a running instance from now on (`None` once it terminated).
     pub fn attach(&self, key: &LogKey) -> Option<mpsc::UnboundedReceiver<(StreamKind, Bytes)>> {
         let mut bufs = self.lock();

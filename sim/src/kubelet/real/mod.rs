@@ -565,6 +565,10 @@ impl ContainerRuntime for RealRuntime {
         true
     }
 
+    fn log_history(&self, id: &ContainerId) -> Vec<super::streams::LogLine> {
+        self.logs.history(&key_of(id)).unwrap_or_default()
+    }
+
     fn logs(
         &self,
         id: &ContainerId,
