@@ -193,29 +193,20 @@ fn build_log_pod(
         .pointer("/status/phase")
         .and_then(Value::as_str)
         .unwrap_or("New");
-    match (phase, waited) {
-        ("Cancelled", false) => {
-            return Err(ApiError::bad_request(format!(
-                "build {name} was cancelled. {NO_BUILD_LOGS}"
-            )));
-        }
-        ("Cancelled", true) => {
-            return Err(ApiError::bad_request(format!(
-                "build {name} was cancelled: {NO_BUILD_LOGS}"
-            )));
-        }
-        ("Error", false) => {
-            return Err(ApiError::bad_request(format!(
-                "build {name} is in an error state. {NO_BUILD_LOGS}"
-            )));
-        }
-        ("Error", true) => {
-            return Err(ApiError::bad_request(format!(
-                "build {name} encountered an error: {NO_BUILD_LOGS}"
-            )));
-        }
-        ("New" | "Pending", _) => return Ok(BuildLog::Wait),
-        _ => {}
+    let refused = match phase {
+        "Cancelled" => Some("was cancelled"),
+        "Error" if waited => Some("encountered an error"),
+        "Error" => Some("is in an error state"),
+        _ => None,
+    };
+    if let Some(what) = refused {
+        let sep = if waited { ':' } else { '.' };
+        return Err(ApiError::bad_request(format!(
+            "build {name} {what}{sep} {NO_BUILD_LOGS}"
+        )));
+    }
+    if matches!(phase, "New" | "Pending") {
+        return Ok(BuildLog::Wait);
     }
     let pod = store.get(pod_tid(store)?, ns, &pod_name).ok();
     let started = pod.as_ref().is_some_and(|p| {
@@ -246,8 +237,10 @@ async fn build_log(
     let pod_query = query.without(OWN_OPTIONS);
     let deadline = tokio::time::Instant::now() + BUILD_START_TIMEOUT;
     let mut changes: Option<Changes> = None;
+    // Set once a change was waited for (not by the re-check right after subscribing).
+    let mut waited = false;
     loop {
-        match build_log_pod(store, target.tid, ns, &name, changes.is_some())? {
+        match build_log_pod(store, target.tid, ns, &name, waited)? {
             BuildLog::Serve(pod) => return log::serve(runtime, &pod, &pod_query, store.now()),
             BuildLog::Wait if query.flag("nowait") => return Ok(empty_log()),
             BuildLog::Wait => {}
@@ -255,7 +248,10 @@ async fn build_log(
         match &mut changes {
             None => changes = Some(Changes::open(store, ns, target.tid)?),
             Some(c) => match tokio::time::timeout_at(deadline, c.next()).await {
-                Ok(changed) => changed?,
+                Ok(changed) => {
+                    changed?;
+                    waited = true;
+                }
                 Err(_) => {
                     return Err(ApiError::timeout(format!(
                         "timed out waiting for build {name} to start after {}s",
