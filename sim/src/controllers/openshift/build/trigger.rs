@@ -130,13 +130,7 @@ pub(crate) fn record_current_images(
         let Some(from) = trigger_from(&snapshot, t) else {
             continue;
         };
-        let name = from.get("name").and_then(Value::as_str).unwrap_or_default();
-        let (stream, tag) = name.split_once(':').unwrap_or((name, "latest"));
-        let ns = from
-            .get("namespace")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(&own_ns);
+        let (ns, stream, tag) = tag_of(&from, &own_ns);
         let Some(current) = head(ns, stream, tag) else {
             continue;
         };
@@ -153,6 +147,19 @@ pub(crate) fn record_current_images(
         changed = true;
     }
     changed
+}
+
+/// The namespace, stream and tag an ImageChange trigger's `from` ImageStreamTag names (the
+/// BuildConfig's own namespace and tag `latest` when it leaves them out).
+fn tag_of<'a>(from: &'a Value, own_ns: &'a str) -> (&'a str, &'a str, &'a str) {
+    let name = from.get("name").and_then(Value::as_str).unwrap_or_default();
+    let (stream, tag) = name.split_once(':').unwrap_or((name, "latest"));
+    let ns = from
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(own_ns);
+    (ns, stream, tag)
 }
 
 /// Reconciles a BuildConfig: the first build of a ConfigChange trigger, and a build for each
@@ -175,68 +182,53 @@ pub(crate) fn reconcile_config(w: &mut World<'_>, key: &ObjKey) {
         .unwrap_or(0);
     let mut cause: Option<Value> = (last == 0 && has_config_trigger(&bc))
         .then(|| json!({"message": "Build configuration change"}));
-    let mut triggers: Vec<Value> = bc
+    // The first trigger, in order, whose tag has an image it has not built yet fires (unless
+    // the ConfigChange build comes first); a paused one waits until it is unpaused.
+    let triggers = bc
         .pointer("/spec/triggers")
         .and_then(Value::as_array)
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
-    let mut recorded = false;
     let mut fired = None;
-    for (i, t) in triggers.iter_mut().enumerate() {
-        if t.get("type").and_then(Value::as_str) != Some("ImageChange") {
-            continue;
+    for (i, t) in triggers.iter().enumerate() {
+        if cause.is_some() {
+            break;
         }
-        // A paused trigger is left alone until it is unpaused (then the image its tag has
-        // by then starts a build, if it is a new one).
-        if is_paused(t) {
+        if t.get("type").and_then(Value::as_str) != Some("ImageChange") || is_paused(t) {
             continue;
         }
         let Some(from) = trigger_from(&bc, t) else {
             continue;
         };
-        let name = from.get("name").and_then(Value::as_str).unwrap_or_default();
-        let (stream, tag) = name.split_once(':').unwrap_or((name, "latest"));
-        let ns = from
-            .get("namespace")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(&key.0)
-            .to_string();
-        let Some(current) = cached(&w.cache().openshift.is, &(ns, stream.to_string()))
-            .and_then(|is| images::head_reference(&is, tag))
-        else {
+        let (ns, stream, tag) = tag_of(&from, &key.0);
+        let Some(current) = cached(
+            &w.cache().openshift.is,
+            &(ns.to_string(), stream.to_string()),
+        )
+        .and_then(|is| images::head_reference(&is, tag)) else {
             continue;
         };
         let seen = t
             .pointer("/imageChange/lastTriggeredImageID")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if seen == current {
-            continue;
-        }
-        if !t.get("imageChange").is_some_and(Value::is_object) {
-            t["imageChange"] = json!({});
-        }
-        t["imageChange"]["lastTriggeredImageID"] = json!(current);
-        recorded = true;
-        if cause.is_none() {
+        if seen != current {
             cause = Some(json!({"message": "Image change",
                 "imageChangeBuild": {"imageID": current, "fromRef": from}}));
             fired = Some(i);
         }
     }
-    let mut o = (*bc).clone();
-    o["spec"]["triggers"] = json!(triggers);
     // A build starting now is an instantiate: every trigger, a paused one too, records the
     // image its tag has (see [`record_current_images`]).
-    if cause.is_some() {
+    let mut o = (*bc).clone();
+    let recorded = cause.is_some() && {
         let cache = w.cache();
         let head = |ns: &str, stream: &str, tag: &str| {
             cached(&cache.openshift.is, &(ns.to_string(), stream.to_string()))
                 .and_then(|is| images::head_reference(&is, tag))
         };
-        recorded |= record_current_images(&mut o, head);
-    }
+        record_current_images(&mut o, head)
+    };
     if recorded {
         match w.store.update(
             bc_tid,
