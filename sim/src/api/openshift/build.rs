@@ -37,13 +37,12 @@ fn next_version(req: &Request<'_>, name: &str) -> ApiResult<(std::sync::Arc<Valu
             .ok()
             .and_then(|is| images::head_reference(&is, tag))
     };
-    let current = req.store.get(req.target.tid, req.ns(), name)?;
-    if record_current_images(&mut (*current).clone(), head) {
-        modify(req.store, req.target.tid, req.ns(), name, Part::Main, |o| {
-            record_current_images(o, head);
-            Ok(())
-        })?;
-    }
+    // A write that records nothing new changes nothing: the store answers it without a
+    // new resourceVersion.
+    modify(req.store, req.target.tid, req.ns(), name, Part::Main, |o| {
+        record_current_images(o, head);
+        Ok(())
+    })?;
     let mut n = 0;
     let now = crate::clock::rfc3339(req.store.now());
     let bc = modify(
