@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::clock::{EventQueue, ManualTime, TimeMode, TimeSource, Trace, after, rfc3339};
-use crate::controllers::event_correlation::{Correlator, Decision, Occurrence};
+use crate::controllers::event_correlation::{Correlator, Decision, EventKey, Occurrence};
 use crate::controllers::{self, cache::Cache, cache::Kinds, cache::Work};
 use crate::faults::FaultState;
 use crate::kubelet::{self, ContainerRuntime, ExitSender, Kubelet};
@@ -65,7 +65,7 @@ pub(crate) struct State {
     /// The event recorders' spam filter and aggregation records.
     pub correlator: Correlator,
     /// Correlated event key -> (the Event written for it, count): repeats bump the count.
-    pub events: BTreeMap<crate::controllers::event_correlation::EventKey, (ObjKey, u64)>,
+    pub events: BTreeMap<EventKey, (ObjKey, u64)>,
     pub event_seq: u64,
     /// Timers fired.
     pub fired: u64,

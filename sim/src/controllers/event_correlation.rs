@@ -16,7 +16,9 @@
 //! client-go keeps these records in LRU caches of 4096 entries and drops an arbitrary
 //! message when the aggregation set is full; here the records are ordered maps (the
 //! smallest message is dropped) so a seed replays the same Events. The LRU bound is not
-//! modelled.
+//! modelled; instead records that no longer change any decision (a bucket that has filled
+//! up again, an aggregation record older than its interval) are swept away once the maps
+//! have doubled, so a long-running simulator does not keep one record per pod it ever had.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -83,11 +85,20 @@ struct Similar {
 pub struct Correlator {
     spam: BTreeMap<(String, String), Bucket>,
     similar: BTreeMap<(String, String, bool, String), Similar>,
+    /// Record count past which the next occurrence sweeps (see [`Correlator::sweep`]).
+    sweep_at: usize,
 }
+
+/// The smallest record count that is worth a sweep.
+const SWEEP_MIN: usize = 4096;
 
 impl Correlator {
     /// Decides what an occurrence at `now` becomes.
     pub fn correlate(&mut self, now: Timestamp, ev: Occurrence<'_>) -> Decision {
+        if self.spam.len() + self.similar.len() > self.sweep_at.max(SWEEP_MIN) {
+            self.sweep(now);
+            self.sweep_at = 2 * (self.spam.len() + self.similar.len());
+        }
         let decision = self.aggregate(now, ev);
         if self.take_token(now, ev) {
             decision
@@ -131,6 +142,20 @@ impl Correlator {
             key: key(None),
             message: format!("{COMBINED_PREFIX}{}", ev.message),
         }
+    }
+
+    /// Forgets the records that decide nothing any more: a token bucket full again at `now`
+    /// is what a new one is, and an aggregation record quiet for longer than its interval
+    /// starts over anyway. No later decision changes.
+    fn sweep(&mut self, now: Timestamp) {
+        self.spam.retain(|_, b| {
+            let elapsed = now.duration_since(b.last).as_secs_f64().max(0.0);
+            b.tokens + elapsed / SPAM_REFILL_SECONDS < SPAM_BURST
+        });
+        self.similar.retain(|_, r| {
+            r.last
+                .is_some_and(|t| now.as_second() - t.as_second() <= AGGREGATE_INTERVAL_SECONDS)
+        });
     }
 
     /// The spam filter's token bucket for the occurrence's source and object.
@@ -239,6 +264,30 @@ mod tests {
             },
         );
         assert!(matches!(kubelet, Decision::Record { .. }));
+    }
+
+    /// Sweeping after every occurrence decides exactly what never sweeping does, over
+    /// objects that come and go and time that jumps past the refill and the interval.
+    #[test]
+    fn sweeping_changes_no_decision_and_forgets_quiet_objects() {
+        let (mut swept, mut kept) = (Correlator::default(), Correlator::default());
+        let mut t = 0;
+        for round in 0..70 {
+            t += [1, 60, 120, 1, 299, 601, 3000][round % 7];
+            for i in 0..30 {
+                // Five objects at a time, six occurrences each: buckets run dry and refill.
+                let uid = format!("pod-{}", (round / 7 * 5 + i % 5) % 12);
+                // Messages that go on changing, so groups reach the combined event.
+                let msg = format!("Created pod: p{}", (round * 6 + i / 5) % 20);
+                let o = occ(&uid, "SuccessfulCreate", &msg);
+                let a = swept.correlate(at(t), o);
+                swept.sweep(at(t));
+                assert_eq!(a, kept.correlate(at(t), o), "round {round}, {uid}, {msg}");
+            }
+        }
+        swept.sweep(at(t + 100_000));
+        assert!(swept.spam.is_empty() && swept.similar.is_empty());
+        assert!(!kept.spam.is_empty());
     }
 
     #[test]
