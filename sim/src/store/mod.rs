@@ -848,45 +848,34 @@ fn set_managed_fields(
 /// had none), in the stored field order. `metadata.managedFields` is left empty (`null`, in
 /// its place): the write's [`set_managed_fields`] computes it from the stored object's, so
 /// copying it (and the old status) would be thrown away.
-fn status_merged(current: &Value, status: Option<Value>) -> Value {
+fn status_merged(current: &Value, mut status: Option<Value>) -> Value {
+    // Stored objects are JSON objects (every write checks its type meta).
     let Some(cur) = current.as_object() else {
-        let mut merged = current.clone();
-        if let Some(s) = status {
-            merged["status"] = s;
-        }
-        return merged;
+        return current.clone();
+    };
+    let without_managed_fields = |m: &Map<String, Value>| -> Map<String, Value> {
+        m.iter()
+            .map(|(k, v)| {
+                let v = if k == "managedFields" {
+                    Value::Null
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect()
     };
     let mut merged = Map::with_capacity(cur.len() + 1);
-    let mut status = status;
     for (k, v) in cur {
-        match k.as_str() {
-            "status" => {
-                if let Some(s) = status.take() {
-                    merged.insert(k.clone(), s);
-                }
-            }
-            "metadata" => {
-                let copy = match v.as_object() {
-                    Some(m) => Value::Object(
-                        m.iter()
-                            .map(|(mk, mv)| {
-                                let mv = if mk == "managedFields" {
-                                    Value::Null
-                                } else {
-                                    mv.clone()
-                                };
-                                (mk.clone(), mv)
-                            })
-                            .collect(),
-                    ),
-                    None => v.clone(),
-                };
-                merged.insert(k.clone(), copy);
-            }
-            _ => {
-                merged.insert(k.clone(), v.clone());
-            }
-        }
+        let v = match (k.as_str(), v) {
+            ("status", _) => match status.take() {
+                Some(s) => s,
+                None => continue,
+            },
+            ("metadata", Value::Object(m)) => Value::Object(without_managed_fields(m)),
+            _ => v.clone(),
+        };
+        merged.insert(k.clone(), v);
     }
     if let Some(s) = status {
         merged.insert("status".into(), s);
