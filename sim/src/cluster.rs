@@ -65,7 +65,7 @@ pub(crate) struct State {
     /// The event recorders' spam filter and aggregation records.
     pub correlator: Correlator,
     /// Correlated event key -> (the Event written for it, count): repeats bump the count.
-    pub events: BTreeMap<EventKey, (ObjKey, u64)>,
+    pub events: crate::lookup::LookupMap<EventKey, (ObjKey, u64)>,
     pub event_seq: u64,
     /// Timers fired.
     pub fired: u64,
@@ -345,7 +345,7 @@ impl Cluster {
                 faults: FaultState::default(),
                 sched: Default::default(),
                 correlator: Correlator::default(),
-                events: BTreeMap::new(),
+                events: Default::default(),
                 event_seq: 0,
                 fired: 0,
                 reconciles: 0,

@@ -23,6 +23,7 @@ pub mod error;
 pub mod faults;
 pub(crate) mod json_ptr;
 pub mod kubelet;
+pub(crate) mod lookup;
 pub mod resources;
 pub mod runtime;
 pub mod server;

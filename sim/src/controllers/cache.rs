@@ -161,7 +161,8 @@ pub struct Cache {
     fast: VecDeque<Work>,
     /// Controller work.
     slow: VecDeque<Work>,
-    queued: BTreeSet<Work>,
+    /// What `fast` and `slow` hold, for deduplication (only asked for membership).
+    queued: crate::lookup::LookupSet<Work>,
     /// Container exits reported by a runtime outside the event queue.
     pub(crate) exits: VecDeque<crate::kubelet::ExitReport>,
     /// Committed changes seen (for statistics).
@@ -209,13 +210,15 @@ pub fn selector_of(obj: &Value) -> Option<LabelSelector> {
 /// Whether a change touched only `status` (a controller's own status write needs no new
 /// reconcile of that object).
 fn status_only(ev: &StoreEvent) -> bool {
+    fn m<'a>(o: &'a Value, f: &str) -> Option<&'a Value> {
+        o.get("metadata").and_then(|m| m.get(f))
+    }
     let Some(old) = ev.old.as_deref() else {
         return false;
     };
     if ev.event_type != EventType::Modified {
         return false;
     }
-    let m = |o: &Value, f: &str| o.get("metadata").and_then(|m| m.get(f)).cloned();
     [
         "generation",
         "labels",

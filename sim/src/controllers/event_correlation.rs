@@ -14,15 +14,17 @@
 //!    aggregated: a ReplicaSet that creates 10,000 pods records about 25 events, not 10,000.
 //!
 //! client-go keeps these records in LRU caches of 4096 entries and drops an arbitrary
-//! message when the aggregation set is full; here the records are ordered maps (the
+//! message when the aggregation set is full; here the message sets are ordered (the
 //! smallest message is dropped) so a seed replays the same Events. The LRU bound is not
 //! modelled; instead records that no longer change any decision (a bucket that has filled
 //! up again, an aggregation record older than its interval) are swept away once the maps
 //! have doubled, so a long-running simulator does not keep one record per pod it ever had.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use jiff::Timestamp;
+
+use crate::lookup::LookupMap;
 
 /// Tokens a new source/object pair starts with (client-go `defaultSpamBurst`).
 pub const SPAM_BURST: f64 = 25.0;
@@ -49,7 +51,7 @@ pub struct Occurrence<'a> {
 
 /// The key an Event is deduplicated under: an exact event, or the combined event of one
 /// aggregation group.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EventKey {
     component: String,
     involved_uid: String,
@@ -80,11 +82,32 @@ struct Similar {
     last: Option<Timestamp>,
 }
 
+/// One aggregation group of an object: similar events share source, type and reason.
+#[derive(Debug, Clone)]
+struct Group {
+    component: String,
+    warning: bool,
+    reason: String,
+    similar: Similar,
+}
+
+/// The records of one involved object. An object hears from a few sources with a few
+/// reasons each, so the records are short lists found by a scan that allocates nothing.
+#[derive(Debug, Clone, Default)]
+struct ObjectRecords {
+    /// The spam filter's bucket per source component.
+    spam: Vec<(String, Bucket)>,
+    groups: Vec<Group>,
+}
+
 /// The recorders' correlation state for the whole simulated cluster.
 #[derive(Debug, Default)]
 pub struct Correlator {
-    spam: BTreeMap<(String, String), Bucket>,
-    similar: BTreeMap<(String, String, bool, String), Similar>,
+    /// Records by involved object UID; only looked up, and swept by a predicate that looks
+    /// at one record at a time.
+    objects: LookupMap<String, ObjectRecords>,
+    /// Buckets and groups held in all.
+    records: usize,
     /// Record count past which the next occurrence sweeps (see [`Correlator::sweep`]).
     sweep_at: usize,
 }
@@ -95,27 +118,44 @@ const SWEEP_MIN: usize = 4096;
 impl Correlator {
     /// Decides what an occurrence at `now` becomes.
     pub fn correlate(&mut self, now: Timestamp, ev: Occurrence<'_>) -> Decision {
-        if self.spam.len() + self.similar.len() > self.sweep_at.max(SWEEP_MIN) {
+        if self.records > self.sweep_at.max(SWEEP_MIN) {
             self.sweep(now);
-            self.sweep_at = 2 * (self.spam.len() + self.similar.len());
+            self.sweep_at = 2 * self.records;
         }
-        let decision = self.aggregate(now, ev);
-        if self.take_token(now, ev) {
-            decision
-        } else {
-            Decision::Skip
+        if !self.objects.contains_key(ev.involved_uid) {
+            self.objects
+                .insert(ev.involved_uid.to_string(), ObjectRecords::default());
         }
+        let Some(object) = self.objects.get_mut(ev.involved_uid) else {
+            return Decision::Skip;
+        };
+        let (decision, added) = Self::aggregate(object, now, ev);
+        let (allowed, added_bucket) = Self::take_token(object, now, ev);
+        self.records += usize::from(added) + usize::from(added_bucket);
+        if allowed { decision } else { Decision::Skip }
     }
 
-    /// The aggregation step: the key and message the occurrence is written under.
-    fn aggregate(&mut self, now: Timestamp, ev: Occurrence<'_>) -> Decision {
-        let group = (
-            ev.component.to_string(),
-            ev.involved_uid.to_string(),
-            ev.warning,
-            ev.reason.to_string(),
-        );
-        let rec = self.similar.entry(group).or_default();
+    /// The aggregation step: the key and message the occurrence is written under, and
+    /// whether a new group was started.
+    fn aggregate(
+        object: &mut ObjectRecords,
+        now: Timestamp,
+        ev: Occurrence<'_>,
+    ) -> (Decision, bool) {
+        let found = object.groups.iter().position(|g| {
+            g.warning == ev.warning && g.reason == ev.reason && g.component == ev.component
+        });
+        let added = found.is_none();
+        let i = found.unwrap_or_else(|| {
+            object.groups.push(Group {
+                component: ev.component.to_string(),
+                warning: ev.warning,
+                reason: ev.reason.to_string(),
+                similar: Similar::default(),
+            });
+            object.groups.len() - 1
+        });
+        let rec = &mut object.groups[i].similar;
         if rec
             .last
             .is_some_and(|t| now.as_second() - t.as_second() > AGGREGATE_INTERVAL_SECONDS)
@@ -132,49 +172,65 @@ impl Correlator {
             message,
         };
         if rec.messages.len() < AGGREGATE_MAX_EVENTS {
-            return Decision::Record {
+            let decision = Decision::Record {
                 key: key(Some(ev.message.to_string())),
                 message: ev.message.to_string(),
             };
+            return (decision, added);
         }
         rec.messages.pop_first();
-        Decision::Record {
+        let decision = Decision::Record {
             key: key(None),
             message: format!("{COMBINED_PREFIX}{}", ev.message),
-        }
+        };
+        (decision, added)
     }
 
     /// Forgets the records that decide nothing any more: a token bucket full again at `now`
     /// is what a new one is, and an aggregation record quiet for longer than its interval
     /// starts over anyway. No later decision changes.
     fn sweep(&mut self, now: Timestamp) {
-        self.spam.retain(|_, b| {
-            let elapsed = now.duration_since(b.last).as_secs_f64().max(0.0);
-            b.tokens + elapsed / SPAM_REFILL_SECONDS < SPAM_BURST
+        let mut records = 0;
+        self.objects.retain(|_, object| {
+            object.spam.retain(|(_, b)| {
+                let elapsed = now.duration_since(b.last).as_secs_f64().max(0.0);
+                b.tokens + elapsed / SPAM_REFILL_SECONDS < SPAM_BURST
+            });
+            object.groups.retain(|g| {
+                g.similar
+                    .last
+                    .is_some_and(|t| now.as_second() - t.as_second() <= AGGREGATE_INTERVAL_SECONDS)
+            });
+            records += object.spam.len() + object.groups.len();
+            !(object.spam.is_empty() && object.groups.is_empty())
         });
-        self.similar.retain(|_, r| {
-            r.last
-                .is_some_and(|t| now.as_second() - t.as_second() <= AGGREGATE_INTERVAL_SECONDS)
-        });
+        self.records = records;
     }
 
-    /// The spam filter's token bucket for the occurrence's source and object.
-    fn take_token(&mut self, now: Timestamp, ev: Occurrence<'_>) -> bool {
-        let bucket = self
-            .spam
-            .entry((ev.component.to_string(), ev.involved_uid.to_string()))
-            .or_insert(Bucket {
-                tokens: SPAM_BURST,
-                last: now,
-            });
+    /// The spam filter's token bucket for the occurrence's source and object: whether the
+    /// occurrence may be written, and whether a new bucket was started.
+    fn take_token(object: &mut ObjectRecords, now: Timestamp, ev: Occurrence<'_>) -> (bool, bool) {
+        let found = object.spam.iter().position(|(c, _)| c == ev.component);
+        let added = found.is_none();
+        let i = found.unwrap_or_else(|| {
+            object.spam.push((
+                ev.component.to_string(),
+                Bucket {
+                    tokens: SPAM_BURST,
+                    last: now,
+                },
+            ));
+            object.spam.len() - 1
+        });
+        let bucket = &mut object.spam[i].1;
         let elapsed = now.duration_since(bucket.last).as_secs_f64().max(0.0);
         bucket.tokens = (bucket.tokens + elapsed / SPAM_REFILL_SECONDS).min(SPAM_BURST);
         bucket.last = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
-            true
+            (true, added)
         } else {
-            false
+            (false, added)
         }
     }
 }
@@ -286,8 +342,8 @@ mod tests {
             }
         }
         swept.sweep(at(t + 100_000));
-        assert!(swept.spam.is_empty() && swept.similar.is_empty());
-        assert!(!kept.spam.is_empty());
+        assert!(swept.objects.is_empty() && swept.records == 0);
+        assert!(!kept.objects.is_empty());
     }
 
     #[test]

@@ -144,7 +144,8 @@ pub(crate) struct NodeRt {
 /// All pods and nodes the kubelets know.
 #[derive(Debug, Default)]
 pub(crate) struct Kubelet {
-    pub pods: BTreeMap<ObjKey, PodRt>,
+    /// Only looked up: the kubelet reaches a pod through its key.
+    pub pods: crate::lookup::LookupMap<ObjKey, PodRt>,
     pub nodes: BTreeMap<String, NodeRt>,
 }
 

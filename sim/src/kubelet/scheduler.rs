@@ -36,7 +36,7 @@ pub(crate) struct SchedulerState {
     /// Pods that did not fit anywhere, retried on changes.
     pub unschedulable: BTreeSet<ObjKey>,
     /// Pods placed on nodes and what they use: key -> (node, cpu, mem).
-    assigned: BTreeMap<ObjKey, (String, u64, u64)>,
+    assigned: crate::lookup::LookupMap<ObjKey, (String, u64, u64)>,
     /// node -> (pods, cpu, mem).
     usage: BTreeMap<String, (u64, u64, u64)>,
 }
