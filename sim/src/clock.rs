@@ -72,8 +72,27 @@ impl TimeSource for ManualTime {
 }
 
 /// Formats an instant the way Kubernetes writes `metav1.Time`: RFC 3339, whole seconds, `Z`.
+///
+/// Every write stamps a time or two, and virtual time moves a second at a time while
+/// thousands of writes happen within it: the last second formatted is kept per thread.
 pub fn rfc3339(ts: Timestamp) -> String {
-    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> =
+            const { std::cell::RefCell::new((0, String::new())) };
+    }
+    let format = |ts: Timestamp| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    // Before 1970 whole seconds round the other way; such times are not worth a cache.
+    if ts < Timestamp::UNIX_EPOCH {
+        return format(ts);
+    }
+    let second = ts.as_second();
+    LAST.with_borrow_mut(|(last, text)| {
+        if *last != second || text.is_empty() {
+            *text = format(ts);
+            *last = second;
+        }
+        text.clone()
+    })
 }
 
 impl ManualTime {
@@ -304,6 +323,35 @@ mod tests {
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_second(EPOCH_SECONDS + s).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    /// The per-thread last second gives what formatting each instant afresh gives, in any
+    /// order of instants (repeats, going back, fractions, before 1970).
+    #[test]
+    fn rfc3339_cache_formats_every_instant_as_strftime_does() {
+        let plain = |ts: Timestamp| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let nanos = [
+            0_i128,
+            999_999_999,
+            1_000_000_000,
+            1_000_000_001,
+            500_000_000,
+            -500_000_000,
+            -1_000_000_000,
+            86_400_000_000_000,
+            86_399_999_999_999,
+            1_000_000_000,
+        ];
+        for base in [EPOCH_SECONDS, 0] {
+            for n in nanos {
+                let ts = Timestamp::from_nanosecond(i128::from(base) * 1_000_000_000 + n)
+                    .unwrap_or(Timestamp::UNIX_EPOCH);
+                assert_eq!(rfc3339(ts), plain(ts), "{ts:?}");
+                assert_eq!(rfc3339(ts), plain(ts), "{ts:?} again");
+            }
+        }
+        assert_eq!(rfc3339(t(0)), "2026-01-01T00:00:00Z");
+        assert_eq!(rfc3339(t(61)), "2026-01-01T00:01:01Z");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod cluster;
 pub mod controllers;
 pub mod error;
 pub mod faults;
+pub(crate) mod json_build;
 pub(crate) mod json_ptr;
 pub mod kubelet;
 pub(crate) mod lookup;

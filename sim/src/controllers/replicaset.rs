@@ -253,16 +253,19 @@ fn create_pod(w: &mut World<'_>, owner: &Value, template: &Value, key: &ObjKey, 
     }
     metadata["generateName"] = json!(format!("{}-", key.1));
     metadata["namespace"] = json!(key.0);
-    metadata["ownerReferences"] = json!([controller_ref(owner)]);
+    metadata["ownerReferences"] = Value::Array(vec![controller_ref(owner)]);
     if let Some(m) = metadata.as_object_mut() {
         m.remove("name");
     }
-    let pod = json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
-    });
+    let pod = crate::json_build::object([
+        ("apiVersion", json!("v1")),
+        ("kind", json!("Pod")),
+        ("metadata", metadata),
+        (
+            "spec",
+            template.get("spec").cloned().unwrap_or_else(|| json!({})),
+        ),
+    ]);
     let flavor = if kind == "ReplicaSet" {
         Flavor::ReplicaSet
     } else {

@@ -441,7 +441,7 @@ fn write_status(w: &mut World<'_>, key: &ObjKey, pod: &Value, status: Value) {
         .unwrap_or_default()
         .to_string();
     // A status write takes only the status (and the precondition) from the body.
-    let obj = serde_json::json!({
+    let mut obj = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
@@ -449,8 +449,8 @@ fn write_status(w: &mut World<'_>, key: &ObjKey, pod: &Value, status: Value) {
             "namespace": key.0,
             "resourceVersion": crate::store::meta::resource_version(pod),
         },
-        "status": status,
     });
+    obj["status"] = status;
     let opts = WriteOptions {
         field_manager: Some("kubelet".into()),
         ..WriteOptions::default()

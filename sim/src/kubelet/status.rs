@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::pod::{CState, Ctr, PodRt, Policy, init_failed, initialized};
 use crate::clock::rfc3339;
 use crate::cluster::World;
+use crate::json_build::object;
 use crate::json_ptr::Ptr;
 
 fn term_json(t: &super::pod::Term) -> Value {
@@ -52,7 +53,7 @@ fn container_status(w: &World<'_>, rt: &PodRt, c: &Ctr, init: bool, key: (&str, 
             if let Some(msg) = message {
                 m.insert("message".into(), json!(msg));
             }
-            json!({"waiting": m})
+            object([("waiting", Value::Object(m))])
         }
     };
     let last_term = match (&c.state, c.backoff_until) {
@@ -60,16 +61,28 @@ fn container_status(w: &World<'_>, rt: &PodRt, c: &Ctr, init: bool, key: (&str, 
         _ => c.last.as_ref(),
     };
     let ready = ready(w, c, init);
-    let mut s = json!({
-        "name": c.name,
-        "state": state,
-        "lastState": last_term.map(term_json).unwrap_or_else(|| json!({})),
-        "ready": ready,
-        "restartCount": c.restarts,
-        "image": c.image,
-        "imageID": if c.started_once { json!(format!("{}@sha256:{}", c.image.split(':').next().unwrap_or_default(), "0".repeat(64))) } else { json!("") },
-        "started": c.running() && c.probes.started,
-    });
+    let image_id = if c.started_once {
+        format!(
+            "{}@sha256:{}",
+            c.image.split(':').next().unwrap_or_default(),
+            "0".repeat(64)
+        )
+    } else {
+        String::new()
+    };
+    let mut s = object([
+        ("name", Value::String(c.name.clone())),
+        ("state", state),
+        (
+            "lastState",
+            last_term.map_or_else(|| Value::Object(Map::new()), term_json),
+        ),
+        ("ready", Value::Bool(ready)),
+        ("restartCount", json!(c.restarts)),
+        ("image", Value::String(c.image.clone())),
+        ("imageID", Value::String(image_id)),
+        ("started", Value::Bool(c.running() && c.probes.started)),
+    ]);
     if c.started_once || matches!(c.state, CState::Terminated(_)) {
         let id = match &c.state {
             CState::Terminated(t) => t.id.clone(),
@@ -83,7 +96,7 @@ fn container_status(w: &World<'_>, rt: &PodRt, c: &Ctr, init: bool, key: (&str, 
             }
             .runtime_id(),
         };
-        s["containerID"] = json!(id);
+        s["containerID"] = Value::String(id);
     }
     s
 }
@@ -160,8 +173,12 @@ fn condition(
             .unwrap_or_else(|| json!(now)),
         _ => json!(now),
     };
-    let mut c =
-        json!({"type": ty, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
+    let mut c = object([
+        ("type", Value::String(ty.into())),
+        ("status", Value::String(status.into())),
+        ("lastProbeTime", Value::Null),
+        ("lastTransitionTime", since),
+    ]);
     if let Some(r) = reason {
         c["reason"] = json!(r);
     }
@@ -253,23 +270,33 @@ pub(crate) fn render(w: &World<'_>, pod: &Value, rt: &PodRt) -> Value {
     if rt.init.is_empty() {
         conditions[1] = condition(pod, "Initialized", true, None, None, &now);
     }
-    let mut status = json!({
-        "phase": phase,
-        "conditions": conditions,
-        "hostIP": host_ip,
-        "hostIPs": [{"ip": host_ip}],
-        "podIP": pod_ip,
-        "podIPs": [{"ip": pod_ip}],
-        "startTime": rfc3339(rt.start),
-        "containerStatuses": rt.app.iter().map(|c| container_status(w, rt, c, false, (ns, name))).collect::<Vec<_>>(),
-        "qosClass": pod.ptr("/status/qosClass").cloned().unwrap_or_else(|| json!("BestEffort")),
-    });
+    let statuses = rt
+        .app
+        .iter()
+        .map(|c| container_status(w, rt, c, false, (ns, name)))
+        .collect();
+    let mut status = object([
+        ("phase", Value::String(phase.into())),
+        ("conditions", Value::Array(conditions)),
+        ("hostIP", host_ip.clone()),
+        ("hostIPs", Value::Array(vec![object([("ip", host_ip)])])),
+        ("podIP", pod_ip.clone()),
+        ("podIPs", Value::Array(vec![object([("ip", pod_ip)])])),
+        ("startTime", Value::String(rfc3339(rt.start))),
+        ("containerStatuses", Value::Array(statuses)),
+        (
+            "qosClass",
+            pod.ptr("/status/qosClass")
+                .cloned()
+                .unwrap_or_else(|| json!("BestEffort")),
+        ),
+    ]);
     if !rt.init.is_empty() {
-        status["initContainerStatuses"] = json!(
+        status["initContainerStatuses"] = Value::Array(
             rt.init
                 .iter()
                 .map(|c| container_status(w, rt, c, true, (ns, name)))
-                .collect::<Vec<_>>()
+                .collect(),
         );
     }
     if let Some(n) = pod.ptr("/status/nominatedNodeName") {

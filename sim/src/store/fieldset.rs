@@ -12,7 +12,7 @@
 
 use serde_json::{Map, Value};
 
-use super::patch::{SYSTEM_META, merge_key};
+use super::patch::{SYSTEM_META, field_key, merge_key};
 
 /// The leaves of `new` whose value differs from `old`'s at the same path (missing in `old`
 /// counts as different), as a fieldsV1 tree: what an update sets or changes.
@@ -24,7 +24,7 @@ pub(super) fn changed(old: &Value, new: &Value) -> Map<String, Value> {
                 continue;
             }
             if let Some(t) = node(old.get(k), v, k, k == "metadata") {
-                out.insert(format!("f:{k}"), t);
+                out.insert(field_key(k), t);
             }
         }
     }
@@ -45,7 +45,7 @@ fn node(old: Option<&Value>, new: &Value, field: &str, top_meta: bool) -> Option
                 }
                 interior = true;
                 if let Some(t) = node(old.and_then(|o| o.get(k)), child, k, false) {
-                    out.insert(format!("f:{k}"), t);
+                    out.insert(field_key(k), t);
                 }
             }
             if !interior {

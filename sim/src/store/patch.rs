@@ -328,25 +328,34 @@ pub(super) const SYSTEM_META: &[&str] = &[
     "deletionGracePeriodSeconds",
 ];
 
+/// The fieldsV1 key of a field: `f:<name>` (built without the formatting machinery: it
+/// runs for every field of every write).
+pub(super) fn field_key(name: &str) -> String {
+    let mut key = String::with_capacity(name.len() + 2);
+    key.push_str("f:");
+    key.push_str(name);
+    key
+}
+
 /// The `fieldsV1` set of an object: every leaf field it sets, with list items of merge-keyed
 /// lists named by key (`k:{"name":"app"}`), as managedFields records them.
 pub fn fields_v1(obj: &Value) -> Value {
     fn walk(v: &Value, field: &str, top_meta: bool) -> Value {
         match v {
             Value::Object(m) => {
-                let mut out = Map::new();
+                let mut out = Map::with_capacity(m.len());
                 for (k, child) in m {
                     if top_meta && SYSTEM_META.contains(&k.as_str()) {
                         continue;
                     }
-                    out.insert(format!("f:{k}"), walk(child, k, false));
+                    out.insert(field_key(k), walk(child, k, false));
                 }
                 Value::Object(out)
             }
             Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
                 match merge_key(field, items) {
                     Some(key) => {
-                        let mut out = Map::new();
+                        let mut out = Map::with_capacity(items.len());
                         for i in items {
                             let id = json!({ key: i.get(key).cloned().unwrap_or(Value::Null) });
                             out.insert(format!("k:{id}"), walk(i, "", false));
@@ -359,13 +368,13 @@ pub fn fields_v1(obj: &Value) -> Value {
             _ => json!({}),
         }
     }
-    let mut out = Map::new();
+    let mut out = Map::with_capacity(obj.as_object().map_or(0, Map::len));
     if let Some(m) = obj.as_object() {
         for (k, v) in m {
             if k == "apiVersion" || k == "kind" {
                 continue;
             }
-            out.insert(format!("f:{k}"), walk(v, k, k == "metadata"));
+            out.insert(field_key(k), walk(v, k, k == "metadata"));
         }
     }
     Value::Object(out)
