@@ -114,13 +114,15 @@ pub(crate) fn up(w: &mut World<'_>, node: &str) {
     n.up = true;
     n.epoch += 1;
     set_ready(w, node, true);
-    let keys: Vec<_> =
+    // In key order: the kubelet's map is walked in hash order.
+    let mut keys: Vec<_> =
         w.st.kubelet
             .pods
             .iter()
             .filter(|(_, p)| p.node == node)
             .map(|(k, _)| k.clone())
             .collect();
+    keys.sort();
     for k in keys {
         w.enqueue(Work::Pod(k));
     }
